@@ -1,0 +1,141 @@
+// Package states is brine's state engine: the registry of state functions,
+// strict argument decoding, requisite resolution and ordering, and the run
+// itself (apply or test). State modules live in sub-packages and register
+// themselves from init.
+package states
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sort"
+	"sync"
+)
+
+// Env is what a running state may use of its surroundings: the state tree
+// and the template renderer of the run.
+type Env interface {
+	// Source reads a file from the state tree by URL ("salt://web/nginx.conf",
+	// "brine://web/nginx.conf"); a plain absolute path reads the local file.
+	Source(ctx context.Context, url string) ([]byte, error)
+	// Render renders src with the named template engine ("jinja"), the
+	// run's grains, pillar and opts, plus extra context variables.
+	Render(ctx context.Context, engine, name string, src []byte, extra map[string]any) ([]byte, error)
+}
+
+// Call is the context of one state function call.
+type Call struct {
+	ID   string // __id__
+	Name string // name argument
+	SLS  string // __sls__
+	Test bool   // test mode: change nothing, report what would change
+	Env  Env
+	Log  *slog.Logger
+}
+
+// Func describes a state function with typed arguments A. A must be a
+// struct whose fields carry `arg:"name"` tags; see Decode.
+type Func[A any] struct {
+	// Doc is a one-paragraph description for sys.doc.
+	Doc string
+	// Apply checks the system and changes what differs (or, in test mode,
+	// reports what it would change).
+	Apply func(ctx context.Context, c *Call, args *A) Outcome
+	// ModWatch, when set, runs instead of Apply's usual work when a watched
+	// state changed (watch and listen requisites), e.g. restart a service.
+	ModWatch func(ctx context.Context, c *Call, args *A) Outcome
+}
+
+// Entry is a registered state function with its argument type erased.
+type Entry struct {
+	Name     string
+	Doc      string
+	ArgType  reflect.Type
+	decode   func(map[string]any) (any, error)
+	apply    func(context.Context, *Call, any) Outcome
+	modWatch func(context.Context, *Call, any) Outcome
+}
+
+// HasModWatch reports whether the function reacts to watch requisites.
+func (e *Entry) HasModWatch() bool { return e.modWatch != nil }
+
+// Decode checks and decodes raw arguments into the function's typed struct.
+func (e *Entry) Decode(raw map[string]any) (any, error) { return e.decode(raw) }
+
+// Apply runs the function with arguments returned by Decode.
+func (e *Entry) Apply(ctx context.Context, c *Call, args any) Outcome { return e.apply(ctx, c, args) }
+
+// ModWatch runs the function's watch reaction with arguments returned by Decode.
+func (e *Entry) ModWatch(ctx context.Context, c *Call, args any) Outcome {
+	return e.modWatch(ctx, c, args)
+}
+
+var registry = struct {
+	sync.RWMutex
+	m map[string]*Entry
+}{m: map[string]*Entry{}}
+
+// Register adds a state function under its full name ("file.managed").
+// It is meant to be called from a module package's init; registering the
+// same name twice is a programming error and panics.
+func Register[A any](name string, f Func[A]) {
+	if f.Apply == nil {
+		panic("states: Register " + name + " without Apply")
+	}
+	t := reflect.TypeFor[A]()
+	if err := checkArgType(t); err != nil {
+		panic("states: Register " + name + ": " + err.Error())
+	}
+	e := &Entry{
+		Name:    name,
+		Doc:     f.Doc,
+		ArgType: t,
+		decode: func(raw map[string]any) (any, error) {
+			a := new(A)
+			if err := Decode(raw, a); err != nil {
+				return nil, err
+			}
+			return a, nil
+		},
+		apply: func(ctx context.Context, c *Call, a any) Outcome { return f.Apply(ctx, c, a.(*A)) },
+	}
+	if f.ModWatch != nil {
+		e.modWatch = func(ctx context.Context, c *Call, a any) Outcome { return f.ModWatch(ctx, c, a.(*A)) }
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	if _, dup := registry.m[name]; dup {
+		panic("states: " + name + " registered twice")
+	}
+	registry.m[name] = e
+}
+
+// Lookup finds a registered state function by full name.
+func Lookup(name string) (*Entry, bool) {
+	registry.RLock()
+	defer registry.RUnlock()
+	e, ok := registry.m[name]
+	return e, ok
+}
+
+// Names lists every registered state function, sorted.
+func Names() []string {
+	registry.RLock()
+	defer registry.RUnlock()
+	names := make([]string, 0, len(registry.m))
+	for n := range registry.m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// unknownFunction builds the error for a function name nobody registered.
+func unknownFunction(name string) error {
+	msg := fmt.Sprintf("unknown state function %q", name)
+	if s := Suggest(name, Names()); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return fmt.Errorf("%s", msg)
+}
