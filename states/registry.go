@@ -32,6 +32,9 @@ type Call struct {
 	Test bool   // test mode: change nothing, report what would change
 	Env  Env
 	Log  *slog.Logger
+	// Required lists the names of the states this one requires (require
+	// requisites, resolved), e.g. the files a file.directory with clean keeps.
+	Required []string
 }
 
 // Func describes a state function with typed arguments A. A must be a
