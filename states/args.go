@@ -43,7 +43,8 @@ func (e ArgErrors) Error() string {
 // known name. Supported field types: string, bool, int, int64, float64,
 // time.Duration (seconds or "10s"), []string (a single string becomes one
 // element), []any, map[string]any, map[string]string, any, pointers to
-// these (nil when absent), and types implementing ArgDecoder.
+// these (nil when absent), and types implementing ArgDecoder. A
+// map[string]any field tagged `arg:"*"` collects every other argument.
 func Decode(raw map[string]any, dst any) error {
 	rv := reflect.ValueOf(dst)
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
@@ -51,6 +52,8 @@ func Decode(raw map[string]any, dst any) error {
 	}
 	sv := rv.Elem()
 	fields := argFields(sv.Type())
+	rest, hasRest := fields["*"]
+	delete(fields, "*")
 	var errs ArgErrors
 	keys := make([]string, 0, len(raw))
 	for k := range raw {
@@ -59,6 +62,15 @@ func Decode(raw map[string]any, dst any) error {
 	sort.Strings(keys)
 	for _, k := range keys {
 		f, ok := fields[k]
+		if !ok && hasRest {
+			m := sv.FieldByIndex(rest.index)
+			if m.IsNil() {
+				m.Set(reflect.MakeMap(m.Type()))
+			}
+			v := raw[k]
+			m.SetMapIndex(reflect.ValueOf(k), reflect.ValueOf(&v).Elem())
+			continue
+		}
 		if !ok {
 			msg := fmt.Sprintf("unknown argument '%s'", k)
 			if s := Suggest(k, fieldNames(fields)); s != "" {
@@ -96,6 +108,9 @@ func argFields(t reflect.Type) map[string]argField {
 			continue
 		}
 		name, opts, _ := strings.Cut(tag, ",")
+		if name == "*" && f.Type != reflect.TypeFor[map[string]any]() {
+			continue
+		}
 		out[name] = argField{index: f.Index, required: opts == "required"}
 	}
 	return out
@@ -114,6 +129,7 @@ func fieldNames(fields map[string]argField) []string {
 // with required ones marked by a trailing '*'; sys.doc prints them.
 func ArgNames(t reflect.Type) []string {
 	fields := argFields(t)
+	delete(fields, "*")
 	names := fieldNames(fields)
 	for i, n := range names {
 		if fields[n].required {

@@ -1,0 +1,75 @@
+// Command brine is the single brine binary: the master, the minion, the
+// key manager, masterless `brine call` and the Salt-style command line.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	_ "github.com/brinecm/brine/modules/all" // execution modules
+	"github.com/brinecm/brine/pkg/version"
+	_ "github.com/brinecm/brine/states/all" // state modules
+)
+
+// Exit statuses, documented in the README.
+const (
+	exitOK          = 0 // every state succeeded, or the function returned
+	exitError       = 1 // usage error, compile error, or the function failed
+	exitStateFailed = 2 // the run happened and some state failed
+)
+
+// exitError carries an exit status out of a command.
+type exitStatus struct {
+	code int
+	err  error // printed when not nil
+}
+
+func (e *exitStatus) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return fmt.Sprintf("exit status %d", e.code)
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string) int {
+	root := newRoot()
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var st *exitStatus
+	if errors.As(err, &st) {
+		if st.err != nil {
+			fmt.Fprintln(os.Stderr, "Error:", st.err)
+		}
+		return st.code
+	}
+	fmt.Fprintln(os.Stderr, "Error:", err)
+	return exitError
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "brine",
+		Short:         "brine: configuration management in the spirit of Salt, in one binary",
+		Version:       version.Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newCallCommand())
+	return root
+}

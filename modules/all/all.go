@@ -1,0 +1,10 @@
+// Package all links every execution module into the binary.
+package all
+
+import (
+	_ "github.com/brinecm/brine/modules/cmd"    // cmd.*
+	_ "github.com/brinecm/brine/modules/grains" // grains.*
+	_ "github.com/brinecm/brine/modules/state"  // state.*
+	_ "github.com/brinecm/brine/modules/sys"    // sys.*
+	_ "github.com/brinecm/brine/modules/test"   // test.*
+)

@@ -1,0 +1,68 @@
+// Package grains provides the grains execution module: grains.items,
+// grains.get, grains.item and grains.ls read the minion's grains.
+package grains
+
+import (
+	"context"
+	"sort"
+
+	"github.com/brinecm/brine/modules"
+	"github.com/brinecm/brine/pkg/dict"
+)
+
+type noArgs struct{}
+
+type getArgs struct {
+	Key       string `arg:"key,required"`
+	Default   any    `arg:"default"`
+	Delimiter string `arg:"delimiter"`
+}
+
+type itemArgs struct {
+	Keys []string `arg:"keys"`
+}
+
+func init() {
+	modules.Register("grains.items", modules.Func[noArgs]{
+		Doc: "Return all grains of the minion.",
+		Call: func(_ context.Context, rt *modules.Runtime, _ *noArgs) (any, error) {
+			return rt.Grains, nil
+		},
+	})
+	modules.Register("grains.get", modules.Func[getArgs]{
+		Doc:    "Return one grain; nested keys are joined by ':' (or delimiter), default when missing.",
+		Params: []string{"key", "default"},
+		Call: func(_ context.Context, rt *modules.Runtime, a *getArgs) (any, error) {
+			if v, ok := dict.Traverse(rt.Grains, a.Key, a.Delimiter); ok {
+				return v, nil
+			}
+			if a.Default == nil {
+				return "", nil
+			}
+			return a.Default, nil
+		},
+	})
+	modules.Register("grains.item", modules.Func[itemArgs]{
+		Doc:    "Return the named grains as a mapping.",
+		Params: []string{"keys..."},
+		Call: func(_ context.Context, rt *modules.Runtime, a *itemArgs) (any, error) {
+			out := make(map[string]any, len(a.Keys))
+			for _, k := range a.Keys {
+				v, _ := dict.Traverse(rt.Grains, k, "")
+				out[k] = v
+			}
+			return out, nil
+		},
+	})
+	modules.Register("grains.ls", modules.Func[noArgs]{
+		Doc: "Return the names of all grains, sorted.",
+		Call: func(_ context.Context, rt *modules.Runtime, _ *noArgs) (any, error) {
+			keys := make([]any, 0, len(rt.Grains))
+			for k := range rt.Grains {
+				keys = append(keys, k)
+			}
+			sort.Slice(keys, func(i, j int) bool { return keys[i].(string) < keys[j].(string) })
+			return keys, nil
+		},
+	})
+}

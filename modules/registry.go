@@ -1,0 +1,147 @@
+// Package modules is brine's registry of execution modules: plain remote
+// functions such as test.ping, cmd.run, grains.items and state.apply.
+// Each module lives in a sub-package and registers its functions from init.
+package modules
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/brinecm/brine/states"
+)
+
+// Runtime is what an execution function may use of the minion it runs on.
+type Runtime struct {
+	ID          string
+	Grains      map[string]any
+	FileRoots   []string       // state tree directories
+	PillarRoots []string       // pillar tree directories
+	Opts        map[string]any // the minion's configuration, as the `opts` Jinja variable
+	Log         *slog.Logger
+}
+
+// Func describes an execution function with typed arguments A: a struct
+// whose fields carry `arg:"name"` tags (see states.Decode). Params names
+// the arguments that may also be given positionally, in order; a final
+// parameter ending in "..." takes every remaining positional argument as a list.
+type Func[A any] struct {
+	Doc    string
+	Params []string
+	Call   func(ctx context.Context, rt *Runtime, args *A) (any, error)
+}
+
+// Entry is a registered execution function with its argument type erased.
+type Entry struct {
+	Name    string
+	Doc     string
+	Params  []string
+	ArgType reflect.Type
+	call    func(ctx context.Context, rt *Runtime, raw map[string]any) (any, error)
+}
+
+var registry = struct {
+	sync.RWMutex
+	m map[string]*Entry
+}{m: map[string]*Entry{}}
+
+// Register adds an execution function under its full name ("test.ping").
+// It is meant for init functions; registering a name twice panics.
+func Register[A any](name string, f Func[A]) {
+	e := &Entry{
+		Name:    name,
+		Doc:     f.Doc,
+		Params:  f.Params,
+		ArgType: reflect.TypeFor[A](),
+		call: func(ctx context.Context, rt *Runtime, raw map[string]any) (any, error) {
+			a := new(A)
+			if err := states.Decode(raw, a); err != nil {
+				return nil, err
+			}
+			return f.Call(ctx, rt, a)
+		},
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	if _, dup := registry.m[name]; dup {
+		panic("modules: " + name + " registered twice")
+	}
+	registry.m[name] = e
+}
+
+// Lookup finds a registered function by full name.
+func Lookup(name string) (*Entry, bool) {
+	registry.RLock()
+	defer registry.RUnlock()
+	e, ok := registry.m[name]
+	return e, ok
+}
+
+// Names lists every registered function, sorted.
+func Names() []string {
+	registry.RLock()
+	defer registry.RUnlock()
+	names := make([]string, 0, len(registry.m))
+	for n := range registry.m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Call runs the named function with positional args and keyword args.
+func Call(ctx context.Context, rt *Runtime, name string, args []any, kwargs map[string]any) (any, error) {
+	e, ok := Lookup(name)
+	if !ok {
+		msg := fmt.Sprintf("'%s' is not available", name)
+		if s := states.Suggest(name, Names()); s != "" {
+			msg += fmt.Sprintf(" (did you mean '%s'?)", s)
+		}
+		return nil, fmt.Errorf("%s", msg)
+	}
+	raw, err := e.bind(args, kwargs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	out, err := e.call(ctx, rt, raw)
+	if err != nil {
+		return out, fmt.Errorf("%s: %w", name, err)
+	}
+	return out, nil
+}
+
+// bind maps positional arguments onto the function's parameters.
+func (e *Entry) bind(args []any, kwargs map[string]any) (map[string]any, error) {
+	raw := make(map[string]any, len(args)+len(kwargs))
+	for k, v := range kwargs {
+		raw[k] = v
+	}
+	for i, v := range args {
+		if i >= len(e.Params) {
+			return nil, fmt.Errorf("too many positional arguments: takes %d (%s), got %d",
+				len(e.Params), strings.Join(e.Params, ", "), len(args))
+		}
+		p := e.Params[i]
+		if name, rest := strings.CutSuffix(p, "..."); rest {
+			raw[name] = append([]any(nil), args[i:]...)
+			break
+		}
+		if _, dup := raw[p]; dup {
+			return nil, fmt.Errorf("argument '%s' given twice", p)
+		}
+		raw[p] = v
+	}
+	return raw, nil
+}
+
+// Caller runs execution functions for Jinja's salt['mod.fun'](...) calls.
+type Caller struct{ Runtime *Runtime }
+
+// Call runs the named function on the caller's runtime.
+func (c Caller) Call(ctx context.Context, fun string, args []any, kwargs map[string]any) (any, error) {
+	return Call(ctx, c.Runtime, fun, args, kwargs)
+}

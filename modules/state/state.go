@@ -1,0 +1,244 @@
+// Package state provides the state execution module: state.apply,
+// state.highstate, state.sls, state.single and the state.show_* functions
+// that compile recipes without applying them.
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/brinecm/brine/modules"
+	"github.com/brinecm/brine/pkg/sls"
+	"github.com/brinecm/brine/states"
+)
+
+// runArgs are the keyword arguments every state run takes.
+type runArgs struct {
+	Mods     []string       `arg:"mods"`
+	Test     bool           `arg:"test"`
+	Pillar   map[string]any `arg:"pillar"`
+	Saltenv  string         `arg:"saltenv"`
+	Failhard bool           `arg:"failhard"`
+}
+
+type singleArgs struct {
+	Fun    string         `arg:"fun,required"`
+	Name   string         `arg:"name,required"`
+	Test   bool           `arg:"test"`
+	Pillar map[string]any `arg:"pillar"`
+	Args   map[string]any `arg:"*"`
+}
+
+func init() {
+	modules.Register("state.apply", modules.Func[runArgs]{
+		Doc:    "Apply the named SLS files, or the highstate when none are named.",
+		Params: []string{"mods..."},
+		Call: func(ctx context.Context, rt *modules.Runtime, a *runArgs) (any, error) {
+			return run(ctx, rt, a)
+		},
+	})
+	modules.Register("state.sls", modules.Func[runArgs]{
+		Doc:    "Apply the named SLS files.",
+		Params: []string{"mods..."},
+		Call: func(ctx context.Context, rt *modules.Runtime, a *runArgs) (any, error) {
+			if len(a.Mods) == 0 {
+				return nil, errors.New("name at least one SLS file to apply")
+			}
+			return run(ctx, rt, a)
+		},
+	})
+	modules.Register("state.highstate", modules.Func[runArgs]{
+		Doc: "Apply every SLS file the top file assigns to this minion.",
+		Call: func(ctx context.Context, rt *modules.Runtime, a *runArgs) (any, error) {
+			a.Mods = nil
+			return run(ctx, rt, a)
+		},
+	})
+	modules.Register("state.single", modules.Func[singleArgs]{
+		Doc:    "Apply one state function directly: state.single file.managed /etc/motd contents=hi.",
+		Params: []string{"fun", "name"},
+		Call:   single,
+	})
+	modules.Register("state.show_sls", modules.Func[runArgs]{
+		Doc:    "Show the compiled data of the named SLS files, by ID.",
+		Params: []string{"mods..."},
+		Call: func(ctx context.Context, rt *modules.Runtime, a *runArgs) (any, error) {
+			if len(a.Mods) == 0 {
+				return nil, errors.New("name at least one SLS file to show")
+			}
+			return show(ctx, rt, a, highData)
+		},
+	})
+	modules.Register("state.show_highstate", modules.Func[runArgs]{
+		Doc: "Show the compiled data of the highstate, by ID.",
+		Call: func(ctx context.Context, rt *modules.Runtime, a *runArgs) (any, error) {
+			a.Mods = nil
+			return show(ctx, rt, a, highData)
+		},
+	})
+	modules.Register("state.show_lowstate", modules.Func[runArgs]{
+		Doc:    "Show the low chunks of the highstate (or of the named SLS files) in run order.",
+		Params: []string{"mods..."},
+		Call: func(ctx context.Context, rt *modules.Runtime, a *runArgs) (any, error) {
+			return show(ctx, rt, a, lowData)
+		},
+	})
+	modules.Register("state.show_top", modules.Func[runArgs]{
+		Doc: "Show the SLS files the top file assigns to this minion.",
+		Call: func(ctx context.Context, rt *modules.Runtime, a *runArgs) (any, error) {
+			c := compiler(rt, a.Pillar)
+			names, err := c.Top(ctx)
+			if err != nil {
+				return nil, err
+			}
+			list := make([]any, len(names))
+			for i, n := range names {
+				list[i] = n
+			}
+			return map[string]any{"base": list}, nil
+		},
+	})
+}
+
+func compiler(rt *modules.Runtime, pillar map[string]any) *sls.Compiler {
+	return sls.New(sls.Config{
+		FileRoots:   rt.FileRoots,
+		PillarRoots: rt.PillarRoots,
+		ID:          rt.ID,
+		Grains:      rt.Grains,
+		Pillar:      pillar,
+		Opts:        rt.Opts,
+		Caller:      modules.Caller{Runtime: rt},
+	})
+}
+
+// Compile compiles the named SLS files (the highstate when none) for the
+// runtime's minion and plans the run. Every compile error of both stages
+// comes back together as sls.Errors.
+func Compile(ctx context.Context, rt *modules.Runtime, mods []string, pillar map[string]any) (*states.Plan, *sls.Compiler, error) {
+	c := compiler(rt, pillar)
+	mods = splitMods(mods)
+	var lows []sls.Low
+	var err error
+	if len(mods) == 0 {
+		lows, err = c.Highstate(ctx)
+	} else {
+		lows, err = c.SLS(ctx, mods...)
+	}
+	var errs sls.Errors
+	if err != nil {
+		if !errors.As(err, &errs) {
+			return nil, nil, err
+		}
+	}
+	plan, perr := states.NewPlan(lows)
+	if perr != nil {
+		var perrs sls.Errors
+		if !errors.As(perr, &perrs) {
+			return nil, nil, perr
+		}
+		errs = append(errs, perrs...)
+	}
+	if len(errs) > 0 {
+		sortErrors(errs)
+		return nil, nil, errs
+	}
+	return plan, c, nil
+}
+
+// splitMods accepts Salt's comma-separated form: state.apply web,db.
+func splitMods(mods []string) []string {
+	var out []string
+	for _, m := range mods {
+		for _, part := range strings.Split(m, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
+
+func sortErrors(errs sls.Errors) {
+	sort.SliceStable(errs, func(i, j int) bool {
+		if errs[i].Pos.File != errs[j].Pos.File {
+			return errs[i].Pos.File < errs[j].Pos.File
+		}
+		return errs[i].Pos.Line < errs[j].Pos.Line
+	})
+}
+
+func run(ctx context.Context, rt *modules.Runtime, a *runArgs) (states.Highstate, error) {
+	if a.Saltenv != "" && a.Saltenv != "base" {
+		return nil, fmt.Errorf("saltenv %q: only the base environment exists", a.Saltenv)
+	}
+	plan, c, err := Compile(ctx, rt, a.Mods, a.Pillar)
+	if err != nil {
+		return nil, err
+	}
+	return plan.Run(ctx, states.RunOptions{Test: a.Test, Env: c, Log: rt.Log, Failhard: a.Failhard}), nil
+}
+
+func single(ctx context.Context, rt *modules.Runtime, a *singleArgs) (any, error) {
+	module, fun, ok := strings.Cut(a.Fun, ".")
+	if !ok {
+		return nil, fmt.Errorf("state function %q: expected module.function", a.Fun)
+	}
+	low := sls.Low{ID: a.Name, Name: a.Name, Module: module, Fun: fun, SLS: "", Env: "base",
+		Args: a.Args, Pos: sls.Pos{File: "<command line>"}}
+	plan, err := states.NewPlan([]sls.Low{low})
+	if err != nil {
+		return nil, err
+	}
+	c := compiler(rt, a.Pillar)
+	return plan.Run(ctx, states.RunOptions{Test: a.Test, Env: c, Log: rt.Log}), nil
+}
+
+type view int
+
+const (
+	highData view = iota
+	lowData
+)
+
+func show(ctx context.Context, rt *modules.Runtime, a *runArgs, v view) (any, error) {
+	plan, _, err := Compile(ctx, rt, a.Mods, a.Pillar)
+	if err != nil {
+		return nil, err
+	}
+	lows := plan.Lows()
+	if v == lowData {
+		out := make([]any, len(lows))
+		for i, l := range lows {
+			m := map[string]any{"__id__": l.ID, "__sls__": l.SLS, "__env__": l.Env, "name": l.Name,
+				"state": l.Module, "fun": l.Fun, "order": i + 1}
+			for k, val := range l.Args {
+				m[k] = val
+			}
+			out[i] = m
+		}
+		return out, nil
+	}
+	out := map[string]any{}
+	for _, l := range lows {
+		id, _ := out[l.ID].(map[string]any)
+		if id == nil {
+			id = map[string]any{"__sls__": l.SLS, "__env__": l.Env}
+			out[l.ID] = id
+		}
+		keys := make([]string, 0, len(l.Args))
+		for k := range l.Args {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		args := []any{map[string]any{"name": l.Name}}
+		for _, k := range keys {
+			args = append(args, map[string]any{k: l.Args[k]})
+		}
+		id[l.Module] = append(args, l.Fun)
+	}
+	return out, nil
+}

@@ -1,0 +1,38 @@
+// Package test provides the test execution module: test.ping, test.echo
+// and test.version, for checking that minions answer.
+package test
+
+import (
+	"context"
+
+	"github.com/brinecm/brine/modules"
+	"github.com/brinecm/brine/pkg/version"
+)
+
+type noArgs struct{}
+
+type echoArgs struct {
+	Text string `arg:"text,required"`
+}
+
+func init() {
+	modules.Register("test.ping", modules.Func[noArgs]{
+		Doc: "Return True: the minion is up and answering.",
+		Call: func(context.Context, *modules.Runtime, *noArgs) (any, error) {
+			return true, nil
+		},
+	})
+	modules.Register("test.echo", modules.Func[echoArgs]{
+		Doc:    "Return the text given.",
+		Params: []string{"text"},
+		Call: func(_ context.Context, _ *modules.Runtime, a *echoArgs) (any, error) {
+			return a.Text, nil
+		},
+	})
+	modules.Register("test.version", modules.Func[noArgs]{
+		Doc: "Return the brine version of the minion.",
+		Call: func(context.Context, *modules.Runtime, *noArgs) (any, error) {
+			return version.Version, nil
+		},
+	})
+}

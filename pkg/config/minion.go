@@ -1,0 +1,105 @@
+// Package config reads brine's YAML configuration files.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// DefaultMinionPath is where the minion configuration lives unless --config says otherwise.
+const DefaultMinionPath = "/etc/brine/minion"
+
+// Default state and pillar trees, as Salt's /srv/salt and /srv/pillar.
+const (
+	DefaultFileRoot   = "/srv/brine/states"
+	DefaultPillarRoot = "/srv/brine/pillar"
+)
+
+// Minion is the minion configuration (also used by `brine call --local`).
+type Minion struct {
+	ID          string         `yaml:"id"`
+	FileRoots   Roots          `yaml:"file_roots"`
+	PillarRoots Roots          `yaml:"pillar_roots"`
+	Grains      map[string]any `yaml:"grains"`
+	LogLevel    string         `yaml:"log_level"`
+	Failhard    bool           `yaml:"failhard"`
+}
+
+// Roots is a list of tree directories. It reads a plain list or a string,
+// or Salt's per-environment form ({base: [dirs]}), of which only base is used.
+type Roots []string
+
+// UnmarshalYAML accepts a string, a list, or Salt's {base: [...]} mapping.
+func (r *Roots) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		*r = Roots{n.Value}
+		return nil
+	case yaml.SequenceNode:
+		var list []string
+		if err := n.Decode(&list); err != nil {
+			return err
+		}
+		*r = list
+		return nil
+	case yaml.MappingNode:
+		var envs map[string][]string
+		if err := n.Decode(&envs); err != nil {
+			return err
+		}
+		for env := range envs {
+			if env != "base" {
+				return fmt.Errorf("line %d: environment %q: only base is supported", n.Line, env)
+			}
+		}
+		*r = envs["base"]
+		return nil
+	}
+	return fmt.Errorf("line %d: expected a directory, a list of directories or {base: [...]}", n.Line)
+}
+
+// Map returns the configuration as the `opts` mapping Jinja sees.
+func (m *Minion) Map() map[string]any {
+	return map[string]any{
+		"id":           m.ID,
+		"file_roots":   map[string]any{"base": toAny(m.FileRoots)},
+		"pillar_roots": map[string]any{"base": toAny(m.PillarRoots)},
+		"grains":       m.Grains,
+		"log_level":    m.LogLevel,
+		"failhard":     m.Failhard,
+	}
+}
+
+func toAny(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
+
+// LoadMinion reads a minion configuration file. A missing file at the
+// default path is an empty configuration; at any other path it is an error.
+func LoadMinion(path string) (*Minion, error) {
+	m := &Minion{}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && path == DefaultMinionPath {
+			return m, nil
+		}
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(m); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return m, nil
+}

@@ -1,0 +1,355 @@
+package states
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// RunOptions configure one run of a plan.
+type RunOptions struct {
+	Test     bool         // change nothing, report what would change
+	Env      Env          // state tree and renderer for the states
+	Log      *slog.Logger // nil: discard
+	Failhard bool         // stop at the first failed state (Salt's global failhard)
+}
+
+// Run applies (or, with Test, tests) every state of the plan in order and
+// returns their results in run order. Requisites decide what runs, as
+// Salt's requisite system does; a cancelled ctx stops the run and the
+// states not reached are not reported.
+func (p *Plan) Run(ctx context.Context, opts RunOptions) Highstate {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	r := &runner{
+		opts:    opts,
+		results: make([]*Result, len(p.steps)),
+		state:   make([]runState, len(p.steps)),
+		tested:  map[*step]Outcome{},
+	}
+	for _, s := range p.steps {
+		r.runStep(ctx, s)
+	}
+	r.runListeners(ctx, p.steps)
+	out := make(Highstate, 0, len(r.order))
+	for _, res := range r.order {
+		out = append(out, *res)
+	}
+	return out
+}
+
+type runState uint8
+
+const (
+	notRun runState = iota
+	running
+	done
+)
+
+type runner struct {
+	opts    RunOptions
+	results []*Result // by step position
+	state   []runState
+	order   []*Result // in run order, incl. listeners
+	tested  map[*step]Outcome
+	stopped bool
+}
+
+// requisiteDeps are the states whose results s's requisites look at.
+func (s *step) requisiteDeps() []*step {
+	var out []*step
+	for _, g := range s.groups {
+		if g.kind != reqListen && g.kind != reqPrereq {
+			out = append(out, g.targets...)
+		}
+	}
+	return out
+}
+
+func (r *runner) runStep(ctx context.Context, s *step) {
+	if r.state[s.pos] != notRun || r.stopped {
+		return
+	}
+	r.state[s.pos] = running
+	defer func() { r.state[s.pos] = done }()
+	for _, d := range s.prereqBy {
+		r.runStep(ctx, d)
+	}
+	for _, d := range s.requisiteDeps() {
+		r.runStep(ctx, d)
+	}
+	for _, g := range s.groups {
+		if g.kind == reqPrereq {
+			for _, t := range g.targets {
+				for _, d := range t.requisiteDeps() {
+					r.runStep(ctx, d)
+				}
+			}
+		}
+	}
+	if r.stopped || ctx.Err() != nil {
+		r.stopped = true
+		return
+	}
+	start := time.Now()
+	o := r.evaluate(ctx, s)
+	res := &Result{
+		Key:       s.low.Key(),
+		ID:        s.low.ID,
+		SLS:       s.low.SLS,
+		Name:      s.low.Name,
+		Changes:   o.Changes,
+		Comment:   o.Comment,
+		Result:    o.Result,
+		StartTime: start.Format("15:04:05.000000"),
+		Duration:  float64(time.Since(start).Microseconds()) / 1000,
+		RunNum:    len(r.order),
+	}
+	r.results[s.pos] = res
+	r.order = append(r.order, res)
+	if res.Result != nil && !*res.Result && (s.low.Failhard || r.opts.Failhard) {
+		r.stopped = true
+	}
+}
+
+// status is what a state's requisites decided.
+type status int
+
+const (
+	statusRun     status = iota // requisites met
+	statusChanged               // met, and a watched state changed
+	statusFailed                // a requisite failed
+	statusSkip                  // not run, successfully (onchanges, onfail, prereq)
+)
+
+// evaluate checks s's requisites and runs it as they decide.
+func (r *runner) evaluate(ctx context.Context, s *step) Outcome {
+	st, comment := r.check(ctx, s)
+	switch st {
+	case statusFailed:
+		return Failed(comment, nil)
+	case statusSkip:
+		return Succeeded(comment, nil)
+	}
+	c := r.call(s)
+	skip, err := s.globals.skip(ctx)
+	if err != nil {
+		return Failedf("%v", err)
+	}
+	if skip != "" {
+		return Succeeded(skip, nil)
+	}
+	o := r.apply(ctx, s, c, s.entry.apply)
+	if st == statusChanged && s.entry.HasModWatch() && !o.Changed() && o.Result != nil && *o.Result {
+		o = r.apply(ctx, s, c, s.entry.modWatch)
+	}
+	return o
+}
+
+func (r *runner) call(s *step) *Call {
+	c := &Call{ID: s.low.ID, Name: s.low.Name, SLS: s.low.SLS, Test: r.opts.Test, Env: r.opts.Env,
+		Log: r.opts.Log.With("state", s.low.ID, "fun", s.low.Function())}
+	for _, g := range s.groups {
+		if g.kind == reqRequire {
+			for _, t := range g.targets {
+				c.Required = append(c.Required, t.low.Name)
+			}
+		}
+	}
+	return c
+}
+
+// apply calls fn with retry and check_cmd, turning a panic in a state
+// module into a failed state.
+func (r *runner) apply(ctx context.Context, s *step, c *Call, fn func(context.Context, *Call, any) Outcome) Outcome {
+	attempts := 1
+	if s.globals.retry != nil && s.globals.retry.attempts > 1 {
+		attempts = s.globals.retry.attempts
+	}
+	var o Outcome
+	var history []string
+	for i := 1; i <= attempts; i++ {
+		o = safeCall(ctx, c, s.args, fn)
+		if s.globals.retry == nil || (o.Result != nil && *o.Result == s.globals.retry.until) || i == attempts {
+			break
+		}
+		history = append(history, fmt.Sprintf("Attempt %d: Returned a result of %q, with the following comment: %q",
+			i, pyBool(o.Result), o.Comment))
+		select {
+		case <-ctx.Done():
+			return Failedf("retry interrupted: %v", ctx.Err())
+		case <-time.After(s.globals.retry.interval):
+		}
+	}
+	if len(history) > 0 {
+		o.Comment = strings.Join(append(history, o.Comment), "\n")
+	}
+	return s.globals.check(ctx, o)
+}
+
+func safeCall(ctx context.Context, c *Call, args any, fn func(context.Context, *Call, any) Outcome) (o Outcome) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.Log.Error("state module panicked", "panic", p, "stack", string(debug.Stack()))
+			o = Failedf("An exception occurred in this state: %v", p)
+		}
+	}()
+	return fn(ctx, c, args)
+}
+
+func pyBool(b *bool) string {
+	switch {
+	case b == nil:
+		return "None"
+	case *b:
+		return "True"
+	}
+	return "False"
+}
+
+// check evaluates s's requisite groups against the results so far.
+func (r *runner) check(ctx context.Context, s *step) (status, string) {
+	var failed []*step
+	changed := false
+	skip := ""
+	for _, g := range s.groups {
+		switch g.kind {
+		case reqRequire, reqWatch:
+			var bad []*step
+			for _, t := range g.targets {
+				res := r.results[t.pos]
+				if res == nil || !res.Succeeded() {
+					bad = append(bad, t)
+				} else if g.kind == reqWatch && len(res.Changes) > 0 {
+					changed = true
+				}
+			}
+			if len(bad) > 0 && (!g.any || len(bad) == len(g.targets)) {
+				failed = append(failed, bad...)
+			}
+		case reqOnchanges:
+			var bad []*step
+			anyChanged := false
+			for _, t := range g.targets {
+				res := r.results[t.pos]
+				if res == nil || !res.Succeeded() {
+					bad = append(bad, t)
+				} else if len(res.Changes) > 0 {
+					anyChanged = true
+				}
+			}
+			if len(bad) == len(g.targets) || (len(bad) > 0 && !anyChanged) {
+				failed = append(failed, bad...)
+			} else if !anyChanged && skip == "" {
+				skip = "State was not run because none of the onchanges reqs changed"
+			}
+		case reqOnfail:
+			nFailed := 0
+			for _, t := range g.targets {
+				if res := r.results[t.pos]; res != nil && !res.Succeeded() {
+					nFailed++
+				}
+			}
+			if (g.all && nFailed < len(g.targets)) || nFailed == 0 {
+				if skip == "" {
+					skip = "State was not run because onfail req did not change"
+				}
+			}
+		case reqPrereq:
+			wouldChange := false
+			for _, t := range g.targets {
+				o := r.testRun(ctx, t)
+				if !o.OK() {
+					failed = append(failed, t)
+				} else if o.Changed() {
+					wouldChange = true
+				}
+			}
+			if !wouldChange && skip == "" {
+				skip = "No changes detected"
+			}
+		}
+	}
+	if len(failed) > 0 {
+		names := make([]string, len(failed))
+		for i, t := range failed {
+			names[i] = t.low.SLS + "." + t.low.ID
+		}
+		return statusFailed, "One or more requisite failed: " + strings.Join(names, ", ")
+	}
+	if skip != "" {
+		return statusSkip, skip
+	}
+	if changed {
+		return statusChanged, ""
+	}
+	return statusRun, ""
+}
+
+// testRun runs t in test mode once, for the states that prereq it.
+func (r *runner) testRun(ctx context.Context, t *step) Outcome {
+	if o, ok := r.tested[t]; ok {
+		return o
+	}
+	c := r.call(t)
+	c.Test = true
+	var o Outcome
+	if st, comment := r.check(ctx, t); st == statusFailed {
+		o = Failed(comment, nil)
+	} else if skip, err := t.globals.skip(ctx); err != nil {
+		o = Failedf("%v", err)
+	} else if skip != "" || st == statusSkip {
+		o = Succeeded(skip, nil)
+	} else {
+		o = safeCall(ctx, c, t.args, t.entry.apply)
+	}
+	r.tested[t] = o
+	return o
+}
+
+// runListeners calls mod_watch, at the end of the run, for every state
+// listening to a state that changed.
+func (r *runner) runListeners(ctx context.Context, steps []*step) {
+	if r.stopped {
+		return
+	}
+	for _, s := range steps {
+		res := r.results[s.pos]
+		if res == nil || !res.Succeeded() || !s.entry.HasModWatch() {
+			continue
+		}
+		fire := false
+		for _, g := range s.groups {
+			if g.kind != reqListen {
+				continue
+			}
+			for _, t := range g.targets {
+				if tr := r.results[t.pos]; tr != nil && len(tr.Changes) > 0 {
+					fire = true
+				}
+			}
+		}
+		if !fire {
+			continue
+		}
+		start := time.Now()
+		o := r.apply(ctx, s, r.call(s), s.entry.modWatch)
+		id := "listener_" + s.low.ID
+		r.order = append(r.order, &Result{
+			Key:       s.low.Module + "_|-" + id + "_|-" + s.low.Name + "_|-mod_watch",
+			ID:        id,
+			SLS:       s.low.SLS,
+			Name:      s.low.Name,
+			Changes:   o.Changes,
+			Comment:   o.Comment,
+			Result:    o.Result,
+			StartTime: start.Format("15:04:05.000000"),
+			Duration:  float64(time.Since(start).Microseconds()) / 1000,
+			RunNum:    len(r.order),
+		})
+	}
+}
