@@ -1,6 +1,7 @@
 package states
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -66,6 +67,29 @@ func (p *Plan) Lows() []*sls.Low {
 		out[i] = s.low
 	}
 	return out
+}
+
+// Prepare plans lows that come from a compile which may have failed
+// (compileErr from pkg/sls): the errors of both stages are reported
+// together, sorted by file and line, so a user fixes them all in one go.
+func Prepare(lows []sls.Low, compileErr error) (*Plan, error) {
+	var errs sls.Errors
+	if compileErr != nil && !errors.As(compileErr, &errs) {
+		return nil, compileErr
+	}
+	plan, err := NewPlan(lows)
+	if err != nil {
+		var perrs sls.Errors
+		if !errors.As(err, &perrs) {
+			return nil, err
+		}
+		errs = append(errs, perrs...)
+	}
+	if len(errs) > 0 {
+		sortErrors(errs)
+		return nil, errs
+	}
+	return plan, nil
 }
 
 // NewPlan validates lows against the state registry, resolves requisites
@@ -251,8 +275,8 @@ func (t *targetIndex) resolve(s *step, uses map[*step][]*step) sls.Errors {
 		}
 		targets := t.find(r)
 		if len(targets) == 0 {
-			errs = append(errs, errAt(s.low, r.Pos, "%s: requisite %s not found: no state has ID or name %q%s",
-				s.low.Function(), r.Kind, r.Target, moduleHint(r.Module)))
+			errs = append(errs, errAt(s.low, r.Pos, "%s: requisite %s not found: no state has ID or name %q%s%s",
+				s.low.Function(), r.Kind, r.Target, moduleHint(r.Module), t.suggest(r.Target)))
 			continue
 		}
 		if use {
@@ -278,6 +302,9 @@ func (t *targetIndex) resolve(s *step, uses map[*step][]*step) sls.Errors {
 		var others []*step
 		for _, tg := range targets {
 			if tg == s {
+				if r.Module == "sls" || isGlob(r.Target) {
+					continue // a group that happens to contain the state itself
+				}
 				errs = append(errs, errAt(s.low, r.Pos, "%s: requisite %s points at the state itself", s.low.Function(), r.Kind))
 				continue
 			}
@@ -288,6 +315,22 @@ func (t *targetIndex) resolve(s *step, uses map[*step][]*step) sls.Errors {
 		}
 	}
 	return errs
+}
+
+// suggest names the closest ID or name to a requisite target not found.
+func (t *targetIndex) suggest(target string) string {
+	cands := make([]string, 0, len(t.byID)+len(t.byName))
+	for id := range t.byID {
+		cands = append(cands, id)
+	}
+	for name := range t.byName {
+		cands = append(cands, name)
+	}
+	sort.Strings(cands)
+	if s := Suggest(target, cands); s != "" {
+		return fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return ""
 }
 
 func moduleHint(module string) string {

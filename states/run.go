@@ -128,7 +128,7 @@ const (
 
 // evaluate checks s's requisites and runs it as they decide.
 func (r *runner) evaluate(ctx context.Context, s *step) Outcome {
-	st, comment := r.check(ctx, s)
+	st, comment := r.check(ctx, s, s.prereqBy)
 	switch st {
 	case statusFailed:
 		return Failed(comment, nil)
@@ -211,8 +211,9 @@ func pyBool(b *bool) string {
 	return "False"
 }
 
-// check evaluates s's requisite groups against the results so far.
-func (r *runner) check(ctx context.Context, s *step) (status, string) {
+// check evaluates s's requisite groups against the results so far, and
+// the states in prereqBy that must not have failed.
+func (r *runner) check(ctx context.Context, s *step, prereqBy []*step) (status, string) {
 	var failed []*step
 	changed := false
 	skip := ""
@@ -274,6 +275,11 @@ func (r *runner) check(ctx context.Context, s *step) (status, string) {
 			}
 		}
 	}
+	for _, p := range prereqBy {
+		if res := r.results[p.pos]; res == nil || !res.Succeeded() {
+			failed = append(failed, p)
+		}
+	}
 	if len(failed) > 0 {
 		names := make([]string, len(failed))
 		for i, t := range failed {
@@ -298,7 +304,7 @@ func (r *runner) testRun(ctx context.Context, t *step) Outcome {
 	c := r.call(t)
 	c.Test = true
 	var o Outcome
-	if st, comment := r.check(ctx, t); st == statusFailed {
+	if st, comment := r.check(ctx, t, nil); st == statusFailed {
 		o = Failed(comment, nil)
 	} else if skip, err := t.globals.skip(ctx); err != nil {
 		o = Failedf("%v", err)

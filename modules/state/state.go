@@ -128,23 +128,9 @@ func Compile(ctx context.Context, rt *modules.Runtime, mods []string, pillar map
 	} else {
 		lows, err = c.SLS(ctx, mods...)
 	}
-	var errs sls.Errors
+	plan, err := states.Prepare(lows, err)
 	if err != nil {
-		if !errors.As(err, &errs) {
-			return nil, nil, err
-		}
-	}
-	plan, perr := states.NewPlan(lows)
-	if perr != nil {
-		var perrs sls.Errors
-		if !errors.As(perr, &perrs) {
-			return nil, nil, perr
-		}
-		errs = append(errs, perrs...)
-	}
-	if len(errs) > 0 {
-		sortErrors(errs)
-		return nil, nil, errs
+		return nil, nil, err
 	}
 	return plan, c, nil
 }
@@ -160,15 +146,6 @@ func splitMods(mods []string) []string {
 		}
 	}
 	return out
-}
-
-func sortErrors(errs sls.Errors) {
-	sort.SliceStable(errs, func(i, j int) bool {
-		if errs[i].Pos.File != errs[j].Pos.File {
-			return errs[i].Pos.File < errs[j].Pos.File
-		}
-		return errs[i].Pos.Line < errs[j].Pos.Line
-	})
 }
 
 func run(ctx context.Context, rt *modules.Runtime, a *runArgs) (states.Highstate, error) {
@@ -189,7 +166,7 @@ func single(ctx context.Context, rt *modules.Runtime, a *singleArgs) (any, error
 	}
 	low := sls.Low{ID: a.Name, Name: a.Name, Module: module, Fun: fun, SLS: "", Env: "base",
 		Args: a.Args, Pos: sls.Pos{File: "<command line>"}}
-	plan, err := states.NewPlan([]sls.Low{low})
+	plan, err := states.Prepare([]sls.Low{low}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,242 @@
+// Package jinja renders SLS files, pillar files and file templates with
+// Jinja, the way Salt does: grains, pillar and salt['mod.fun'] calls in the
+// context, {% import %}/{% from %}/{% include %} against the state tree,
+// {% import_yaml %}, and Salt's serialisation filters. It is built on gonja v2
+// with a private environment per Env.
+package jinja
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"sync"
+
+	"github.com/nikolalohinski/gonja/v2/builtins"
+	"github.com/nikolalohinski/gonja/v2/config"
+	"github.com/nikolalohinski/gonja/v2/exec"
+	"github.com/nikolalohinski/gonja/v2/parser"
+)
+
+// Loader reads templates from the state tree by path relative to its root ("web/map.jinja").
+type Loader interface {
+	ReadFile(name string) ([]byte, error)
+}
+
+// CallFunc runs `salt['mod.fun'](*args, **kwargs)` from a template.
+type CallFunc func(ctx context.Context, fun string, args []any, kwargs map[string]any) (any, error)
+
+// Options configure an Env.
+type Options struct {
+	// Loader reads templates for {% from/import/include %} and import_yaml;
+	// when nil those fail with a clear error.
+	Loader Loader
+	// Call backs the `salt` variable; when nil salt[...] calls fail with a clear error.
+	Call CallFunc
+}
+
+// maxDepth bounds nested imports, includes and macro calls, so that a
+// recursive template fails instead of exhausting the stack.
+const maxDepth = 64
+
+// Env is one run's rendering environment. It caches parsed templates by
+// name, so a map.jinja imported from many SLS files is read and parsed once
+// per Env. Safe for concurrent use.
+type Env struct {
+	opts    Options
+	cfg     *config.Config
+	env     *exec.Environment // filters, tests, tags and globals; Context holds the globals
+	mu      sync.Mutex
+	files   map[string]*file // templates read through the Loader, by tree path
+	sources map[string]*file // templates given to Render, by name
+}
+
+// file is one template's source and, once needed, its parsed form.
+type file struct {
+	name    string // tree path, no leading slash
+	readOne sync.Once
+	src     []byte
+	readErr error
+
+	parseOne sync.Once
+	tmpl     *exec.Template
+	parseErr error
+}
+
+// New returns an Env with its own gonja configuration, filters and tags.
+func New(opts Options) *Env {
+	cfg := config.New()
+	cfg.KeepTrailingNewline = true
+
+	e := &Env{
+		opts:    opts,
+		cfg:     cfg,
+		files:   map[string]*file{},
+		sources: map[string]*file{},
+	}
+	filters := exec.NewFilterSet(map[string]exec.FilterFunction{}).
+		Update(builtins.Filters).
+		Update(exec.NewFilterSet(saltFilters()))
+	e.env = &exec.Environment{
+		Context:           globals(),
+		Filters:           filters,
+		Tests:             exec.NewTestSet(map[string]exec.TestFunction{}).Update(builtins.Tests),
+		ControlStructures: e.controlStructures(),
+		Methods:           methods(),
+	}
+	return e
+}
+
+// NeedsRender reports whether src contains any Jinja syntax ({{, {%, {#);
+// callers skip Render when it does not.
+func NeedsRender(src []byte) bool {
+	for i := 0; ; {
+		j := bytes.IndexByte(src[i:], '{')
+		if j < 0 || i+j+1 >= len(src) {
+			return false
+		}
+		switch src[i+j+1] {
+		case '{', '%', '#':
+			return true
+		}
+		i += j + 1
+	}
+}
+
+// Render renders src (the template called name, e.g. "web/init.sls") with
+// vars as the context, plus the `salt` variable. ctx is passed to every
+// CallFunc invocation.
+func (e *Env) Render(ctx context.Context, name string, src []byte, vars map[string]any) (out []byte, err error) {
+	name = cleanName(name)
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, &Error{Name: name, Msg: fmt.Sprintf("template engine failure: %v", p)}
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("render %s: %w", name, err)
+	}
+	f := e.source(name, src)
+	tmpl, err := e.parse(f)
+	if err != nil {
+		return nil, err
+	}
+
+	st := &renderState{ctx: ctx}
+	data := make(map[string]any, len(vars)+2)
+	for k, v := range vars {
+		if m, ok := v.(map[string]any); ok {
+			v = saltDict(m)
+		}
+		data[k] = v
+	}
+	data["salt"] = &saltFuncs{state: st, call: e.opts.Call}
+	data[stateKey] = st
+	st.base = e.env.Context.Inherit().Update(exec.NewContext(data))
+
+	var buf bytes.Buffer
+	if err := e.execute(f, tmpl, st.base.Inherit(), &buf); err != nil {
+		return nil, toError(name, err, st.cause)
+	}
+	return buf.Bytes(), nil
+}
+
+// source returns the cached entry for a template given to Render, reusing
+// its parsed form while the source is unchanged.
+func (e *Env) source(name string, src []byte) *file {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if f, ok := e.sources[name]; ok && bytes.Equal(f.src, src) {
+		return f
+	}
+	f := &file{name: name, src: bytes.Clone(src)}
+	f.readOne.Do(func() {})
+	e.sources[name] = f
+	return f
+}
+
+// load returns the cached entry for a tree path, reading it through the
+// Loader the first time it is asked for.
+func (e *Env) load(name string) (*file, error) {
+	e.mu.Lock()
+	f, ok := e.files[name]
+	if !ok {
+		f = &file{name: name}
+		e.files[name] = f
+	}
+	e.mu.Unlock()
+	f.readOne.Do(func() {
+		if e.opts.Loader == nil {
+			f.readErr = fmt.Errorf("cannot load %q: no template loader configured", name)
+			return
+		}
+		src, err := e.opts.Loader.ReadFile(name)
+		if err != nil {
+			f.readErr = fmt.Errorf("load %s: %w", name, err)
+			return
+		}
+		f.src = src
+	})
+	return f, f.readErr
+}
+
+// parse returns f's parsed template, parsing it once.
+func (e *Env) parse(f *file) (*exec.Template, error) {
+	f.parseOne.Do(func() {
+		defer func() {
+			if p := recover(); p != nil {
+				f.parseErr = &Error{Name: f.name, Msg: fmt.Sprintf("template engine failure: %v", p)}
+			}
+		}()
+		t, err := exec.NewTemplate(gonjaName(f.name), e.cfg, &treeLoader{env: e, file: f}, e.env)
+		if err != nil {
+			f.parseErr = parseError(f.name, err)
+			return
+		}
+		f.tmpl = t
+	})
+	return f.tmpl, f.parseErr
+}
+
+// execute renders a parsed template with ctx as its variables into w.
+func (e *Env) execute(f *file, t *exec.Template, ctx *exec.Context, w *bytes.Buffer) error {
+	env := &exec.Environment{
+		Context:           ctx,
+		Filters:           e.env.Filters,
+		Tests:             e.env.Tests,
+		ControlStructures: e.env.ControlStructures,
+		Methods:           e.env.Methods,
+	}
+	return exec.NewRenderer(env, w, e.cfg, &treeLoader{env: e, file: f}, t).Execute()
+}
+
+// parseError turns a gonja parse failure into an *Error without the
+// template source gonja puts in its message.
+func parseError(name string, err error) *Error {
+	var se *parser.SyntaxError
+	if errors.As(err, &se) {
+		return &Error{Name: name, Line: se.Line, Msg: syntaxMessage(se)}
+	}
+	return toError(name, err, nil)
+}
+
+// syntaxMessage is a syntax error's message with the offending token.
+func syntaxMessage(se *parser.SyntaxError) string {
+	if se.Raw == "" {
+		return "syntax error: " + se.Message
+	}
+	return fmt.Sprintf("syntax error: %s (near %q)", se.Message, se.Raw)
+}
+
+// cleanName maps a template name to its tree path: no leading slash or
+// salt:// prefix, no dot segments.
+func cleanName(name string) string {
+	name = strings.TrimPrefix(name, "salt://")
+	return strings.TrimPrefix(path.Clean("/"+name), "/")
+}
+
+// gonjaName is the identifier gonja knows a tree path by: gonja requires
+// in-memory names to start with a slash.
+func gonjaName(name string) string { return "/" + name }

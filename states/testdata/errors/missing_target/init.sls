@@ -1,0 +1,8 @@
+A:
+  test.nop:
+    - require:
+      - file: /etc/nothere
+B:
+  test.nop:
+    - onchanges:
+      - nosuchid

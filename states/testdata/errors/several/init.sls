@@ -1,0 +1,9 @@
+A:
+  test.nopp: []
+B:
+  test.nop:
+    - require:
+      - missing
+C:
+  test.nop:
+    - order: sometime

@@ -1,0 +1,4 @@
+A:
+  test.succeed_with_chnages: []
+B:
+  nosuchmodule.run: []
