@@ -29,6 +29,7 @@ type callFlags struct {
 	id          string
 	out         string
 	noColor     bool
+	verbose     bool
 	logLevel    string
 }
 
@@ -58,6 +59,7 @@ Exit status: 0 when every state succeeded (or the function returned),
 	fl.StringVar(&f.id, "id", "", "minion id (default: the configuration's id, else the host name)")
 	fl.StringVar(&f.out, "out", "", "output format: "+strings.Join(output.Formats(), ", ")+" (default highstate)")
 	fl.BoolVar(&f.noColor, "no-color", false, "never colour the output")
+	fl.BoolVar(&f.verbose, "state-verbose", true, "highstate output: also print states that succeeded without changes")
 	fl.StringVar(&f.logLevel, "log-level", "warning", "log level: debug, info, warning, error")
 	return cmd
 }
@@ -99,7 +101,7 @@ func (f *callFlags) run(cmd *cobra.Command, args []string) error {
 		code = exitStateFailed
 	}
 	w := cmd.OutOrStdout()
-	opts := output.Options{Color: !f.noColor && os.Getenv("NO_COLOR") == "" && isTerminal(w)}
+	opts := output.Options{Color: !f.noColor && os.Getenv("NO_COLOR") == "" && isTerminal(w), Verbose: f.verbose}
 	if err := output.Write(w, f.out, output.Return{Minion: "local", Data: data}, opts); err != nil {
 		return &exitStatus{code: exitError, err: err}
 	}

@@ -1,0 +1,5 @@
+include:
+  - ok
+site:
+  file.manged:
+    - name: /x

@@ -1,0 +1,6 @@
+include:
+  - ok
+site:
+  file.managed:
+    - name: /x
+   - contents: bad indent

@@ -1,0 +1,4 @@
+untouched:
+  file.managed:
+    - name: {{ pillar['root'] }}/must-not-exist
+    - contents: x

@@ -1,0 +1,10 @@
+include:
+  - ok
+a:
+  test.nop:
+    - require:
+      - b
+b:
+  test.nop:
+    - require:
+      - a

@@ -1,0 +1,6 @@
+include:
+  - ok
+site:
+  test.nop:
+    - require:
+      - file: nginx-conf
