@@ -50,12 +50,12 @@ type Req struct {
 // Low is one compiled state: one ID declaration and one of its names,
 // with one module function and its arguments (Salt's "low chunk").
 type Low struct {
-	ID       string // __id__
-	Name     string // name argument, or the ID when not given
-	Module   string // "file"
-	Fun      string // "managed"
-	SLS      string // __sls__, e.g. "web.nginx"
-	Env      string // saltenv, "base"
+	ID       string         // __id__
+	Name     string         // name argument, or the ID when not given
+	Module   string         // "file"
+	Fun      string         // "managed"
+	SLS      string         // __sls__, e.g. "web.nginx"
+	Env      string         // saltenv, "base"
 	Args     map[string]any // every other argument, as YAML-decoded values
 	ArgPos   map[string]Pos // where each argument in Args was written
 	Reqs     []Req

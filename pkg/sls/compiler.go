@@ -1,0 +1,551 @@
+package sls
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/brinecm/brine/pkg/jinja"
+	"gopkg.in/yaml.v3"
+)
+
+// Caller runs execution module functions for Jinja's salt['mod.fun'](...)
+// calls other than the ones the compiler answers itself (grains.get,
+// grains.item(s), pillar.get, pillar.item(s), config.get).
+type Caller interface {
+	// Call runs the execution module function fun ("cmd.run").
+	Call(ctx context.Context, fun string, args []any, kwargs map[string]any) (any, error)
+}
+
+// Config describes one compile run for one minion.
+type Config struct {
+	FileRoots   []string       // state tree directories, searched in order (Salt's file_roots for base)
+	PillarRoots []string       // pillar tree directories; none => empty pillar
+	ID          string         // minion id
+	Grains      map[string]any // the minion's grains
+	Pillar      map[string]any // extra pillar (Salt's pillar= override), deep-merged over the compiled pillar
+	Opts        map[string]any // the `opts` Jinja variable
+	Saltenv     string         // default "base"
+	Caller      Caller         // may be nil
+}
+
+// Compiler compiles state trees for one minion. It caches the pillar and
+// the parsed templates of the run, so one Compiler serves one run.
+type Compiler struct {
+	cfg     Config
+	states  *tree
+	pillars *tree
+	jinja   *jinja.Env // state tree templates
+	pjinja  *jinja.Env // pillar tree templates
+
+	mu         sync.Mutex
+	pillarDone bool
+	pillar     map[string]any
+	pillarErrs Errors
+}
+
+// New returns a Compiler for cfg.
+func New(cfg Config) *Compiler {
+	if cfg.Saltenv == "" {
+		cfg.Saltenv = "base"
+	}
+	if cfg.Grains == nil {
+		cfg.Grains = map[string]any{}
+	}
+	if cfg.Opts == nil {
+		cfg.Opts = map[string]any{}
+	}
+	c := &Compiler{cfg: cfg, states: newTree(cfg.FileRoots), pillars: newTree(cfg.PillarRoots)}
+	c.jinja = jinja.New(jinja.Options{Loader: c.states, Call: c.caller(c.statePillar)})
+	c.pjinja = jinja.New(jinja.Options{Loader: c.pillars, Call: c.caller(c.extraPillar)})
+	return c
+}
+
+// Highstate compiles every SLS the top file gives this minion.
+func (c *Compiler) Highstate(ctx context.Context) ([]Low, error) {
+	r := c.newRun(ctx)
+	r.pillarNeeded()
+	entries := c.topEntries(ctx, c.states, c.jinja, r.pillar, true, &r.errs)
+	if len(entries) == 0 && len(r.errs) == 0 {
+		r.errs.add(Pos{}, "", "no top file match for minion %q in env %q", c.cfg.ID, c.cfg.Saltenv)
+	}
+	for _, e := range entries {
+		pos := e.pos
+		r.compile(e.name, &pos)
+	}
+	return r.finish()
+}
+
+// SLS compiles the named SLS files ("web", "web.nginx") and what they
+// include.
+func (c *Compiler) SLS(ctx context.Context, names ...string) ([]Low, error) {
+	r := c.newRun(ctx)
+	for _, name := range names {
+		r.compile(name, nil)
+	}
+	return r.finish()
+}
+
+// Top evaluates top.sls for this minion: the SLS names it gets, in
+// top-file order, deduplicated.
+func (c *Compiler) Top(ctx context.Context) ([]string, error) {
+	pillar, err := c.Pillar(ctx)
+	var errs Errors
+	if pe, ok := errors.AsType[Errors](err); ok {
+		errs = append(errs, pe...)
+	}
+	entries := c.topEntries(ctx, c.states, c.jinja, pillar, true, &errs)
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.name
+	}
+	return names, errs.result()
+}
+
+// Source reads "salt://path" or "brine://path" from the file roots; an
+// absolute local path reads that file.
+func (c *Compiler) Source(ctx context.Context, url string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("source %s: %w", url, err)
+	}
+	for _, scheme := range []string{"salt://", "brine://"} {
+		if rest, ok := strings.CutPrefix(url, scheme); ok {
+			rest, _, _ = strings.Cut(rest, "?") // ?saltenv=... is not used
+			b, err := c.states.ReadFile(rest)
+			if err != nil {
+				return nil, fmt.Errorf("source %s: %w", url, err)
+			}
+			return b, nil
+		}
+	}
+	if filepath.IsAbs(url) {
+		b, err := os.ReadFile(url)
+		if err != nil {
+			return nil, fmt.Errorf("source: %w", err)
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("source %q: want salt://, brine:// or an absolute path", url)
+}
+
+// Render renders a file template. Engine "jinja" renders src through the
+// run's Jinja environment with grains, pillar, opts and saltenv plus
+// extra; "" or "none" returns src unchanged.
+func (c *Compiler) Render(ctx context.Context, engine, name string, src []byte, extra map[string]any) ([]byte, error) {
+	switch engine {
+	case "", "none":
+		return src, nil
+	case "jinja":
+	default:
+		return nil, fmt.Errorf("render %s: unsupported template engine %q (want jinja or none)", name, engine)
+	}
+	pillar, err := c.Pillar(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("render %s: pillar: %w", name, err)
+	}
+	vars := c.baseVars(pillar)
+	for k, v := range extra {
+		vars[k] = v
+	}
+	out, err := c.jinja.Render(ctx, name, src, vars)
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", name, err)
+	}
+	return out, nil
+}
+
+// baseVars are the Jinja variables every template gets.
+func (c *Compiler) baseVars(pillar map[string]any) map[string]any {
+	return map[string]any{
+		"grains":  c.cfg.Grains,
+		"pillar":  pillar,
+		"opts":    c.cfg.Opts,
+		"saltenv": c.cfg.Saltenv,
+		"env":     c.cfg.Saltenv,
+	}
+}
+
+// slsVars are the Jinja variables of the SLS name in file.
+func (c *Compiler) slsVars(pillar map[string]any, name, file string) map[string]any {
+	vars := c.baseVars(pillar)
+	dir := slsDir(file)
+	tpldir := dir
+	if tpldir == "" {
+		tpldir = "."
+	}
+	vars["sls"] = name
+	vars["slspath"] = dir
+	vars["sls_path"] = strings.ReplaceAll(dir, "/", "_")
+	vars["slsdotpath"] = strings.ReplaceAll(dir, "/", ".")
+	vars["slscolonpath"] = strings.ReplaceAll(dir, "/", ":")
+	vars["tpldir"] = tpldir
+	vars["tpldot"] = strings.ReplaceAll(dir, "/", ".")
+	vars["tplfile"] = file
+	vars["tplpath"] = file
+	return vars
+}
+
+// render renders an SLS or top file through env when it holds Jinja,
+// turning a template error into an Error at its line. A first line such as
+// `#!jinja|yaml` or `#!yaml` chooses the renderers, as in Salt.
+func render(ctx context.Context, env *jinja.Env, file string, src []byte, vars func() map[string]any, errs *Errors) ([]byte, bool) {
+	useJinja, bad := renderers(src)
+	if bad != "" {
+		errs.add(Pos{File: file, Line: 1}, "", "unsupported renderer %q (brine renders jinja, yaml and json)", bad)
+		return nil, false
+	}
+	if !useJinja || !jinja.NeedsRender(src) {
+		return src, true
+	}
+	out, err := env.Render(ctx, file, src, vars())
+	if err == nil {
+		return out, true
+	}
+	if je, ok := errors.AsType[*jinja.Error](err); ok {
+		name := je.Name
+		if name == "" {
+			name = file
+		}
+		errs.add(Pos{File: name, Line: je.Line}, "", "render: %s", je.Msg)
+		if name != file {
+			errs.add(Pos{File: file}, "", "render: error in %s", name)
+		}
+		return nil, false
+	}
+	errs.add(Pos{File: file}, "", "render: %v", err)
+	return nil, false
+}
+
+// renderers reads a renderer shebang line ("#!jinja|yaml"): whether Jinja
+// runs (it does without a shebang), or the first renderer brine lacks.
+func renderers(src []byte) (useJinja bool, unsupported string) {
+	if !bytes.HasPrefix(src, []byte("#!")) {
+		return true, ""
+	}
+	line, _, _ := bytes.Cut(src[2:], []byte("\n"))
+	for part := range strings.SplitSeq(string(line), "|") {
+		switch r := strings.TrimSpace(part); r {
+		case "jinja":
+			useJinja = true
+		case "yaml", "json":
+		default:
+			return false, r
+		}
+	}
+	return useJinja, ""
+}
+
+// run is one compile run: the SLS files compiled so far and what they
+// declared.
+type run struct {
+	c        *Compiler
+	ctx      context.Context
+	errs     Errors
+	done     map[string]bool  // SLS names compiled (or being compiled)
+	ids      map[string]*decl // ID declarations by ID
+	decls    []*decl          // in definition order
+	extends  []*decl
+	exclSLS  map[string]bool
+	exclID   map[string]bool
+	pillar   map[string]any
+	havePill bool
+}
+
+// newRun starts a compile run.
+func (c *Compiler) newRun(ctx context.Context) *run {
+	return &run{
+		c:       c,
+		ctx:     ctx,
+		done:    map[string]bool{},
+		ids:     map[string]*decl{},
+		exclSLS: map[string]bool{},
+		exclID:  map[string]bool{},
+	}
+}
+
+// pillarNeeded compiles the pillar for this run, once, recording its errors.
+func (r *run) pillarNeeded() {
+	if r.havePill {
+		return
+	}
+	r.havePill = true
+	p, err := r.c.Pillar(r.ctx)
+	r.pillar = p
+	if pe, ok := errors.AsType[Errors](err); ok {
+		r.errs = append(r.errs, pe...)
+	}
+}
+
+// compile compiles the SLS name and what it includes, once per run. from is
+// where it was named (an include or top.sls), nil for a name given by the
+// caller.
+func (r *run) compile(name string, from *Pos) {
+	if r.done[name] {
+		return
+	}
+	r.done[name] = true
+	if err := r.ctx.Err(); err != nil {
+		r.errs.add(Pos{}, "", "compile %s: %v", name, err)
+		return
+	}
+	file, src, err := r.c.states.findSLS(name)
+	if err != nil {
+		at := Pos{}
+		if from != nil {
+			at = *from
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			r.errs.add(at, "", "No matching sls found for '%s' in env '%s'", name, r.c.cfg.Saltenv)
+		} else {
+			r.errs.add(at, "", "read SLS %q: %v", name, err)
+		}
+		return
+	}
+	vars := func() map[string]any {
+		r.pillarNeeded()
+		return r.c.slsVars(r.pillar, name, file)
+	}
+	src, ok := render(r.ctx, r.c.jinja, file, src, vars, &r.errs)
+	if !ok {
+		return
+	}
+	root, perr := parseYAML(file, src)
+	if perr != nil {
+		r.errs = append(r.errs, perr)
+		return
+	}
+	if root == nil {
+		return
+	}
+	p := newParser(file, &r.errs)
+	r.body(p, name, file, root)
+}
+
+// body compiles the top level of one SLS file: its includes first, then
+// its ID declarations, excludes and extends.
+func (r *run) body(p *parser, name, file string, root *yaml.Node) {
+	if root.Kind != yaml.MappingNode {
+		p.errorf(root, "", "SLS must be a mapping of IDs to state declarations, not a %s", kindName(root))
+		return
+	}
+	prs := p.pairs(root)
+	for _, pr := range prs {
+		if pr.key == "include" {
+			for _, inc := range r.includes(p, name, file, pr.val) {
+				pos := inc.pos
+				r.compile(inc.name, &pos)
+			}
+		}
+	}
+	for _, pr := range prs {
+		switch pr.key {
+		case "include":
+		case "exclude":
+			r.exclude(p, pr.val)
+		case "extend":
+			r.extend(p, name, pr)
+		case "":
+			p.errorf(pr.keyNode, "", "empty ID declaration")
+		default:
+			d := p.decl(pr.key, name, pr.keyNode, pr.val, false)
+			if prev, dup := r.ids[d.id]; dup {
+				r.errs.add(d.pos, d.id, "conflicting ID: already declared at %s", prev.pos)
+				continue
+			}
+			r.ids[d.id] = d
+			r.decls = append(r.decls, d)
+		}
+	}
+}
+
+// named is an SLS name and where it was written.
+type named struct {
+	name string
+	pos  Pos
+}
+
+// includes parses a state include: list. Items are SLS names, relative
+// names (".nginx"), "env:name", {env: name} (Salt's form) or {sls: name};
+// the environment must be the run's.
+func (r *run) includes(p *parser, name, file string, n *yaml.Node) []named {
+	var out []named
+	for _, it := range listItems(p, n, "include") {
+		inc := it.key
+		if it.val != nil {
+			v := resolve(it.val)
+			if v.Kind != yaml.ScalarNode || isNull(v) {
+				p.errorf(it.at, "", "include %s: want an SLS name, not a %s", it.key, kindName(v))
+				continue
+			}
+			inc = v.Value
+			if it.key != "sls" {
+				inc = it.key + ":" + v.Value
+			}
+		}
+		if env, rest, ok := strings.Cut(inc, ":"); ok {
+			if env != r.c.cfg.Saltenv {
+				p.errorf(it.at, "", "include %q: environment %q is not %q", inc, env, r.c.cfg.Saltenv)
+				continue
+			}
+			inc = rest
+		}
+		if strings.HasPrefix(inc, ".") {
+			abs, ok := relativeSLS(name, file, inc)
+			if !ok {
+				p.errorf(it.at, "", "relative include %q of %s goes beyond the top of the tree", inc, name)
+				continue
+			}
+			inc = abs
+		}
+		out = append(out, named{name: inc, pos: p.pos(it.at)})
+	}
+	return out
+}
+
+// listItem is one item of an include: list: a plain string (val nil) or
+// the key and value of a one-key map.
+type listItem struct {
+	key string
+	at  *yaml.Node
+	val *yaml.Node
+}
+
+// listItems reads an include: list (a lone string is a list of one).
+func listItems(p *parser, n *yaml.Node, what string) []listItem {
+	n = resolve(n)
+	items := []*yaml.Node{n}
+	switch {
+	case isNull(n):
+		return nil
+	case n.Kind == yaml.SequenceNode:
+		items = n.Content
+	case n.Kind != yaml.ScalarNode:
+		p.errorf(n, "", "%s must be a list of SLS names, not a %s", what, kindName(n))
+		return nil
+	}
+	var out []listItem
+	for _, item := range items {
+		item = resolve(item)
+		switch {
+		case item.Kind == yaml.ScalarNode && !isNull(item):
+			out = append(out, listItem{key: item.Value, at: item})
+		case item.Kind == yaml.MappingNode:
+			prs := p.pairs(item)
+			if len(prs) != 1 {
+				p.errorf(item, "", "%s item must be an SLS name or a one-key map", what)
+				continue
+			}
+			out = append(out, listItem{key: prs[0].key, at: prs[0].keyNode, val: prs[0].val})
+		default:
+			p.errorf(item, "", "%s item must be an SLS name, not a %s", what, kindName(item))
+		}
+	}
+	return out
+}
+
+// exclude records an exclude: list of {sls: name} and {id: name} items (a
+// plain string is an SLS name).
+func (r *run) exclude(p *parser, n *yaml.Node) {
+	n = resolve(n)
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, "", "exclude must be a list of {sls: name} or {id: name}, not a %s", kindName(n))
+		return
+	}
+	for _, item := range n.Content {
+		item = resolve(item)
+		switch {
+		case item.Kind == yaml.ScalarNode && !isNull(item):
+			r.exclSLS[item.Value] = true
+		case item.Kind == yaml.MappingNode:
+			for _, pr := range p.pairs(item) {
+				v := resolve(pr.val)
+				if v.Kind != yaml.ScalarNode || isNull(v) {
+					p.errorf(pr.keyNode, "", "exclude %s: want a name, not a %s", pr.key, kindName(v))
+					continue
+				}
+				switch pr.key {
+				case "sls":
+					r.exclSLS[v.Value] = true
+				case "id":
+					r.exclID[v.Value] = true
+				default:
+					p.errorf(pr.keyNode, "", "exclude: unknown key %q (want sls or id)", pr.key)
+				}
+			}
+		default:
+			p.errorf(item, "", "exclude item must be {sls: name} or {id: name}, not a %s", kindName(item))
+		}
+	}
+}
+
+// extend records the entries of an extend: mapping.
+func (r *run) extend(p *parser, name string, pr pair) {
+	n := resolve(pr.val)
+	if n.Kind != yaml.MappingNode {
+		if !isNull(n) {
+			p.errorf(pr.keyNode, "", "extend must be a mapping of IDs, not a %s", kindName(n))
+		}
+		return
+	}
+	for _, e := range p.pairs(n) {
+		r.extends = append(r.extends, p.decl(e.key, name, e.keyNode, e.val, true))
+	}
+}
+
+// finish applies extends and excludes, lowers every declaration and
+// returns the lows with all errors of the run.
+func (r *run) finish() ([]Low, error) {
+	for _, ext := range r.extends {
+		target, ok := r.ids[ext.id]
+		if !ok {
+			r.errs.add(ext.pos, ext.id, "cannot extend ID %q: it is not declared in this run", ext.id)
+			continue
+		}
+		ext.states = slices.DeleteFunc(ext.states, func(s *stateDecl) bool {
+			if target.state(s.module) == nil && s.fun == "" {
+				r.errs.add(s.pos, ext.id, "cannot extend: module %q is not declared under this ID and no function is given", s.module)
+				return true
+			}
+			return false
+		})
+		target.merge(ext)
+	}
+	n := 0
+	for _, d := range r.decls {
+		n += len(d.states)
+	}
+	lows := make([]Low, 0, n)
+	index := 0
+	for _, d := range r.decls {
+		if r.exclSLS[d.sls] || r.exclID[d.id] {
+			continue
+		}
+		lows = d.lower(r.c.cfg.Saltenv, &index, lows)
+	}
+	r.errs = dedupe(r.errs)
+	return lows, r.errs.result()
+}
+
+// dedupe drops repeated errors (a merged YAML anchor is checked once per
+// use).
+func dedupe(es Errors) Errors {
+	if len(es) < 2 {
+		return es
+	}
+	seen := make(map[Error]bool, len(es))
+	out := es[:0]
+	for _, e := range es {
+		if !seen[*e] {
+			seen[*e] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}

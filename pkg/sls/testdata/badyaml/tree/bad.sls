@@ -1,0 +1,6 @@
+ok:
+  test.nop: []
+broken:
+  file.managed:
+    - name: "/x
+    - mode: 644

@@ -1,0 +1,4 @@
+shared:
+  test.nop: []
+only_one:
+  test.nop: []

@@ -1,0 +1,4 @@
+# two
+
+shared:
+  test.succeed_without_changes: []

@@ -1,0 +1,13 @@
+motd:
+  file.managed:
+    name: /etc/motd
+    mode: 644
+    name: /etc/issue
+motd:
+  test.nop: []
+anchors:
+  file.managed:
+    - defaults: &d {user: root, group: root}
+    - other:
+        <<: *d
+        group: wheel

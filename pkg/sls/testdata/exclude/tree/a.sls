@@ -1,0 +1,4 @@
+a_one:
+  test.nop: []
+a_two:
+  test.nop: []

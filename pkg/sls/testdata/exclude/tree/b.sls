@@ -1,0 +1,2 @@
+b_one:
+  test.nop: []

@@ -1,0 +1,5 @@
+include:
+  - common.users
+base_pkgs:
+  pkg.installed:
+    - names: [vim]

@@ -1,0 +1,8 @@
+include:
+  - .conf
+  - ..php
+  - ...common
+  - web
+
+nginx:
+  pkg.installed: []

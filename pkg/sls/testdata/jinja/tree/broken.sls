@@ -1,0 +1,6 @@
+a:
+  test.nop: []
+{% if grains['os'] == 'Debian' %}
+b:
+  test.nop: []
+{% endfi %}

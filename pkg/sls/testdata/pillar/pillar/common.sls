@@ -1,0 +1,2 @@
+ntp: {servers: [a.ntp, b.ntp]}
+users: {root: {shell: /bin/bash}}

@@ -1,0 +1,4 @@
+include:
+  - .dbdefaults
+  - extras: {key: db_extras}
+db: {port: 5432, name: main}

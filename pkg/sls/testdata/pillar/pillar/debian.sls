@@ -1,0 +1,1 @@
+pkgs: {apache: apache2}

@@ -1,0 +1,1 @@
+users: {postgres: {shell: /bin/false}}

@@ -1,0 +1,4 @@
+#!jinja | yaml
+rendered:
+  cmd.run:
+    - name: "echo {{ grains.os }}"

@@ -1,0 +1,4 @@
+#!yaml
+literal:
+  cmd.run:
+    - name: "echo {{ not jinja }}"

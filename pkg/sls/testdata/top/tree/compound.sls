@@ -1,0 +1,2 @@
+compound_state:
+  test.nop: []

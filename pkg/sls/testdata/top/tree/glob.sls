@@ -1,0 +1,2 @@
+glob_state:
+  test.nop: []

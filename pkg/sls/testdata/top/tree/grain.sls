@@ -1,0 +1,2 @@
+grain_state:
+  test.nop: []

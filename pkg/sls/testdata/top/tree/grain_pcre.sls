@@ -1,0 +1,2 @@
+grain_pcre_state:
+  test.nop: []

@@ -1,0 +1,2 @@
+ipcidr_state:
+  test.nop: []

@@ -1,0 +1,2 @@
+jinja_debian_state:
+  test.nop: []

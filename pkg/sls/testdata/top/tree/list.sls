@@ -1,0 +1,2 @@
+list_state:
+  test.nop: []

@@ -1,0 +1,2 @@
+nodegroup_state:
+  test.nop: []

@@ -1,0 +1,2 @@
+nodegroup_list_state:
+  test.nop: []

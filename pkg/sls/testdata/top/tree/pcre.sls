@@ -1,0 +1,2 @@
+pcre_state:
+  test.nop: []

@@ -1,0 +1,2 @@
+pillar_state:
+  test.nop: []

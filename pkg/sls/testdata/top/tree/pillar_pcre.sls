@@ -1,0 +1,2 @@
+pillar_pcre_state:
+  test.nop: []

@@ -1,0 +1,2 @@
+single_string_state:
+  test.nop: []

@@ -1,0 +1,175 @@
+package sls
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/brinecm/brine/pkg/jinja"
+	"github.com/brinecm/brine/pkg/target"
+	"gopkg.in/yaml.v3"
+)
+
+// topFile is the name of the top file at the root of a tree.
+const topFile = "top.sls"
+
+// topEntry is one SLS name a top file gives the minion.
+type topEntry struct {
+	named
+	ignoreMissing bool // pillar tops: `- ignore_missing: True`
+}
+
+// topEntries evaluates the top file of t for this minion, whose pillar
+// (for pillar matchers and the `pillar` Jinja variable) is pillar. A tree
+// without a top file gives nothing; required reports that as an error.
+func (c *Compiler) topEntries(ctx context.Context, t *tree, env *jinja.Env, pillar map[string]any, required bool, errs *Errors) []topEntry {
+	src, err := t.ReadFile(topFile)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			errs.add(Pos{File: topFile}, "", "%v", err)
+		} else if required {
+			errs.add(Pos{}, "", "no %s found in the file roots", topFile)
+		}
+		return nil
+	}
+	src, ok := render(ctx, env, topFile, src, func() map[string]any { return c.baseVars(pillar) }, errs)
+	if !ok {
+		return nil
+	}
+	root, perr := parseYAML(topFile, src)
+	if perr != nil {
+		*errs = append(*errs, perr)
+		return nil
+	}
+	if root == nil {
+		return nil
+	}
+	p := newParser(topFile, errs)
+	if root.Kind != yaml.MappingNode {
+		p.errorf(root, "", "top file must be a mapping of environments, not a %s", kindName(root))
+		return nil
+	}
+	minion := target.Minion{ID: c.cfg.ID, Grains: c.cfg.Grains, Pillar: pillar}
+	nodegroups := c.nodegroups()
+	var out []topEntry
+	seen := map[string]bool{}
+	for _, envPair := range p.pairs(root) {
+		if envPair.key != c.cfg.Saltenv {
+			continue
+		}
+		body := resolve(envPair.val)
+		if isNull(body) {
+			continue
+		}
+		if body.Kind != yaml.MappingNode {
+			p.errorf(envPair.keyNode, "", "environment %q must be a mapping of targets to SLS lists, not a %s", envPair.key, kindName(body))
+			continue
+		}
+		for _, tp := range p.pairs(body) {
+			for _, e := range p.topTarget(tp, minion, nodegroups) {
+				if !seen[e.name] {
+					seen[e.name] = true
+					out = append(out, e)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// topTarget evaluates one target of a top file and returns its SLS names
+// when the minion matches.
+func (p *parser) topTarget(tp pair, minion target.Minion, nodegroups map[string]string) []topEntry {
+	n := resolve(tp.val)
+	items := []*yaml.Node{n}
+	switch {
+	case isNull(n):
+		return nil
+	case n.Kind == yaml.SequenceNode:
+		items = n.Content
+	case n.Kind != yaml.ScalarNode:
+		p.errorf(tp.keyNode, "", "target %q: want a list of SLS names, not a %s", tp.key, kindName(n))
+		return nil
+	}
+	kind := target.Compound // Salt's default top matcher; plain globs are compound expressions too
+	ignoreMissing := false
+	var names []topEntry
+	for _, item := range items {
+		item = resolve(item)
+		switch {
+		case item.Kind == yaml.ScalarNode && !isNull(item):
+			names = append(names, topEntry{named: named{name: item.Value, pos: p.pos(item)}})
+		case item.Kind == yaml.MappingNode:
+			for _, opt := range p.pairs(item) {
+				v := resolve(opt.val)
+				switch opt.key {
+				case "match":
+					kind = target.Kind(v.Value)
+				case "ignore_missing":
+					b, ok := scalar(v).(bool)
+					if !ok {
+						p.errorf(opt.keyNode, "", "target %q: ignore_missing must be true or false", tp.key)
+					}
+					ignoreMissing = b
+				default:
+					p.errorf(opt.keyNode, "", "target %q: unknown option %q (want match or ignore_missing)", tp.key, opt.key)
+				}
+			}
+		default:
+			p.errorf(item, "", "target %q: item must be an SLS name or {match: kind}, not a %s", tp.key, kindName(item))
+		}
+	}
+	m, err := compileTarget(kind, tp.key, nodegroups)
+	if err != nil {
+		p.errorf(tp.keyNode, "", "%v", err)
+		return nil
+	}
+	if !m.Match(minion) {
+		return nil
+	}
+	for i := range names {
+		names[i].ignoreMissing = ignoreMissing
+	}
+	return names
+}
+
+// compileTarget compiles a matcher, turning a panic in it into an error.
+func compileTarget(kind target.Kind, expr string, nodegroups map[string]string) (m target.Matcher, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			m, err = nil, fmt.Errorf("%s target %q: matcher failure: %v", kind, expr, r)
+		}
+	}()
+	switch kind {
+	case target.Glob, target.List, target.Grain, target.GrainPCRE, target.PCRE, target.Pillar,
+		target.PillarPCRE, target.IPCIDR, target.Compound, target.Nodegroup:
+	default:
+		return nil, fmt.Errorf("target %q: unknown match kind %q", expr, kind)
+	}
+	return target.Compile(kind, expr, nodegroups)
+}
+
+// nodegroups reads the nodegroups option: names to compound expressions,
+// a list of expressions meaning any of them.
+func (c *Compiler) nodegroups() map[string]string {
+	raw, ok := c.cfg.Opts["nodegroups"].(map[string]any)
+	if !ok {
+		return nil
+	}
+	out := make(map[string]string, len(raw))
+	for name, v := range raw {
+		switch v := v.(type) {
+		case string:
+			out[name] = v
+		case []any:
+			parts := make([]string, 0, len(v))
+			for _, x := range v {
+				parts = append(parts, "( "+fmt.Sprint(x)+" )")
+			}
+			out[name] = strings.Join(parts, " or ")
+		}
+	}
+	return out
+}

@@ -1,0 +1,299 @@
+package sls
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// maxNodes bounds how many YAML nodes one file may expand to through
+// aliases, so that a "billion laughs" document fails instead of eating
+// the machine.
+const maxNodes = 1 << 20
+
+// yamlLine pulls the line number out of a yaml.v3 syntax error message.
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parseYAML parses src into a node tree. It returns nil for a document
+// with no content (empty, only comments, or only null).
+func parseYAML(file string, src []byte) (root *yaml.Node, err *Error) {
+	defer func() {
+		if p := recover(); p != nil {
+			root, err = nil, &Error{Pos: Pos{File: file}, Msg: fmt.Sprintf("YAML parser failure: %v", p)}
+		}
+	}()
+	var doc yaml.Node
+	if e := yaml.Unmarshal(src, &doc); e != nil {
+		msg := strings.TrimPrefix(e.Error(), "yaml: ")
+		line := 0
+		if m := yamlLine.FindStringSubmatch(e.Error()); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			msg = m[2]
+		}
+		return nil, &Error{Pos: Pos{File: file, Line: line}, Msg: "invalid YAML: " + msg}
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil, nil
+	}
+	n := resolve(doc.Content[0])
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil, nil
+	}
+	return n, nil
+}
+
+// parser converts the nodes of one file into Go values, recording errors
+// with the file's positions.
+type parser struct {
+	file   string
+	errs   *Errors
+	budget int // nodes left before the file counts as too large
+}
+
+// newParser returns a parser for file that records errors in errs.
+func newParser(file string, errs *Errors) *parser {
+	return &parser{file: file, errs: errs, budget: maxNodes}
+}
+
+// pos is the position of n in the file.
+func (p *parser) pos(n *yaml.Node) Pos { return Pos{File: p.file, Line: n.Line} }
+
+// errorf records an error at n about the state ID id ("" for none).
+func (p *parser) errorf(n *yaml.Node, id, format string, args ...any) {
+	p.errs.add(p.pos(n), id, format, args...)
+}
+
+// spend counts one node against the budget; it reports false (once with
+// an error) when the budget is exhausted.
+func (p *parser) spend(n *yaml.Node) bool {
+	p.budget--
+	if p.budget == 0 {
+		p.errorf(n, "", "document too large: more than %d nodes after alias expansion", maxNodes)
+	}
+	return p.budget > 0
+}
+
+// resolve follows aliases to the node they name.
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// pair is one key and value of a mapping.
+type pair struct {
+	key     string
+	keyNode *yaml.Node
+	val     *yaml.Node
+}
+
+// pairs lists a mapping's entries in order. A key written twice is an error
+// at the second one (and the second is dropped). Merge keys (`<<: *base`)
+// add the merged mapping's entries that are not written explicitly.
+func (p *parser) pairs(n *yaml.Node) []pair {
+	out := make([]pair, 0, len(n.Content)/2)
+	var index map[string]int // key -> index in out, for large mappings
+	find := func(key string) int {
+		if index != nil {
+			if i, ok := index[key]; ok {
+				return i
+			}
+			return -1
+		}
+		for i := range out {
+			if out[i].key == key {
+				return i
+			}
+		}
+		return -1
+	}
+	insert := func(pr pair) {
+		out = append(out, pr)
+		if index == nil && len(out) > 16 {
+			index = make(map[string]int, len(n.Content)/2)
+			for i := range out {
+				index[out[i].key] = i
+			}
+		} else if index != nil {
+			index[pr.key] = len(out) - 1
+		}
+	}
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), n.Content[i+1]
+		if !p.spend(k) {
+			return out
+		}
+		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			merges = append(merges, v)
+			continue
+		}
+		if k.Kind != yaml.ScalarNode {
+			p.errorf(k, "", "mapping key must be a scalar, not a %s", kindName(k))
+			continue
+		}
+		if j := find(k.Value); j >= 0 {
+			p.errorf(k, "", "duplicate key %q (first defined at line %d)", k.Value, out[j].keyNode.Line)
+			continue
+		}
+		insert(pair{key: k.Value, keyNode: k, val: v})
+	}
+	for _, m := range merges {
+		m = resolve(m)
+		var sources []*yaml.Node
+		switch m.Kind {
+		case yaml.MappingNode:
+			sources = []*yaml.Node{m}
+		case yaml.SequenceNode:
+			for _, s := range m.Content {
+				sources = append(sources, resolve(s))
+			}
+		}
+		for _, s := range sources {
+			if s.Kind != yaml.MappingNode {
+				p.errorf(s, "", "merge key value must be a mapping or a list of mappings")
+				continue
+			}
+			for _, pr := range p.pairs(s) {
+				if find(pr.key) < 0 {
+					insert(pr)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// value converts n to plain Go values: map[string]any, []any, int,
+// float64, bool, nil and string.
+func (p *parser) value(n *yaml.Node) any {
+	n = resolve(n)
+	if !p.spend(n) {
+		return nil
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return scalar(n)
+	case yaml.SequenceNode:
+		out := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			out[i] = p.value(c)
+		}
+		return out
+	case yaml.MappingNode:
+		prs := p.pairs(n)
+		out := make(map[string]any, len(prs))
+		for _, pr := range prs {
+			out[pr.key] = p.value(pr.val)
+		}
+		return out
+	case yaml.DocumentNode:
+		if len(n.Content) > 0 {
+			return p.value(n.Content[0])
+		}
+	}
+	return nil
+}
+
+// scalar converts a scalar node with YAML 1.1 flavour, as Salt's loader
+// does: unquoted yes/no/on/off are booleans and a leading-zero integer
+// keeps its digits (0644 is 644, so file modes read right).
+func scalar(n *yaml.Node) any {
+	switch n.Tag {
+	case "!!null":
+		return nil
+	case "!!bool":
+		if b, ok := yaml11Bool(n.Value); ok {
+			return b
+		}
+	case "!!int", "!!float":
+		return number(n.Value, n.Tag)
+	case "!!str":
+		if n.Style == 0 {
+			if b, ok := yaml11Bool(n.Value); ok {
+				return b
+			}
+		}
+	}
+	return n.Value
+}
+
+// yaml11Bool recognises YAML 1.1 booleans.
+func yaml11Bool(s string) (bool, bool) {
+	switch s {
+	case "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON":
+		return true, true
+	case "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF":
+		return false, true
+	}
+	return false, false
+}
+
+// number converts a numeric scalar; one that does not fit is kept as text.
+func number(s, tag string) any {
+	if leadingZero(s) {
+		if v, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return int(v)
+		}
+		return s
+	}
+	if tag == "!!int" {
+		if v, err := strconv.ParseInt(s, 0, 64); err == nil {
+			return int(v)
+		}
+		return s
+	}
+	switch strings.ToLower(s) {
+	case ".inf", "+.inf":
+		return math.Inf(1)
+	case "-.inf":
+		return math.Inf(-1)
+	case ".nan":
+		return math.NaN()
+	}
+	if f, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64); err == nil {
+		return f
+	}
+	return s
+}
+
+// leadingZero reports whether s is an optionally signed run of decimal
+// digits starting with 0 and at least two digits long ("0644").
+func leadingZero(s string) bool {
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		s = s[1:]
+	}
+	if len(s) < 2 || s[0] != '0' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// kindName names a node's kind for error messages.
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "null"
+		}
+		return "scalar"
+	}
+	return "node"
+}
+
+// isNull reports whether n is an explicit or empty null.
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
