@@ -1,0 +1,99 @@
+// Package cmd provides the cmd state module: cmd.run runs a shell command
+// on the minion.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/brinecm/brine/pkg/cmdrun"
+	"github.com/brinecm/brine/states"
+)
+
+func init() {
+	states.Register("cmd.run", states.Func[RunArgs]{
+		Doc: "Runs the command given as name through the shell. Its pid, retcode, stdout " +
+			"and stderr are the changes; it succeeds when retcode is 0 or in success_retcodes. " +
+			"Arguments: cwd, env, runas, shell, timeout (seconds), stdin, success_retcodes.",
+		Apply:    run,
+		ModWatch: run,
+	})
+}
+
+// RunArgs are cmd.run's arguments; the command itself is the state's name.
+type RunArgs struct {
+	Cwd             string            `arg:"cwd"`
+	Env             map[string]string `arg:"env"`
+	Runas           string            `arg:"runas"`
+	Shell           string            `arg:"shell"`
+	Timeout         time.Duration     `arg:"timeout"`
+	Stdin           string            `arg:"stdin"`
+	SuccessRetcodes Retcodes          `arg:"success_retcodes"`
+}
+
+// Retcodes is a list of exit codes, written as one integer or a list.
+type Retcodes []int
+
+// DecodeArg reads an integer or a list of integers.
+func (r *Retcodes) DecodeArg(v any) error {
+	items, ok := v.([]any)
+	if !ok {
+		items = []any{v}
+	}
+	out := make(Retcodes, 0, len(items))
+	for _, it := range items {
+		switch n := it.(type) {
+		case int:
+			out = append(out, n)
+		case int64:
+			out = append(out, int(n))
+		default:
+			return fmt.Errorf("expected exit codes (integers), got %v", it)
+		}
+	}
+	*r = out
+	return nil
+}
+
+// run is cmd.run, and its reaction to watched changes too.
+func run(ctx context.Context, c *states.Call, a *RunArgs) states.Outcome {
+	if c.Test {
+		return states.WouldChange(fmt.Sprintf(`Command "%s" would have been executed`, c.Name), nil)
+	}
+	if a.Cwd != "" {
+		if fi, err := os.Stat(a.Cwd); err != nil || !fi.IsDir() {
+			return states.Failedf(`Desired working directory "%s" is not available`, a.Cwd)
+		}
+	}
+	res, err := cmdrun.Run(ctx, cmdrun.Spec{
+		Cmd:     c.Name,
+		Shell:   a.Shell,
+		Cwd:     a.Cwd,
+		Env:     a.Env,
+		Runas:   a.Runas,
+		Timeout: a.Timeout,
+		Stdin:   a.Stdin,
+	})
+	if err != nil {
+		if errors.Is(err, cmdrun.ErrTimeout) {
+			return states.Failed(err.Error(), changes(res))
+		}
+		return states.Failed(err.Error(), nil)
+	}
+	if slices.Contains(a.SuccessRetcodes, res.Retcode) {
+		res.Retcode = 0 // as Salt reports an accepted exit code
+	}
+	comment := fmt.Sprintf(`Command "%s" run`, c.Name)
+	if res.Retcode != 0 {
+		return states.Failed(comment, changes(res))
+	}
+	return states.Succeeded(comment, changes(res))
+}
+
+func changes(r cmdrun.Result) map[string]any {
+	return map[string]any{"pid": r.Pid, "retcode": r.Retcode, "stdout": r.Stdout, "stderr": r.Stderr}
+}
