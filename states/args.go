@@ -50,45 +50,65 @@ func Decode(raw map[string]any, dst any) error {
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
 		return errors.New("decode arguments: destination is not a struct pointer")
 	}
-	sv := rv.Elem()
-	fields := argFields(sv.Type())
-	rest, hasRest := fields["*"]
-	delete(fields, "*")
-	var errs ArgErrors
-	keys := make([]string, 0, len(raw))
-	for k := range raw {
-		keys = append(keys, k)
+	return newArgSpec(rv.Elem().Type()).decode(raw, rv.Elem())
+}
+
+// argSpec is the argument layout of one struct type, computed once per
+// registered function so decoding stays cheap on the hot path.
+type argSpec struct {
+	fields   map[string]argField
+	names    []string // sorted, for suggestions
+	required []string // sorted
+	rest     []int    // index of the `arg:"*"` field, nil when none
+}
+
+func newArgSpec(t reflect.Type) *argSpec {
+	fields := argFields(t)
+	spec := &argSpec{fields: fields}
+	if r, ok := fields["*"]; ok {
+		spec.rest = r.index
+		delete(fields, "*")
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		f, ok := fields[k]
-		if !ok && hasRest {
-			m := sv.FieldByIndex(rest.index)
+	spec.names = fieldNames(fields)
+	for _, n := range spec.names {
+		if fields[n].required {
+			spec.required = append(spec.required, n)
+		}
+	}
+	return spec
+}
+
+func (spec *argSpec) decode(raw map[string]any, sv reflect.Value) error {
+	var errs ArgErrors
+	for k, v := range raw {
+		f, ok := spec.fields[k]
+		if !ok && spec.rest != nil {
+			m := sv.FieldByIndex(spec.rest)
 			if m.IsNil() {
 				m.Set(reflect.MakeMap(m.Type()))
 			}
-			v := raw[k]
 			m.SetMapIndex(reflect.ValueOf(k), reflect.ValueOf(&v).Elem())
 			continue
 		}
 		if !ok {
 			msg := fmt.Sprintf("unknown argument '%s'", k)
-			if s := Suggest(k, fieldNames(fields)); s != "" {
+			if s := Suggest(k, spec.names); s != "" {
 				msg += fmt.Sprintf(" (did you mean '%s'?)", s)
 			}
 			errs = append(errs, &ArgError{Arg: k, Msg: msg})
 			continue
 		}
-		if err := setValue(sv.FieldByIndex(f.index), raw[k]); err != nil {
+		if err := setValue(sv.FieldByIndex(f.index), v); err != nil {
 			errs = append(errs, &ArgError{Arg: k, Msg: fmt.Sprintf("argument '%s': %v", k, err)})
 		}
 	}
-	for _, name := range fieldNames(fields) {
-		if _, ok := raw[name]; !ok && fields[name].required {
+	for _, name := range spec.required {
+		if _, ok := raw[name]; !ok {
 			errs = append(errs, &ArgError{Arg: name, Msg: fmt.Sprintf("missing required argument '%s'", name)})
 		}
 	}
 	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Arg < errs[j].Arg })
 		return errs
 	}
 	return nil

@@ -90,13 +90,14 @@ func Register[A any](name string, f Func[A]) {
 	if err := checkArgType(t); err != nil {
 		panic("states: Register " + name + ": " + err.Error())
 	}
+	spec := newArgSpec(t)
 	e := &Entry{
 		Name:    name,
 		Doc:     f.Doc,
 		ArgType: t,
 		decode: func(raw map[string]any) (any, error) {
 			a := new(A)
-			if err := Decode(raw, a); err != nil {
+			if err := spec.decode(raw, reflect.ValueOf(a).Elem()); err != nil {
 				return nil, err
 			}
 			return a, nil
