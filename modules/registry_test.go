@@ -1,0 +1,54 @@
+package modules
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+type bindArgs struct {
+	Cmd   string   `arg:"cmd,required"`
+	Cwd   string   `arg:"cwd"`
+	Names []string `arg:"names"`
+}
+
+func init() {
+	Register("testmod.one", Func[bindArgs]{Params: []string{"cmd", "cwd"},
+		Call: func(_ context.Context, _ *Runtime, a *bindArgs) (any, error) { return a.Cmd + "|" + a.Cwd, nil }})
+	Register("testmod.rest", Func[bindArgs]{Params: []string{"cmd", "names..."},
+		Call: func(_ context.Context, _ *Runtime, a *bindArgs) (any, error) {
+			return a.Cmd + "|" + strings.Join(a.Names, ","), nil
+		}})
+}
+
+func TestCallBinding(t *testing.T) {
+	cases := []struct {
+		fun     string
+		args    []any
+		kw      map[string]any
+		want    string
+		wantErr string
+	}{
+		{"testmod.one", []any{"ls"}, nil, "ls|", ""},
+		{"testmod.one", []any{"ls", "/tmp"}, nil, "ls|/tmp", ""},
+		{"testmod.one", []any{"ls"}, map[string]any{"cwd": "/"}, "ls|/", ""},
+		{"testmod.rest", []any{"a", "b", "c"}, nil, "a|b,c", ""},
+		{"testmod.one", []any{"ls", "/", "extra"}, nil, "", "too many positional arguments"},
+		{"testmod.one", []any{"ls"}, map[string]any{"cmd": "x"}, "", "argument 'cmd' given twice"},
+		{"testmod.one", nil, nil, "", "missing required argument 'cmd'"},
+		{"testmod.one", []any{"ls"}, map[string]any{"cdw": "/"}, "", "unknown argument 'cdw' (did you mean 'cwd'?)"},
+		{"testmod.onee", nil, nil, "", "'testmod.onee' is not available (did you mean 'testmod.one'?)"},
+	}
+	for _, c := range cases {
+		got, err := Call(context.Background(), &Runtime{}, c.fun, c.args, c.kw)
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("%s %v %v: error %v, want %q", c.fun, c.args, c.kw, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%s %v %v = %v, %v; want %q", c.fun, c.args, c.kw, got, err, c.want)
+		}
+	}
+}

@@ -1,0 +1,2 @@
+site:
+  name: lab

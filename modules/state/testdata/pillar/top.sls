@@ -1,0 +1,5 @@
+base:
+  '*':
+    - site
+  'web1':
+    - web1

@@ -1,0 +1,5 @@
+vhost:
+  file.managed:
+    - name: {{ pillar['root'] }}/etc/vhost
+    - makedirs: True
+    - contents: original
