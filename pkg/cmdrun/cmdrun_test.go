@@ -3,6 +3,7 @@ package cmdrun
 import (
 	"context"
 	"errors"
+	"github.com/brinecm/brine/pkg/systest"
 	"os"
 	"os/user"
 	"strconv"
@@ -14,12 +15,7 @@ import (
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("BRINE_REQUIRE_SYSTEM") == "1" {
-			t.Fatal("this test needs root and BRINE_REQUIRE_SYSTEM=1 is set")
-		}
-		t.Skip("needs root")
-	}
+	systest.RequireRoot(t)
 }
 
 func TestRun(t *testing.T) {

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"github.com/brinecm/brine/pkg/systest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,12 +110,7 @@ func TestRunTimeout(t *testing.T) {
 }
 
 func TestRunAsNobody(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("BRINE_REQUIRE_SYSTEM") == "1" {
-			t.Fatal("needs root and BRINE_REQUIRE_SYSTEM=1 is set")
-		}
-		t.Skip("needs root")
-	}
+	systest.RequireRoot(t)
 	o := apply(t, "id -un", map[string]any{"runas": "nobody", "cwd": "/"}, false)
 	if !o.OK() || o.Changes["stdout"] != "nobody" {
 		t.Errorf("outcome = %+v", o)

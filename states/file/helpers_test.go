@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"github.com/brinecm/brine/pkg/systest"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -113,12 +114,7 @@ func isRoot() bool { return os.Geteuid() == 0 }
 // BRINE_REQUIRE_SYSTEM=1 asks for them to fail instead.
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if !isRoot() {
-		if os.Getenv("BRINE_REQUIRE_SYSTEM") == "1" {
-			t.Fatal("needs root, and BRINE_REQUIRE_SYSTEM=1 is set")
-		}
-		t.Skip("needs root to change ownership")
-	}
+	systest.RequireRoot(t)
 }
 
 // stateCase is one state call checked four ways: in test mode (nothing
