@@ -27,6 +27,7 @@ type Caller interface {
 // Config describes one compile run for one minion.
 type Config struct {
 	FileRoots   []string       // state tree directories, searched in order (Salt's file_roots for base)
+	Files       fs.FS          // the state tree as a file system instead of FileRoots (a minion's view of its master's tree)
 	PillarRoots []string       // pillar tree directories; none => empty pillar
 	ID          string         // minion id
 	Grains      map[string]any // the minion's grains
@@ -63,6 +64,9 @@ func New(cfg Config) *Compiler {
 		cfg.Opts = map[string]any{}
 	}
 	c := &Compiler{cfg: cfg, states: newTree(cfg.FileRoots), pillars: newTree(cfg.PillarRoots)}
+	if cfg.Files != nil {
+		c.states = &tree{roots: []fs.FS{cfg.Files}}
+	}
 	c.jinja = jinja.New(jinja.Options{Loader: c.states, Call: c.caller(c.statePillar)})
 	c.pjinja = jinja.New(jinja.Options{Loader: c.pillars, Call: c.caller(c.extraPillar)})
 	return c
