@@ -103,7 +103,7 @@ func Call(ctx context.Context, rt *Runtime, name string, args []any, kwargs map[
 		}
 		return nil, fmt.Errorf("%s", msg)
 	}
-	raw, err := e.bind(args, kwargs)
+	raw, err := e.Bind(args, kwargs)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -114,8 +114,9 @@ func Call(ctx context.Context, rt *Runtime, name string, args []any, kwargs map[
 	return out, nil
 }
 
-// bind maps positional arguments onto the function's parameters.
-func (e *Entry) bind(args []any, kwargs map[string]any) (map[string]any, error) {
+// Bind maps positional arguments onto the function's parameters and
+// merges keyword arguments, as a call does before decoding.
+func (e *Entry) Bind(args []any, kwargs map[string]any) (map[string]any, error) {
 	raw := make(map[string]any, len(args)+len(kwargs))
 	for k, v := range kwargs {
 		raw[k] = v

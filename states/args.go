@@ -449,6 +449,11 @@ func (m *Mode) DecodeArg(v any) error {
 		s = strconv.Itoa(x)
 	case int64:
 		s = strconv.FormatInt(x, 10)
+	case float64: // a mode that travelled as JSON
+		if x != math.Trunc(x) || x < 0 {
+			return fmt.Errorf("expected a mode like 0644, got %s", describe(v))
+		}
+		s = strconv.FormatInt(int64(x), 10)
 	case string:
 		s = strings.TrimSpace(x)
 	default:

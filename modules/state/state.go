@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strings"
 
@@ -146,6 +147,75 @@ func splitMods(mods []string) []string {
 		}
 	}
 	return out
+}
+
+// CompiledOnMaster reports whether fun is a state run a master compiles for
+// its minion (the minion then applies the compiled states it receives).
+func CompiledOnMaster(fun string) bool {
+	switch fun {
+	case "state.apply", "state.highstate", "state.sls":
+		return true
+	}
+	return false
+}
+
+// CompileFor compiles, on the master, the states a call of fun (one of
+// CompiledOnMaster) gives the minion rt describes, with that minion's
+// grains and its own pillar. It returns the low chunks and the pillar the
+// minion needs to apply them, or every compile error as sls.Errors.
+func CompileFor(ctx context.Context, rt *modules.Runtime, fun string, args []any, kwargs map[string]any) ([]sls.Low, map[string]any, error) {
+	e, ok := modules.Lookup(fun)
+	if !ok || !CompiledOnMaster(fun) {
+		return nil, nil, fmt.Errorf("%s is not a state run", fun)
+	}
+	raw, err := e.Bind(args, kwargs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", fun, err)
+	}
+	var a runArgs
+	if err := states.Decode(raw, &a); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", fun, err)
+	}
+	if fun == "state.highstate" {
+		a.Mods = nil
+	}
+	c := compiler(rt, a.Pillar)
+	mods := splitMods(a.Mods)
+	var lows []sls.Low
+	if len(mods) == 0 {
+		lows, err = c.Highstate(ctx)
+	} else {
+		lows, err = c.SLS(ctx, mods...)
+	}
+	if _, err := states.Prepare(lows, err); err != nil {
+		return nil, nil, err
+	}
+	pillar, err := c.Pillar(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return lows, pillar, nil
+}
+
+// RunCompiled applies, on a minion, states its master compiled: files is
+// the master's state tree as the minion reaches it, pillar the minion's
+// own pillar; kwargs carry test and failhard.
+func RunCompiled(ctx context.Context, rt *modules.Runtime, files fs.FS, lows []sls.Low, pillar, kwargs map[string]any) (states.Highstate, error) {
+	var a struct {
+		Test     bool           `arg:"test"`
+		Failhard bool           `arg:"failhard"`
+		Rest     map[string]any `arg:"*"`
+	}
+	if err := states.Decode(kwargs, &a); err != nil {
+		return nil, err
+	}
+	plan, err := states.Prepare(lows, nil)
+	if err != nil {
+		return nil, err
+	}
+	c := sls.New(sls.Config{Files: files, ID: rt.ID, Grains: rt.Grains, Pillar: pillar, Opts: rt.Opts,
+		Caller: modules.Caller{Runtime: rt}})
+	return plan.Run(ctx, states.RunOptions{Test: a.Test, Env: c, Log: rt.Log, Failhard: a.Failhard}), nil
 }
 
 func run(ctx context.Context, rt *modules.Runtime, a *runArgs) (states.Highstate, error) {

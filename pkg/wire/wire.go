@@ -1,0 +1,93 @@
+// Package wire defines the messages master and minions exchange on the bus
+// besides jobs and returns (see pkg/job): key requests, file server
+// requests, events and grains. Every message is JSON.
+package wire
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nkeys"
+)
+
+// AuthRequest is a minion asking to be accepted, on bus.AuthSubject(id).
+// The signature over AuthMessage proves the minion holds the key it
+// submits, so nobody can file another minion's key under their own id.
+type AuthRequest struct {
+	ID        string `json:"id"`
+	PublicKey string `json:"public_key"`
+	Signature []byte `json:"sig"`
+}
+
+// AuthMessage is the text an AuthRequest signs.
+func AuthMessage(id, publicKey string) []byte {
+	return []byte("brine-auth:" + id + ":" + publicKey)
+}
+
+// NewAuthRequest signs an AuthRequest for id with kp.
+func NewAuthRequest(id string, kp nkeys.KeyPair) ([]byte, error) {
+	pub, err := kp.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("auth request: %w", err)
+	}
+	sig, err := kp.Sign(AuthMessage(id, pub))
+	if err != nil {
+		return nil, fmt.Errorf("auth request: sign: %w", err)
+	}
+	return json.Marshal(AuthRequest{ID: id, PublicKey: pub, Signature: sig})
+}
+
+// Verify checks the request's signature and that it is for id.
+func (r *AuthRequest) Verify(id string) error {
+	if r.ID != id {
+		return fmt.Errorf("auth request for %q arrived on the subject of %q", r.ID, id)
+	}
+	kp, err := nkeys.FromPublicKey(r.PublicKey)
+	if err != nil {
+		return fmt.Errorf("auth request from %s: bad public key: %w", id, err)
+	}
+	if err := kp.Verify(AuthMessage(r.ID, r.PublicKey), r.Signature); err != nil {
+		return fmt.Errorf("auth request from %s: bad signature: %w", id, err)
+	}
+	return nil
+}
+
+// File server operations.
+const (
+	OpMasterKey = "master_key" // the master's job signing public key
+	OpRead      = "read"       // a file of the state tree
+)
+
+// FileRequest is a minion's request on bus.FileSubject(id).
+type FileRequest struct {
+	Op   string `json:"op"`
+	Path string `json:"path,omitempty"` // relative to the state tree root, for OpRead
+}
+
+// FileResponse is the master's answer to a FileRequest.
+type FileResponse struct {
+	Data      []byte `json:"data,omitempty"`
+	PublicKey string `json:"public_key,omitempty"`
+	NotFound  bool   `json:"not_found,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// Event tags.
+const (
+	TagStart       = "start"        // a minion started (data: version)
+	TagJobStarted  = "job.started"  // a minion began a job (data: jid, fun)
+	TagJobRejected = "job.rejected" // a minion refused a job (data: jid if known, reason)
+	TagStateFailed = "state.failed" // a state run had failures (data: jid, failed state keys)
+	TagJobNew      = "job.new"      // master: a job was published
+	TagJobReturn   = "job.ret"      // master: a return arrived
+	TagKey         = "key"          // master: a key changed state (data: id, state)
+)
+
+// Event is one message on the event bus, bus.EventSubject(source, tag).
+type Event struct {
+	Tag    string         `json:"tag"`
+	Source string         `json:"source"`
+	Time   time.Time      `json:"time"`
+	Data   map[string]any `json:"data,omitempty"`
+}
