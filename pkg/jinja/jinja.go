@@ -18,6 +18,7 @@ import (
 	"github.com/nikolalohinski/gonja/v2/config"
 	"github.com/nikolalohinski/gonja/v2/exec"
 	"github.com/nikolalohinski/gonja/v2/parser"
+	"github.com/nikolalohinski/gonja/v2/tokens"
 )
 
 // Loader reads templates from the state tree by path relative to its root ("web/map.jinja").
@@ -182,6 +183,23 @@ func (e *Env) load(name string) (*file, error) {
 	return f, f.readErr
 }
 
+// lexBounded runs the engine's lexer over src and refuses the template when
+// the lexer emits more tokens than the input can hold: on some malformed
+// input (e.g. "{%!1.曣") the engine's lexer loops forever, and a recipe must
+// never hang a run. The stuck lexer stays blocked on its channel, idle.
+func lexBounded(src string, cfg *config.Config) error {
+	l := tokens.NewLexer(src, cfg)
+	go l.Run()
+	limit := 2*len(src) + 64
+	n := 0
+	for range l.Tokens {
+		if n++; n > limit {
+			return errors.New("syntax error: the template cannot be tokenized (malformed tag or expression)")
+		}
+	}
+	return nil
+}
+
 // parse returns f's parsed template, parsing it once.
 func (e *Env) parse(f *file) (*exec.Template, error) {
 	f.parseOne.Do(func() {
@@ -190,6 +208,10 @@ func (e *Env) parse(f *file) (*exec.Template, error) {
 				f.parseErr = &Error{Name: f.name, Msg: fmt.Sprintf("template engine failure: %v", p)}
 			}
 		}()
+		if err := lexBounded(string(f.src), e.cfg); err != nil {
+			f.parseErr = &Error{Name: f.name, Msg: err.Error()}
+			return
+		}
 		t, err := exec.NewTemplate(gonjaName(f.name), e.cfg, &treeLoader{env: e, file: f}, e.env)
 		if err != nil {
 			f.parseErr = parseError(f.name, err)
