@@ -2,19 +2,16 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
 // DefaultMinionPath is where the minion configuration lives unless --config says otherwise.
 const DefaultMinionPath = "/etc/brine/minion"
+
+// DefaultMinionDataDir is where a minion keeps its state.
+const DefaultMinionDataDir = "/var/lib/brine/minion"
 
 // Default state and pillar trees, as Salt's /srv/salt and /srv/pillar.
 const (
@@ -25,6 +22,8 @@ const (
 // Minion is the minion configuration (also used by `brine call --local`).
 type Minion struct {
 	ID          string         `yaml:"id"`
+	Master      []string       `yaml:"master"`   // the master's bus URLs
+	DataDir     string         `yaml:"data_dir"` // key, pins, job queue, cached highstate
 	FileRoots   Roots          `yaml:"file_roots"`
 	PillarRoots Roots          `yaml:"pillar_roots"`
 	Grains      map[string]any `yaml:"grains"`
@@ -89,17 +88,8 @@ func toAny(s []string) []any {
 // default path is an empty configuration; at any other path it is an error.
 func LoadMinion(path string) (*Minion, error) {
 	m := &Minion{}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) && path == DefaultMinionPath {
-			return m, nil
-		}
-		return nil, fmt.Errorf("read configuration: %w", err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(m); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	if err := load(path, DefaultMinionPath, m); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -1,0 +1,116 @@
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/brinecm/brine/pkg/bus"
+	"github.com/brinecm/brine/pkg/keys"
+	"github.com/brinecm/brine/pkg/wire"
+)
+
+// authorizer tells the bus what each key may do, from the key store.
+type authorizer struct{ m *Master }
+
+// Authorize maps a connecting key to its role on the bus.
+func (a authorizer) Authorize(publicKey, name string) (bus.Role, string) {
+	if publicKey == a.m.pub {
+		return bus.RoleAdmin, bus.MasterID
+	}
+	k, ok := a.m.keys.Lookup(publicKey)
+	if !ok {
+		return bus.RolePending, name
+	}
+	switch k.State {
+	case keys.Accepted:
+		return bus.RoleMinion, k.ID
+	case keys.Pending:
+		return bus.RolePending, k.ID
+	}
+	return bus.RoleNone, ""
+}
+
+// handleAuth files a minion's request to be accepted.
+func (m *Master) handleAuth(msg *nats.Msg) {
+	id, ok := bus.SubjectID(msg.Subject)
+	if !ok {
+		return
+	}
+	var req wire.AuthRequest
+	if err := json.Unmarshal(msg.Data, &req); err != nil {
+		m.log.Warn("bad key request", "minion", id, "err", err)
+		return
+	}
+	if err := req.Verify(id); err != nil {
+		m.log.Warn("refused key request", "minion", id, "err", err)
+		return
+	}
+	st, err := m.keys.Submit(id, req.PublicKey)
+	if err != nil {
+		m.log.Warn("key request", "minion", id, "err", err)
+		return
+	}
+	if st == keys.Pending && m.opts.AutoAccept {
+		if err := m.keys.Accept(id); err != nil {
+			m.log.Warn("auto-accept", "minion", id, "err", err)
+		}
+	}
+}
+
+// keyChanged reacts to key store changes: an accepted minion gets its job
+// consumer and is reconnected with its new rights; a rejected, denied or
+// deleted one is cut off at once.
+func (m *Master) keyChanged(ctx context.Context, k keys.Key, old, new keys.State) {
+	m.log.Info("key changed", "minion", k.ID, "from", old, "to", new)
+	m.event(wire.TagKey, map[string]any{"id": k.ID, "state": string(new), "old": string(old)})
+	switch new {
+	case keys.Accepted:
+		if err := bus.EnsureMinionConsumer(ctx, m.js, k.ID); err != nil {
+			m.log.Error("job consumer", "minion", k.ID, "err", err)
+		}
+	case "":
+		if err := bus.RemoveMinionConsumer(ctx, m.js, k.ID); err != nil {
+			m.log.Error("job consumer", "minion", k.ID, "err", err)
+		}
+		m.grains.forget(ctx, k.ID)
+	case keys.Pending:
+		return // a new request: nothing to cut off
+	}
+	if m.srv != nil {
+		m.srv.Kick(k.PublicKey)
+	}
+}
+
+// event publishes a master-side event.
+func (m *Master) event(tag string, data map[string]any) {
+	b, err := json.Marshal(wire.Event{Tag: tag, Source: bus.MasterID, Time: time.Now(), Data: data})
+	if err != nil {
+		m.log.Error("encode event", "tag", tag, "err", err)
+		return
+	}
+	if err := m.nc.Publish(bus.EventSubject(bus.MasterID, tag), b); err != nil {
+		m.log.Warn("publish event", "tag", tag, "err", err)
+	}
+}
+
+// subscribe starts the master's subscriptions: key requests, grains and
+// the file server.
+func (m *Master) subscribe(ctx context.Context) error {
+	for subj, h := range map[string]nats.MsgHandler{
+		bus.AllAuth:   m.handleAuth,
+		bus.AllGrains: func(msg *nats.Msg) { m.grains.handle(ctx, m, msg) },
+		bus.AllFiles:   m.files.handler(m),
+	} {
+		sub, err := m.nc.Subscribe(subj, h)
+		if err != nil {
+			return err
+		}
+		if err := sub.SetPendingLimits(-1, -1); err != nil {
+			return err
+		}
+	}
+	return m.nc.Flush()
+}

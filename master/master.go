@@ -1,0 +1,241 @@
+// Package master is the brine master daemon: it embeds (or joins) the NATS
+// bus, keeps minion keys, compiles each targeted minion's recipe with its
+// own grains and pillar, publishes signed jobs, collects returns into the
+// job cache and serves the CLI over gRPC on a unix socket.
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
+	"google.golang.org/grpc"
+
+	"github.com/brinecm/brine/pkg/bus"
+	"github.com/brinecm/brine/pkg/config"
+	"github.com/brinecm/brine/pkg/keys"
+	"github.com/brinecm/brine/proto/brinepb"
+)
+
+// jobInfoBucket is the KV bucket of job metadata (function, target,
+// expected minions), kept as long as the returns.
+const jobInfoBucket = "BRINE_JOBINFO"
+
+// Options are the master's settings, after defaults.
+type Options struct {
+	config.Master
+	Extra []nats.Option // client options for the master's own connection (tests)
+	Log   *slog.Logger
+}
+
+// Master is a running master.
+type Master struct {
+	opts    Options
+	log     *slog.Logger
+	key     nkeys.KeyPair
+	pub     string
+	keys    *keys.Store
+	srv     *bus.Server // nil with an external NATS cluster
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	jobInfo jetstream.KeyValue
+	grains  *grainsCache
+	files   *fileServer
+
+	ready   chan struct{}
+}
+
+// New prepares a master: data directory, keys, signing key. Start runs it.
+func New(opts Options) (*Master, error) {
+	applyDefaults(&opts.Master)
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("master data dir: %w", err)
+	}
+	key, err := keys.LoadOrCreate(filepath.Join(opts.DataDir, "master.nk"))
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	pub, err := key.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	store, err := keys.OpenStore(filepath.Join(opts.DataDir, "pki"))
+	if err != nil {
+		return nil, fmt.Errorf("master key store: %w", err)
+	}
+	return &Master{opts: opts, log: opts.Log, key: key, pub: pub, keys: store,
+		grains: newGrainsCache(), files: newFileServer(opts.FileRoots), ready: make(chan struct{})}, nil
+}
+
+func applyDefaults(c *config.Master) {
+	if c.DataDir == "" {
+		c.DataDir = config.DefaultMasterDataDir
+	}
+	if c.Socket == "" {
+		c.Socket = config.DefaultSocket(c.DataDir)
+	}
+	if len(c.FileRoots) == 0 {
+		c.FileRoots = config.Roots{config.DefaultFileRoot}
+	}
+	if len(c.PillarRoots) == 0 {
+		c.PillarRoots = config.Roots{config.DefaultPillarRoot}
+	}
+	if c.KeepJobs == 0 {
+		c.KeepJobs = config.Duration(config.DefaultKeepJobs)
+	}
+	if c.JobTTL == 0 {
+		c.JobTTL = config.Duration(config.DefaultJobTTL)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = config.Duration(config.DefaultTimeout)
+	}
+}
+
+// PublicKey is the master's NKey: it signs jobs and authenticates the master on the bus.
+func (m *Master) PublicKey() string { return m.pub }
+
+// Keys is the master's minion key store.
+func (m *Master) Keys() *keys.Store { return m.keys }
+
+// Bus is the embedded bus server, nil when the master uses an external cluster.
+func (m *Master) Bus() *bus.Server { return m.srv }
+
+// Ready is closed once the master serves minions and the CLI.
+func (m *Master) Ready() <-chan struct{} { return m.ready }
+
+// Run starts the bus (or connects to the cluster), the subscriptions and
+// the gRPC API, and serves until ctx is done.
+func (m *Master) Run(ctx context.Context) error {
+	if err := m.startBus(ctx); err != nil {
+		return err
+	}
+	defer m.stopBus()
+	if err := m.subscribe(ctx); err != nil {
+		return err
+	}
+	m.keys.Watch(func(k keys.Key, old, new keys.State) { m.keyChanged(ctx, k, old, new) })
+	for _, k := range m.keys.List() {
+		if k.State == keys.Accepted {
+			if err := bus.EnsureMinionConsumer(ctx, m.js, k.ID); err != nil {
+				return err
+			}
+		}
+	}
+	lis, err := listenSocket(m.opts.Socket)
+	if err != nil {
+		return err
+	}
+	gs := grpc.NewServer()
+	brinepb.RegisterMasterServer(gs, &api{m: m})
+	errc := make(chan error, 1)
+	go func() { errc <- gs.Serve(lis) }()
+	m.log.Info("master ready", "bus", m.busURL(), "socket", m.opts.Socket, "key", m.pub)
+	close(m.ready)
+	select {
+	case <-ctx.Done():
+		gs.Stop()
+		return nil
+	case err := <-errc:
+		return fmt.Errorf("serve CLI API: %w", err)
+	}
+}
+
+func (m *Master) busURL() string {
+	if m.srv != nil {
+		return m.srv.ClientURL()
+	}
+	return fmt.Sprint(m.opts.NATS)
+}
+
+// BusURL is where minions connect.
+func (m *Master) BusURL() string { return m.busURL() }
+
+func (m *Master) startBus(ctx context.Context) error {
+	cc := bus.ClientConfig{Name: bus.MasterID, Key: m.key, Log: m.log, Extra: m.opts.Extra,
+		OnError: func(err error) { m.log.Warn("bus error", "err", err) }}
+	if len(m.opts.NATS) > 0 {
+		cc.URLs = m.opts.NATS
+	} else {
+		srv, err := bus.StartServer(ctx, bus.ServerConfig{DataDir: filepath.Join(m.opts.DataDir, "bus"),
+			Listen: m.opts.Listen, Auth: authorizer{m}, Log: m.log})
+		if err != nil {
+			return fmt.Errorf("start bus: %w", err)
+		}
+		m.srv = srv
+		cc.Extra = append(cc.Extra, srv.InProcess())
+		if fp := srv.CAFingerprint(); fp != "" {
+			m.log.Info("bus CA fingerprint (minions pin it on first contact)", "fingerprint", fp)
+		}
+	}
+	nc, err := bus.Connect(ctx, cc)
+	if err != nil {
+		if m.srv != nil {
+			m.srv.Shutdown()
+		}
+		return fmt.Errorf("connect to bus: %w", err)
+	}
+	m.nc = nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	m.js = js
+	if err := bus.SetupStreams(ctx, js, time.Duration(m.opts.KeepJobs)); err != nil {
+		return err
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: jobInfoBucket,
+		Description: "brine job metadata", TTL: time.Duration(m.opts.KeepJobs), Storage: jetstream.FileStorage})
+	if err != nil {
+		return fmt.Errorf("job info bucket: %w", err)
+	}
+	m.jobInfo = kv
+	return m.grains.load(ctx, js)
+}
+
+func (m *Master) stopBus() {
+	if m.nc != nil {
+		m.nc.Close()
+	}
+	if m.srv != nil {
+		m.srv.Shutdown()
+	}
+}
+
+// connected reports whether a minion is on the bus now. Without the
+// embedded server the master cannot see connections and assumes so.
+func (m *Master) connected(id string) bool {
+	if m.srv == nil {
+		return true
+	}
+	k, ok := m.keys.Get(id)
+	return ok && m.srv.Connected(k.PublicKey)
+}
+
+func listenSocket(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("socket dir: %w", err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove stale socket: %w", err)
+	}
+	lis, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		lis.Close()
+		return nil, fmt.Errorf("socket permissions: %w", err)
+	}
+	return lis, nil
+}

@@ -1,0 +1,88 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// DefaultMasterPath is where the master configuration lives unless --config says otherwise.
+const DefaultMasterPath = "/etc/brine/master"
+
+// Master is the master configuration. Every key is also a flag of `brine master`.
+type Master struct {
+	DataDir     string            `yaml:"data_dir"`     // keys, bus store, job cache
+	Listen      string            `yaml:"listen"`       // bus address for minions, host:port; TLS off loopback
+	Socket      string            `yaml:"socket"`       // the CLI's gRPC unix socket
+	FileRoots   Roots             `yaml:"file_roots"`   // state tree
+	PillarRoots Roots             `yaml:"pillar_roots"` // pillar tree
+	AutoAccept  bool              `yaml:"auto_accept"`  // accept every new key (demos and tests only)
+	NATS        []string          `yaml:"nats"`         // an existing NATS cluster instead of the embedded server
+	Nodegroups  map[string]string `yaml:"nodegroups"`   // name: compound expression
+	KeepJobs    Duration          `yaml:"keep_jobs"`    // job cache retention
+	JobTTL      Duration          `yaml:"job_ttl"`      // how long an offline minion may still receive a job
+	Timeout     Duration          `yaml:"timeout"`      // default wait for returns
+}
+
+// Master defaults.
+const (
+	DefaultMasterDataDir = "/var/lib/brine/master"
+	DefaultListen        = "127.0.0.1:4506"
+	DefaultKeepJobs      = 24 * time.Hour
+	DefaultJobTTL        = time.Hour
+	DefaultTimeout       = 10 * time.Second
+)
+
+// DefaultSocket is the CLI socket path under a data directory.
+func DefaultSocket(dataDir string) string { return dataDir + "/master.sock" }
+
+// Duration reads "10s", "1h" or a number of seconds.
+type Duration time.Duration
+
+// UnmarshalYAML accepts a Go duration string or seconds.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if v, err := time.ParseDuration(n.Value); err == nil {
+		*d = Duration(v)
+		return nil
+	}
+	var secs float64
+	if err := n.Decode(&secs); err != nil {
+		return fmt.Errorf("line %d: expected a duration like 10s or 1h, got %q", n.Line, n.Value)
+	}
+	*d = Duration(time.Duration(secs * float64(time.Second)))
+	return nil
+}
+
+// LoadMaster reads a master configuration file. A missing file at the
+// default path is an empty configuration; at any other path it is an error.
+func LoadMaster(path string) (*Master, error) {
+	m := &Master{}
+	if err := load(path, DefaultMasterPath, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// load decodes a YAML file strictly into v.
+func load(path, defaultPath string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && path == defaultPath {
+			return nil
+		}
+		return fmt.Errorf("read configuration: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return nil
+}
