@@ -1,0 +1,142 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Retention limits of the streams.
+const (
+	// MaxJobAge bounds how long any job waits for its minion, whatever its TTL.
+	MaxJobAge = 7 * 24 * time.Hour
+	// EventsMaxAge is how long events are kept (less when returns are kept less).
+	EventsMaxAge = 24 * time.Hour
+	// JobAckWait is how long a minion has to acknowledge a delivered job
+	// before it is delivered again.
+	JobAckWait = 30 * time.Second
+	// dupWindow is how long a return's message id guards against a duplicate.
+	dupWindow = 2 * time.Minute
+)
+
+// SetupStreams creates or updates the job, return and event streams and the
+// grains bucket; it is idempotent. returnsMaxAge is the job cache retention
+// (0 keeps returns forever).
+func SetupStreams(ctx context.Context, js jetstream.JetStream, returnsMaxAge time.Duration) error {
+	if returnsMaxAge < 0 {
+		return fmt.Errorf("set up streams: negative job cache retention %s", returnsMaxAge)
+	}
+	eventsAge := EventsMaxAge
+	if returnsMaxAge > 0 && returnsMaxAge < eventsAge {
+		eventsAge = returnsMaxAge
+	}
+	dups := dupWindow
+	if returnsMaxAge > 0 && returnsMaxAge < dups {
+		dups = returnsMaxAge
+	}
+	streams := []jetstream.StreamConfig{
+		{
+			Name:        JobStream,
+			Description: "brine jobs waiting for their minion",
+			Subjects:    []string{AllJobs},
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.WorkQueuePolicy,
+			MaxAge:      MaxJobAge,
+			AllowMsgTTL: true,
+			MaxMsgSize:  MaxPayload,
+		},
+		{
+			Name:        ReturnStream,
+			Description: "brine job cache: every minion's return",
+			Subjects:    []string{AllReturns},
+			Storage:     jetstream.FileStorage,
+			MaxAge:      returnsMaxAge,
+			Duplicates:  dups,
+			MaxMsgSize:  MaxPayload,
+		},
+		{
+			Name:        EventStream,
+			Description: "brine minion and master events",
+			Subjects:    []string{AllEvents},
+			Storage:     jetstream.FileStorage,
+			MaxAge:      eventsAge,
+			MaxMsgSize:  MaxPayload,
+		},
+	}
+	for _, cfg := range streams {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("set up stream %s: %w", cfg.Name, err)
+		}
+	}
+	_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:       GrainsBucket,
+		Description:  "brine: latest grains of each minion",
+		History:      1,
+		Storage:      jetstream.FileStorage,
+		MaxValueSize: MaxPayload,
+	})
+	if err != nil {
+		return fmt.Errorf("set up bucket %s: %w", GrainsBucket, err)
+	}
+	return nil
+}
+
+// EnsureMinionConsumer creates (or updates) minion id's durable push consumer:
+// it delivers the jobs published on JobSubject(id) to DeliverSubject(id)
+// while the minion is subscribed, and keeps them while it is not.
+func EnsureMinionConsumer(ctx context.Context, js jetstream.JetStream, id string) error {
+	if err := ValidID(id); err != nil {
+		return fmt.Errorf("create job consumer: %w", err)
+	}
+	_, err := js.CreateOrUpdatePushConsumer(ctx, JobStream, jetstream.ConsumerConfig{
+		Durable:        ConsumerName(id),
+		Description:    "jobs of minion " + id,
+		DeliverSubject: DeliverSubject(id),
+		FilterSubject:  JobSubject(id),
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        JobAckWait,
+	})
+	if err != nil {
+		return fmt.Errorf("create job consumer for %s: %w", id, err)
+	}
+	return nil
+}
+
+// RemoveMinionConsumer deletes minion id's job consumer; a missing consumer is no error.
+func RemoveMinionConsumer(ctx context.Context, js jetstream.JetStream, id string) error {
+	err := js.DeleteConsumer(ctx, JobStream, ConsumerName(id))
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("remove job consumer for %s: %w", id, err)
+	}
+	return nil
+}
+
+// PublishJob stores a signed job for minion id; it disappears after ttl (at
+// least one second) if the minion has not taken it by then.
+func PublishJob(ctx context.Context, js jetstream.JetStream, id string, signed []byte, ttl time.Duration) error {
+	if err := ValidID(id); err != nil {
+		return fmt.Errorf("publish job: %w", err)
+	}
+	if ttl < time.Second {
+		return fmt.Errorf("publish job for %s: ttl %s is under one second", id, ttl)
+	}
+	if _, err := js.Publish(ctx, JobSubject(id), signed, jetstream.WithMsgTTL(ttl)); err != nil {
+		return fmt.Errorf("publish job for %s: %w", id, err)
+	}
+	return nil
+}
+
+// PublishReturn stores minion id's return for job jid in the job cache and
+// waits for the server's acknowledgement; a return published twice (after a
+// lost acknowledgement) is stored once.
+func PublishReturn(ctx context.Context, js jetstream.JetStream, jid, id string, data []byte) error {
+	_, err := js.Publish(ctx, ReturnSubject(jid, id), data, jetstream.WithMsgID(jid+"."+token(id)))
+	if err != nil {
+		return fmt.Errorf("publish return of %s for job %s: %w", id, jid, err)
+	}
+	return nil
+}
