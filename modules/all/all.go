@@ -2,9 +2,13 @@
 package all
 
 import (
-	_ "github.com/brinecm/brine/modules/cmd"    // cmd.*
-	_ "github.com/brinecm/brine/modules/grains" // grains.*
-	_ "github.com/brinecm/brine/modules/state"  // state.*
-	_ "github.com/brinecm/brine/modules/sys"    // sys.*
-	_ "github.com/brinecm/brine/modules/test"   // test.*
+	_ "github.com/brinecm/brine/modules/cmd"     // cmd.*
+	_ "github.com/brinecm/brine/modules/grains"  // grains.*
+	_ "github.com/brinecm/brine/modules/group"   // group.*
+	_ "github.com/brinecm/brine/modules/pkg"     // pkg.*
+	_ "github.com/brinecm/brine/modules/service" // service.*
+	_ "github.com/brinecm/brine/modules/state"   // state.*
+	_ "github.com/brinecm/brine/modules/sys"     // sys.*
+	_ "github.com/brinecm/brine/modules/test"    // test.*
+	_ "github.com/brinecm/brine/modules/user"    // user.*
 )

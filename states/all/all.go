@@ -2,7 +2,12 @@
 package all
 
 import (
-	_ "github.com/brinecm/brine/states/cmd"  // cmd.*
-	_ "github.com/brinecm/brine/states/file" // file.*
-	_ "github.com/brinecm/brine/states/test" // test.*
+	_ "github.com/brinecm/brine/states/cmd"     // cmd.*
+	_ "github.com/brinecm/brine/states/file"    // file.*
+	_ "github.com/brinecm/brine/states/group"   // group.*
+	_ "github.com/brinecm/brine/states/pkg"     // pkg.*
+	_ "github.com/brinecm/brine/states/pkgrepo" // pkgrepo.*
+	_ "github.com/brinecm/brine/states/service" // service.*
+	_ "github.com/brinecm/brine/states/test"    // test.*
+	_ "github.com/brinecm/brine/states/user"    // user.*
 )
