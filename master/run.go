@@ -321,10 +321,6 @@ func (m *Master) newCollector(jid string) (*collector, error) {
 			c.close()
 			return nil, fmt.Errorf("subscribe to returns: %w", err)
 		}
-		if err := sub.SetPendingLimits(-1, -1); err != nil {
-			c.close()
-			return nil, err
-		}
 		c.subs = append(c.subs, sub)
 	}
 	if err := m.nc.Flush(); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
 	"github.com/brinecm/brine/modules"
@@ -57,9 +58,7 @@ Exit status: 0 when every state succeeded (or the function returned),
 	fl.StringArrayVar(&f.pillarRoots, "pillar-root", nil, "pillar tree directory (repeatable; default "+config.DefaultPillarRoot+")")
 	fl.StringVar(&f.config, "config", config.DefaultMinionPath, "minion configuration file")
 	fl.StringVar(&f.id, "id", "", "minion id (default: the configuration's id, else the host name)")
-	fl.StringVar(&f.out, "out", "", "output format: "+strings.Join(output.Formats(), ", ")+" (default highstate)")
-	fl.BoolVar(&f.noColor, "no-color", false, "never colour the output")
-	fl.BoolVar(&f.verbose, "state-verbose", true, "highstate output: also print states that succeeded without changes")
+	outputFlagsTo(fl, &f.out, &f.noColor, &f.verbose)
 	fl.StringVar(&f.logLevel, "log-level", "warning", "log level: debug, info, warning, error")
 	return cmd
 }
@@ -141,6 +140,18 @@ func (f *callFlags) runtime(cmd *cobra.Command, cfg *config.Minion, log *slog.Lo
 	}
 	return &modules.Runtime{ID: cfg.ID, Grains: g, FileRoots: cfg.FileRoots, PillarRoots: cfg.PillarRoots,
 		Opts: cfg.Map(), Log: log}, nil
+}
+
+// outputFlagsTo adds --out, --no-color and --state-verbose.
+func outputFlagsTo(fl *pflag.FlagSet, out *string, noColor, verbose *bool) {
+	fl.StringVar(out, "out", "", "output format: "+strings.Join(output.Formats(), ", ")+" (default highstate)")
+	fl.BoolVar(noColor, "no-color", false, "never colour the output")
+	fl.BoolVar(verbose, "state-verbose", true, "highstate output: also print states that succeeded without changes")
+}
+
+// outputFlags adds --out alone.
+func outputFlags(cmd *cobra.Command, out *string) {
+	cmd.Flags().StringVar(out, "out", "", "output format: "+strings.Join(output.Formats(), ", ")+" (default highstate)")
 }
 
 var kwargRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)

@@ -66,13 +66,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func newRoot() *cobra.Command {
+	var pf publishFlags
 	root := &cobra.Command{
-		Use:           "brine",
-		Short:         "brine: configuration management in the spirit of Salt, in one binary",
+		Use:   "brine [flags] TARGET FUNCTION [ARG...] [key=value...]",
+		Short: "brine: configuration management in the spirit of Salt, in one binary",
+		Long: `brine runs functions on minions through a master, as salt does:
+
+  brine '*' test.ping
+  brine -G 'os:Debian' state.highstate --test
+  brine -C 'G@role:web and not web3' state.apply nginx --batch 1
+
+Exit status: 0 every minion returned and succeeded; 1 usage, compile or function
+error; 2 a state failed; 3 some minion did not return.`,
 		Version:       version.Version,
+		Args:          cobra.ArbitraryArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return pf.publish(cmd, args)
+		},
 	}
-	root.AddCommand(newCallCommand())
+	addPublishFlags(root, &pf)
+	root.AddCommand(newCallCommand(), newMasterCommand(), newMinionCommand(), newKeyCommand(), newJobsCommand(), newEventsCommand())
 	return root
 }

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/brinecm/brine/master"
+	"github.com/brinecm/brine/minion"
+	"github.com/brinecm/brine/pkg/config"
+)
+
+func newMasterCommand() *cobra.Command {
+	var (
+		cfgPath  string
+		logLevel string
+		c        config.Master
+		keepJobs time.Duration
+		jobTTL   time.Duration
+		timeout  time.Duration
+		nats     string
+	)
+	cmd := &cobra.Command{
+		Use:   "master",
+		Short: "Run the master: the bus, the key store, the job cache and the CLI API",
+		Long: `Run the master. It embeds a NATS server with JetStream in its data directory
+(or joins an existing cluster with --nats), keeps minion keys, compiles each
+targeted minion's recipes with its own grains and pillar, publishes signed jobs
+and serves the CLI on a unix socket. Every configuration key is also a flag;
+flags win over the file.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(cmd.ErrOrStderr(), logLevel)
+			if err != nil {
+				return &exitStatus{code: exitError, err: err}
+			}
+			fileCfg, err := config.LoadMaster(cfgPath)
+			if err != nil {
+				return &exitStatus{code: exitError, err: err}
+			}
+			mergeMaster(cmd.Flags(), fileCfg, &c, keepJobs, jobTTL, timeout, nats)
+			m, err := master.New(master.Options{Master: *fileCfg, Log: log})
+			if err != nil {
+				return &exitStatus{code: exitError, err: err}
+			}
+			if err := m.Run(cmd.Context()); err != nil {
+				return &exitStatus{code: exitError, err: err}
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&cfgPath, "config", config.DefaultMasterPath, "master configuration file")
+	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warning, error")
+	fl.StringVar(&c.DataDir, "data-dir", config.DefaultMasterDataDir, "keys, bus store and job cache")
+	fl.StringVar(&c.Listen, "listen", config.DefaultListen, "bus address for minions (TLS off loopback)")
+	fl.StringVar(&c.Socket, "socket", "", "CLI socket (default DATA_DIR/master.sock)")
+	fl.StringArrayVar((*[]string)(&c.FileRoots), "file-root", nil, "state tree directory (repeatable)")
+	fl.StringArrayVar((*[]string)(&c.PillarRoots), "pillar-root", nil, "pillar tree directory (repeatable)")
+	fl.BoolVar(&c.AutoAccept, "auto-accept", false, "accept every new minion key (demos and tests only)")
+	fl.StringVar(&nats, "nats", "", "use this NATS cluster (nats://a,nats://b) instead of the embedded server")
+	fl.DurationVar(&keepJobs, "keep-jobs", config.DefaultKeepJobs, "job cache retention")
+	fl.DurationVar(&jobTTL, "job-ttl", config.DefaultJobTTL, "default time an offline minion may still receive a job")
+	fl.DurationVar(&timeout, "timeout", config.DefaultTimeout, "default wait for returns")
+	return cmd
+}
+
+// mergeMaster applies the flags the user set over the configuration file.
+func mergeMaster(fl *pflag.FlagSet, dst, flags *config.Master, keepJobs, jobTTL, timeout time.Duration, nats string) {
+	set := func(name string) bool { return fl.Changed(name) }
+	if set("data-dir") || dst.DataDir == "" {
+		dst.DataDir = flags.DataDir
+	}
+	if set("listen") || dst.Listen == "" {
+		dst.Listen = flags.Listen
+	}
+	if set("socket") {
+		dst.Socket = flags.Socket
+	}
+	if set("file-root") {
+		dst.FileRoots = flags.FileRoots
+	}
+	if set("pillar-root") {
+		dst.PillarRoots = flags.PillarRoots
+	}
+	if set("auto-accept") {
+		dst.AutoAccept = flags.AutoAccept
+	}
+	if set("nats") {
+		dst.NATS = strings.Split(nats, ",")
+	}
+	if set("keep-jobs") || dst.KeepJobs == 0 {
+		dst.KeepJobs = config.Duration(keepJobs)
+	}
+	if set("job-ttl") || dst.JobTTL == 0 {
+		dst.JobTTL = config.Duration(jobTTL)
+	}
+	if set("timeout") || dst.Timeout == 0 {
+		dst.Timeout = config.Duration(timeout)
+	}
+}
+
+func newMinionCommand() *cobra.Command {
+	var (
+		cfgPath, logLevel, id, masters, dataDir string
+	)
+	cmd := &cobra.Command{
+		Use:   "minion",
+		Short: "Run a minion: connect to the master, ask to be accepted, run jobs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(cmd.ErrOrStderr(), logLevel)
+			if err != nil {
+				return &exitStatus{code: exitError, err: err}
+			}
+			cfg, err := config.LoadMinion(cfgPath)
+			if err != nil {
+				return &exitStatus{code: exitError, err: err}
+			}
+			fl := cmd.Flags()
+			if fl.Changed("id") || cfg.ID == "" {
+				cfg.ID = id
+			}
+			if fl.Changed("master") || len(cfg.Master) == 0 {
+				cfg.Master = strings.Split(masters, ",")
+			}
+			if fl.Changed("data-dir") || cfg.DataDir == "" {
+				cfg.DataDir = dataDir
+			}
+			if cfg.ID == "" {
+				if cfg.ID, err = os.Hostname(); err != nil {
+					return &exitStatus{code: exitError, err: fmt.Errorf("no minion id: set --id or id: in %s", cfgPath)}
+				}
+			}
+			m, err := minion.New(minion.Config{ID: cfg.ID, Masters: cfg.Master, DataDir: cfg.DataDir, Grains: cfg.Grains, Log: log})
+			if err != nil {
+				return &exitStatus{code: exitError, err: err}
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "minion %s key fingerprint: %s\n", cfg.ID, m.Fingerprint())
+			log.Info("minion starting", slog.String("id", cfg.ID), slog.String("fingerprint", m.Fingerprint()))
+			if err := m.Run(cmd.Context()); err != nil {
+				return &exitStatus{code: exitError, err: err}
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&cfgPath, "config", config.DefaultMinionPath, "minion configuration file")
+	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warning, error")
+	fl.StringVar(&id, "id", "", "minion id (default: the configuration's id, else the host name)")
+	fl.StringVar(&masters, "master", "nats://"+config.DefaultListen, "the master's bus URL(s), comma-separated")
+	fl.StringVar(&dataDir, "data-dir", config.DefaultMinionDataDir, "key, pins, job queue and cached highstate")
+	return cmd
+}

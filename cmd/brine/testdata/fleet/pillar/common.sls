@@ -1,0 +1,2 @@
+root: {{ salt['grains.get']('root') }}
+greeting: hello

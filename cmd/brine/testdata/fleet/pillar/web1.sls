@@ -1,0 +1,3 @@
+web:
+  port: 8081
+secret: only-for-web1

@@ -1,0 +1,3 @@
+slow:
+  cmd.run:
+    - name: sleep 30

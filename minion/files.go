@@ -1,0 +1,124 @@
+package minion
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/brinecm/brine/pkg/wire"
+)
+
+// acceptWait is how long a state run waits for the connection to the
+// master before it reads state tree files from the cache alone.
+const acceptWait = 10 * time.Second
+
+// remoteFS is the master's state tree as one state run reads it: each file
+// comes from the master's file server once per run and is kept under
+// DataDir/files, from where it is read when the master cannot be reached,
+// so a cached highstate can be applied again offline.
+type remoteFS struct {
+	ctx context.Context // the run's
+	m   *Minion
+
+	mu      sync.Mutex
+	fetched map[string]error // files this run already asked for, and how that went
+}
+
+// Open opens a state tree file, fetching it first.
+func (f *remoteFS) Open(name string) (fs.File, error) {
+	if err := f.fetch(name); err != nil {
+		return nil, err
+	}
+	return f.cache().Open(name)
+}
+
+// ReadFile reads a state tree file, fetching it first.
+func (f *remoteFS) ReadFile(name string) ([]byte, error) {
+	if err := f.fetch(name); err != nil {
+		return nil, err
+	}
+	return fs.ReadFile(f.cache(), name)
+}
+
+// cache is the local copy of the state tree.
+func (f *remoteFS) cache() fs.FS { return os.DirFS(filepath.Join(f.m.cfg.DataDir, filesDir)) }
+
+// fetch brings the cached copy of name up to date with the master, once
+// per run. When the master cannot be reached, the cached copy stays as it
+// is; when the master no longer has the file, the copy goes too.
+func (f *remoteFS) fetch(name string) error {
+	if !fs.ValidPath(name) || name == "." {
+		return &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fetched == nil {
+		f.fetched = map[string]error{}
+	}
+	if err, done := f.fetched[name]; done {
+		return err
+	}
+	err := f.update(name)
+	f.fetched[name] = err
+	return err
+}
+
+func (f *remoteFS) update(name string) error {
+	local := filepath.Join(f.m.cfg.DataDir, filesDir, filepath.FromSlash(name))
+	nc := f.m.conn.Load()
+	if nc == nil || !f.m.accepted.Load() {
+		wctx, cancel := context.WithTimeout(f.ctx, acceptWait)
+		f.m.waitAccepted(wctx)
+		cancel()
+		nc = f.m.conn.Load()
+	}
+	var err error
+	var resp *wire.FileResponse
+	if nc != nil && f.m.accepted.Load() {
+		resp, err = f.m.fileRequest(f.ctx, nc, wire.FileRequest{Op: wire.OpRead, Path: name}, fileRequestTimeout)
+	} else {
+		err = errors.New("not connected to the master")
+	}
+	switch {
+	case err != nil:
+		if _, serr := os.Stat(local); serr == nil {
+			f.m.log.Warn("master unreachable: using the cached copy", "file", name, "err", err)
+			return nil
+		}
+		return fmt.Errorf("read %s from the master: %w (and no cached copy)", name, err)
+	case resp.NotFound:
+		if err := os.Remove(local); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			f.m.log.Warn("cannot remove stale cached file", "file", name, "err", err)
+		}
+		return &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	case resp.Error != "":
+		return fmt.Errorf("read %s from the master: %s", name, resp.Error)
+	}
+	if err := os.MkdirAll(filepath.Dir(local), 0o700); err != nil {
+		return fmt.Errorf("cache %s: %w", name, err)
+	}
+	if err := writeFileAtomic(local, resp.Data); err != nil {
+		return fmt.Errorf("cache %s: %w", name, err)
+	}
+	return nil
+}
+
+// waitAccepted waits until the connection has minion rights or ctx is done.
+func (m *Minion) waitAccepted(ctx context.Context) {
+	for {
+		wake := m.changed.wait()
+		if m.conn.Load() != nil && m.accepted.Load() {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		}
+	}
+}

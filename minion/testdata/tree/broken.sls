@@ -1,0 +1,4 @@
+broken:
+  file.managed:
+    - name: {{ pillar['root'] }}/broken
+    - source: salt://files/missing

@@ -1,0 +1,4 @@
+touched:
+  file.managed:
+    - name: {{ pillar['root'] }}/touched
+    - contents: touched
