@@ -102,7 +102,7 @@ func (m *Master) subscribe(ctx context.Context) error {
 	for subj, h := range map[string]nats.MsgHandler{
 		bus.AllAuth:   m.handleAuth,
 		bus.AllGrains: func(msg *nats.Msg) { m.grains.handle(ctx, m, msg) },
-		bus.AllFiles:   m.files.handler(m),
+		bus.AllFiles:  m.files.handler(m),
 	} {
 		sub, err := m.nc.Subscribe(subj, h)
 		if err != nil {

@@ -50,7 +50,7 @@ type Master struct {
 	grains  *grainsCache
 	files   *fileServer
 
-	ready   chan struct{}
+	ready chan struct{}
 }
 
 // New prepares a master: data directory, keys, signing key. Start runs it.

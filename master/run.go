@@ -313,7 +313,7 @@ type collector struct {
 func (m *Master) newCollector(jid string) (*collector, error) {
 	c := &collector{jid: jid, returns: make(chan *nats.Msg, 1<<16), started: make(chan *nats.Msg, 1<<16)}
 	for subj, ch := range map[string]chan *nats.Msg{
-		bus.ReturnsFor(jid): c.returns,
+		bus.ReturnsFor(jid):                       c.returns,
 		bus.EventSubject("*", wire.TagJobStarted): c.started,
 	} {
 		sub, err := m.nc.ChanSubscribe(subj, ch)
