@@ -189,7 +189,16 @@ func (e *Env) load(name string) (*file, error) {
 // never hang a run. The stuck lexer stays blocked on its channel, idle.
 func lexBounded(src string, cfg *config.Config) error {
 	l := tokens.NewLexer(src, cfg)
-	go l.Run()
+	crashed := make(chan any, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				crashed <- p
+				close(l.Tokens) // Run died before closing it
+			}
+		}()
+		l.Run()
+	}()
 	limit := 2*len(src) + 64
 	n := 0
 	for range l.Tokens {
@@ -197,7 +206,12 @@ func lexBounded(src string, cfg *config.Config) error {
 			return errors.New("syntax error: the template cannot be tokenized (malformed tag or expression)")
 		}
 	}
-	return nil
+	select {
+	case p := <-crashed:
+		return fmt.Errorf("syntax error: the template cannot be tokenized (%v)", p)
+	default:
+		return nil
+	}
 }
 
 // parse returns f's parsed template, parsing it once.
