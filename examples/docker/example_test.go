@@ -76,10 +76,15 @@ func (e *example) apply(release, greeting string, test bool) map[string]states.R
 	}
 	byID := map[string]states.Result{}
 	for _, r := range out.(states.Highstate) {
+		byID[r.ID] = r
+	}
+	for _, r := range out.(states.Highstate) {
 		if !r.Succeeded() {
+			for _, o := range out.(states.Highstate) {
+				e.t.Logf("%s: %v %s %v", o.ID, o.Result != nil && *o.Result, o.Comment, o.Changes)
+			}
 			e.t.Fatalf("%s failed: %s", r.ID, r.Comment)
 		}
-		byID[r.ID] = r
 	}
 	return byID
 }

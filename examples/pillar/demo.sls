@@ -1,6 +1,6 @@
-# Everything the demo writes goes under this root; `make run` points it at
-# a temporary directory so the host is never touched.
-root: /tmp/brine-demo
+# Everything the demo writes goes under this root. Each demo minion sets its
+# own demo_root grain to a temporary directory, so the host is never touched.
+root: {{ salt['grains.get']('demo_root', '/tmp/brine-demo') }}
 app:
   name: hello
   port: 8080
