@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path"
 
 	"github.com/nats-io/nats.go"
@@ -23,14 +24,15 @@ type api struct {
 
 // Run publishes a job and streams returns.
 func (a *api) Run(req *brinepb.RunRequest, stream brinepb.Master_RunServer) error {
-	rr, err := a.m.parseRun(req)
-	if err != nil {
+	err := a.m.Publish(stream.Context(), req, stream.Send)
+	var bad badRequest
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &bad):
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
-	if err := a.m.run(stream.Context(), rr, stream.Send); err != nil {
-		return status.Error(codes.Unknown, err.Error())
-	}
-	return nil
+	return status.Error(codes.Unknown, err.Error())
 }
 
 // ListJobs lists the job cache.

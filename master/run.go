@@ -174,6 +174,24 @@ func (m *Master) prepare(ctx context.Context, rr *runRequest, jid, id string, no
 	return j, nil
 }
 
+// badRequest is the error of a RunRequest that is not valid.
+type badRequest struct{ err error }
+
+func (e badRequest) Error() string { return e.err.Error() }
+func (e badRequest) Unwrap() error { return e.err }
+
+// Publish runs a request: it resolves the target, compiles, signs and
+// publishes each targeted minion's job and, unless the request is async,
+// streams every return to send as it arrives, then the list of minions that
+// did not return. The CLI's Run call is served by it.
+func (m *Master) Publish(ctx context.Context, req *brinepb.RunRequest, send func(*brinepb.RunEvent) error) error {
+	rr, err := m.parseRun(req)
+	if err != nil {
+		return badRequest{err}
+	}
+	return m.run(ctx, rr, send)
+}
+
 // run publishes one job to the targeted minions and streams their returns.
 func (m *Master) run(ctx context.Context, rr *runRequest, send func(*brinepb.RunEvent) error) error {
 	ids, err := m.resolve(ctx, rr.kind, rr.target)

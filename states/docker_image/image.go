@@ -149,7 +149,7 @@ func present(ctx context.Context, c *states.Call, a *PresentArgs) states.Outcome
 	if have != nil {
 		// The previous image lost its tag; remove it unless a container or
 		// another tag still holds it.
-		if _, err := dc.API.ImageRemove(ctx, have.ID, client.ImageRemoveOptions{}); err != nil && c.Log != nil {
+		if _, err := dc.API.ImageRemove(ctx, have.ID, client.ImageRemoveOptions{PruneChildren: true}); err != nil && c.Log != nil {
 			c.Log.Debug("previous image kept", "image", have.ID, "err", err)
 		}
 	}

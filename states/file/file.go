@@ -184,12 +184,13 @@ type writeSpec struct {
 	uid, gid   int
 	mode       uint32
 	setMode    bool
+	replacing  bool // an existing file is replaced: sync the data before the rename
 }
 
 // keepSpec preserves the owner and mode of the file st describes, apart
 // from what p asks for.
 func keepSpec(st *syscall.Stat_t, p perms) writeSpec {
-	w := writeSpec{createPerm: 0o600, uid: p.orUID(st.Uid), gid: p.orGID(st.Gid), mode: st.Mode & 07777, setMode: true}
+	w := writeSpec{createPerm: 0o600, uid: p.orUID(st.Uid), gid: p.orGID(st.Gid), mode: st.Mode & 07777, setMode: true, replacing: true}
 	if p.mode.Set {
 		w.mode = p.mode.Perm
 	}
@@ -207,8 +208,10 @@ func newSpec(p perms) writeSpec {
 }
 
 // writeAtomic replaces path with data through a temporary file in the
-// same directory: written, owned, moded and synced before the rename, so
-// readers see the old file or the new one, never a mix.
+// same directory: written, owned and moded before the rename, so readers
+// see the old file or the new one, never a mix. When an existing file is
+// replaced, the data is synced first, so a crash cannot leave an empty
+// file where a good one was; a new file needs no such guard.
 func writeAtomic(path string, data []byte, w writeSpec) (err error) {
 	dir, base := filepath.Split(path)
 	var f *os.File
@@ -242,8 +245,10 @@ func writeAtomic(path string, data []byte, w writeSpec) (err error) {
 			return fmt.Errorf("set mode of %s: %w", tmp, err)
 		}
 	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", tmp, err)
+	if w.replacing {
+		if err = f.Sync(); err != nil {
+			return fmt.Errorf("sync %s: %w", tmp, err)
+		}
 	}
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", tmp, err)
