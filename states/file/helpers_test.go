@@ -108,7 +108,6 @@ func snapshot(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-func isRoot() bool { return os.Geteuid() == 0 }
 
 // requireRoot skips ownership tests when not root, unless
 // BRINE_REQUIRE_SYSTEM=1 asks for them to fail instead.
