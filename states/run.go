@@ -178,7 +178,7 @@ func (r *runner) apply(ctx context.Context, s *step, c *Call, fn func(context.Co
 			break
 		}
 		history = append(history, fmt.Sprintf("Attempt %d: Returned a result of %q, with the following comment: %q",
-			i, pyBool(o.Result), o.Comment))
+			i, ResultString(o.Result), o.Comment))
 		select {
 		case <-ctx.Done():
 			return Failedf("retry interrupted: %v", ctx.Err())
@@ -201,7 +201,8 @@ func safeCall(ctx context.Context, c *Call, args any, fn func(context.Context, *
 	return fn(ctx, c, args)
 }
 
-func pyBool(b *bool) string {
+// ResultString prints a result as Salt does: True, False or None.
+func ResultString(b *bool) string {
 	switch {
 	case b == nil:
 		return "None"

@@ -9,19 +9,12 @@ import (
 	"testing"
 
 	"github.com/brinecm/brine/states"
+	"github.com/brinecm/brine/states/statetest"
 )
 
 func apply(t *testing.T, name string, raw map[string]any, testMode bool) states.Outcome {
 	t.Helper()
-	e, ok := states.Lookup("cmd.run")
-	if !ok {
-		t.Fatal("cmd.run is not registered")
-	}
-	args, err := e.Decode(raw)
-	if err != nil {
-		t.Fatalf("decode: %v", err)
-	}
-	return e.Apply(context.Background(), &states.Call{ID: "id", Name: name, Test: testMode}, args)
+	return statetest.Apply(t, "cmd.run", raw, &states.Call{ID: "id", Name: name, Test: testMode})
 }
 
 func TestRun(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/brinecm/brine/states"
+	"github.com/brinecm/brine/states/statetest"
 )
 
 // treeEnv is a states.Env for tests: it reads salt:// and brine:// URLs
@@ -61,16 +62,7 @@ var env = treeEnv{root: "testdata/tree"}
 // apply decodes raw and runs the state function fun on name.
 func apply(t testing.TB, fun, name string, raw map[string]any, test bool, required ...string) states.Outcome {
 	t.Helper()
-	e, ok := states.Lookup(fun)
-	if !ok {
-		t.Fatalf("%s is not registered", fun)
-	}
-	args, err := e.Decode(raw)
-	if err != nil {
-		t.Fatalf("decode %s arguments: %v", fun, err)
-	}
-	c := &states.Call{ID: "id", Name: name, Test: test, Env: env, Required: required}
-	return e.Apply(context.Background(), c, args)
+	return statetest.Apply(t, fun, raw, &states.Call{ID: "id", Name: name, Test: test, Env: env, Required: required})
 }
 
 // snapshot describes every entry below dir: type, owner, mode, link
@@ -107,7 +99,6 @@ func snapshot(t *testing.T, dir string) map[string]string {
 	}
 	return out
 }
-
 
 // requireRoot skips ownership tests when not root, unless
 // BRINE_REQUIRE_SYSTEM=1 asks for them to fail instead.

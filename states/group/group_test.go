@@ -2,7 +2,6 @@ package group
 
 import (
 	"bufio"
-	"context"
 	"os"
 	"os/exec"
 	"reflect"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/brinecm/brine/pkg/systest"
 	"github.com/brinecm/brine/states"
+	"github.com/brinecm/brine/states/statetest"
 )
 
 const name = "brine-test-group"
@@ -64,25 +64,7 @@ func freeGID(t *testing.T) int {
 
 func apply(t *testing.T, fun string, raw map[string]any, test bool) states.Outcome {
 	t.Helper()
-	e, ok := states.Lookup(fun)
-	if !ok {
-		t.Fatalf("%s is not registered", fun)
-	}
-	args, err := e.Decode(raw)
-	if err != nil {
-		t.Fatalf("decode %v: %v", raw, err)
-	}
-	return e.Apply(context.Background(), &states.Call{ID: name, Name: name, Test: test}, args)
-}
-
-func result(o states.Outcome) string {
-	switch {
-	case o.Result == nil:
-		return "None"
-	case *o.Result:
-		return "True"
-	}
-	return "False"
+	return statetest.Apply(t, fun, raw, &states.Call{ID: name, Name: name, Test: test})
 }
 
 func TestGroupLifecycle(t *testing.T) {
@@ -123,8 +105,8 @@ func TestGroupLifecycle(t *testing.T) {
 	for _, s := range steps {
 		ok := t.Run(s.name, func(t *testing.T) {
 			o := apply(t, s.fun, s.args, s.test)
-			if result(o) != s.result || o.Comment != s.comment || !reflect.DeepEqual(o.Changes, s.changes) {
-				t.Fatalf("got %s %q %v; want %s %q %v", result(o), o.Comment, o.Changes, s.result, s.comment, s.changes)
+			if states.ResultString(o.Result) != s.result || o.Comment != s.comment || !reflect.DeepEqual(o.Changes, s.changes) {
+				t.Fatalf("got %s %q %v; want %s %q %v", states.ResultString(o.Result), o.Comment, o.Changes, s.result, s.comment, s.changes)
 			}
 			line := strings.Join(groupLine(t), ":")
 			if want := strings.ReplaceAll(s.line, "%d", strconv.Itoa(gid)); line != want {
@@ -133,8 +115,8 @@ func TestGroupLifecycle(t *testing.T) {
 			if s.test || s.result != "True" {
 				return
 			}
-			if again := apply(t, s.fun, s.args, false); result(again) != "True" || again.Changed() {
-				t.Errorf("second run: %s %q %v", result(again), again.Comment, again.Changes)
+			if again := apply(t, s.fun, s.args, false); states.ResultString(again.Result) != "True" || again.Changed() {
+				t.Errorf("second run: %s %q %v", states.ResultString(again.Result), again.Comment, again.Changes)
 			}
 		})
 		if !ok {
@@ -146,8 +128,8 @@ func TestGroupLifecycle(t *testing.T) {
 func TestCreateBadGroups(t *testing.T) {
 	needShadow(t)
 	o := apply(t, "group.present", map[string]any{"gid": 0}, false)
-	if result(o) != "False" || o.Comment != "Failed to create new group brine-test-group: groupadd: GID '0' already exists" {
-		t.Errorf("taken gid: %s %q", result(o), o.Comment)
+	if states.ResultString(o.Result) != "False" || o.Comment != "Failed to create new group brine-test-group: groupadd: GID '0' already exists" {
+		t.Errorf("taken gid: %s %q", states.ResultString(o.Result), o.Comment)
 	}
 	if groupLine(t) != nil {
 		t.Error("group created anyway")

@@ -10,6 +10,7 @@ import (
 	"github.com/brinecm/brine/pkg/pkgmgr/debtest"
 	"github.com/brinecm/brine/pkg/sls"
 	"github.com/brinecm/brine/states"
+	"github.com/brinecm/brine/states/statetest"
 )
 
 const (
@@ -37,25 +38,7 @@ func testRepo(t *testing.T) {
 // apply runs a pkg state function as the engine does.
 func apply(t *testing.T, fun, name string, raw map[string]any, test bool) states.Outcome {
 	t.Helper()
-	e, ok := states.Lookup(fun)
-	if !ok {
-		t.Fatalf("%s is not registered", fun)
-	}
-	args, err := e.Decode(raw)
-	if err != nil {
-		t.Fatalf("decode %v: %v", raw, err)
-	}
-	return e.Apply(context.Background(), &states.Call{ID: name, Name: name, Test: test}, args)
-}
-
-func result(o states.Outcome) string {
-	if o.Result == nil {
-		return "None"
-	}
-	if *o.Result {
-		return "True"
-	}
-	return "False"
+	return statetest.Apply(t, fun, raw, &states.Call{ID: name, Name: name, Test: test})
 }
 
 // step is one state run and what it must report.
@@ -72,8 +55,8 @@ type step struct {
 func (s step) run(t *testing.T) {
 	t.Helper()
 	o := apply(t, s.fun, s.name, s.args, s.test)
-	if result(o) != s.result || !strings.Contains(o.Comment, s.comment) {
-		t.Errorf("%s %s: result %s, comment %q; want %s, %q", s.fun, s.name, result(o), o.Comment, s.result, s.comment)
+	if states.ResultString(o.Result) != s.result || !strings.Contains(o.Comment, s.comment) {
+		t.Errorf("%s %s: result %s, comment %q; want %s, %q", s.fun, s.name, states.ResultString(o.Result), o.Comment, s.result, s.comment)
 	}
 	if !reflect.DeepEqual(o.Changes, s.changes) {
 		t.Errorf("%s %s: changes %v, want %v", s.fun, s.name, o.Changes, s.changes)
@@ -93,8 +76,8 @@ func (s step) run(t *testing.T) {
 	}
 	// idempotence: the same state again changes nothing
 	again := apply(t, s.fun, s.name, s.args, false)
-	if result(again) != "True" || again.Changed() {
-		t.Errorf("%s %s second run: result %s, changes %v, comment %q", s.fun, s.name, result(again), again.Changes, again.Comment)
+	if states.ResultString(again.Result) != "True" || again.Changed() {
+		t.Errorf("%s %s second run: result %s, changes %v, comment %q", s.fun, s.name, states.ResultString(again.Result), again.Changes, again.Comment)
 	}
 }
 
@@ -183,8 +166,8 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		o := apply(t, tt.fun, tt.name, tt.args, tt.test)
-		if result(o) != "False" || !strings.Contains(o.Comment, tt.comment) || strings.Contains(o.Comment, "exit status") {
-			t.Errorf("%s %s %v: result %s, comment %q; want False with %q", tt.fun, tt.name, tt.args, result(o), o.Comment, tt.comment)
+		if states.ResultString(o.Result) != "False" || !strings.Contains(o.Comment, tt.comment) || strings.Contains(o.Comment, "exit status") {
+			t.Errorf("%s %s %v: result %s, comment %q; want False with %q", tt.fun, tt.name, tt.args, states.ResultString(o.Result), o.Comment, tt.comment)
 		}
 		for _, n := range []string{lib, app} {
 			if s := debtest.Status(t, n); s != "not-installed" {

@@ -11,6 +11,7 @@ import (
 	"github.com/brinecm/brine/pkg/pkgmgr"
 	"github.com/brinecm/brine/pkg/pkgmgr/debtest"
 	"github.com/brinecm/brine/states"
+	"github.com/brinecm/brine/states/statetest"
 )
 
 func TestParseAndRender(t *testing.T) {
@@ -58,25 +59,7 @@ func TestParseAndRender(t *testing.T) {
 
 func apply(t *testing.T, fun, name string, raw map[string]any, test bool) states.Outcome {
 	t.Helper()
-	e, ok := states.Lookup(fun)
-	if !ok {
-		t.Fatalf("%s is not registered", fun)
-	}
-	args, err := e.Decode(raw)
-	if err != nil {
-		t.Fatalf("decode %v: %v", raw, err)
-	}
-	return e.Apply(context.Background(), &states.Call{ID: "repo", Name: name, Test: test}, args)
-}
-
-func result(o states.Outcome) string {
-	switch {
-	case o.Result == nil:
-		return "None"
-	case *o.Result:
-		return "True"
-	}
-	return "False"
+	return statetest.Apply(t, fun, raw, &states.Call{ID: "repo", Name: name, Test: test})
 }
 
 func read(t *testing.T, path string) string {
@@ -154,15 +137,15 @@ func TestManagedAndAbsent(t *testing.T) {
 	for _, s := range steps {
 		ok := t.Run(s.name, func(t *testing.T) {
 			o := apply(t, s.fun, line, s.args, s.test)
-			if result(o) != s.result || !reflect.DeepEqual(o.Changes, s.changes) {
-				t.Fatalf("got %s %q %v; want %s %v", result(o), o.Comment, o.Changes, s.result, s.changes)
+			if states.ResultString(o.Result) != s.result || !reflect.DeepEqual(o.Changes, s.changes) {
+				t.Fatalf("got %s %q %v; want %s %v", states.ResultString(o.Result), o.Comment, o.Changes, s.result, s.changes)
 			}
 			s.check(t)
 			if s.test {
 				return
 			}
-			if again := apply(t, s.fun, line, s.args, false); result(again) != "True" || again.Changed() {
-				t.Errorf("second run: %s %q %v", result(again), again.Comment, again.Changes)
+			if again := apply(t, s.fun, line, s.args, false); states.ResultString(again.Result) != "True" || again.Changed() {
+				t.Errorf("second run: %s %q %v", states.ResultString(again.Result), again.Comment, again.Changes)
 			}
 		})
 		if !ok {
@@ -179,7 +162,7 @@ func TestSignedBy(t *testing.T) {
 	args := map[string]any{"file": "example.list", "signedby": key, "key_text": "-----BEGIN PGP PUBLIC KEY BLOCK-----\none\n", "refresh": false}
 	o := apply(t, "pkgrepo.managed", line, args, false)
 	if !o.OK() || !reflect.DeepEqual(o.Changes, map[string]any{"repo": line, "key": key}) {
-		t.Fatalf("first run: %s %q %v", result(o), o.Comment, o.Changes)
+		t.Fatalf("first run: %s %q %v", states.ResultString(o.Result), o.Comment, o.Changes)
 	}
 	if got := read(t, file); got != "deb [signed-by="+key+"] https://apt.example.com/debian bookworm main\n" {
 		t.Errorf("%s = %q", file, got)
@@ -214,7 +197,7 @@ func TestBadRepositories(t *testing.T) {
 	for _, tt := range tests {
 		o := apply(t, "pkgrepo.managed", tt.name, tt.args, false)
 		if o.OK() || !strings.Contains(o.Comment, tt.comment) || strings.Contains(o.Comment, "exit status") {
-			t.Errorf("%s: %s %q; want failure with %q", tt.name, result(o), o.Comment, tt.comment)
+			t.Errorf("%s: %s %q; want failure with %q", tt.name, states.ResultString(o.Result), o.Comment, tt.comment)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/brinecm/brine/pkg/systest"
 	"github.com/brinecm/brine/states"
 	_ "github.com/brinecm/brine/states/file"
+	"github.com/brinecm/brine/states/statetest"
 	_ "github.com/brinecm/brine/states/test"
 )
 
@@ -28,25 +29,7 @@ func installDaemon(t *testing.T) {
 
 func apply(t *testing.T, fun, name string, raw map[string]any, test bool) states.Outcome {
 	t.Helper()
-	e, ok := states.Lookup(fun)
-	if !ok {
-		t.Fatalf("%s is not registered", fun)
-	}
-	args, err := e.Decode(raw)
-	if err != nil {
-		t.Fatalf("decode %v: %v", raw, err)
-	}
-	return e.Apply(context.Background(), &states.Call{ID: name, Name: name, Test: test}, args)
-}
-
-func result(o states.Outcome) string {
-	switch {
-	case o.Result == nil:
-		return "None"
-	case *o.Result:
-		return "True"
-	}
-	return "False"
+	return statetest.Apply(t, fun, raw, &states.Call{ID: name, Name: name, Test: test})
 }
 
 // pid is the running daemon's pid, "" when it does not run.
@@ -99,8 +82,8 @@ func TestServiceLifecycle(t *testing.T) {
 	for _, s := range steps {
 		ok := t.Run(s.name, func(t *testing.T) {
 			o := apply(t, s.fun, daemon, s.args, s.test)
-			if result(o) != s.result || o.Comment != s.comment || !reflect.DeepEqual(o.Changes, s.changes) {
-				t.Errorf("got %s %q %v; want %s %q %v", result(o), o.Comment, o.Changes, s.result, s.comment, s.changes)
+			if states.ResultString(o.Result) != s.result || o.Comment != s.comment || !reflect.DeepEqual(o.Changes, s.changes) {
+				t.Errorf("got %s %q %v; want %s %q %v", states.ResultString(o.Result), o.Comment, o.Changes, s.result, s.comment, s.changes)
 			}
 			if got := pid(t) != ""; got != s.running {
 				t.Errorf("running = %v, want %v", got, s.running)
@@ -112,8 +95,8 @@ func TestServiceLifecycle(t *testing.T) {
 				return
 			}
 			again := apply(t, s.fun, daemon, s.args, false)
-			if result(again) != "True" || again.Changed() {
-				t.Errorf("second run: %s %q %v", result(again), again.Comment, again.Changes)
+			if states.ResultString(again.Result) != "True" || again.Changed() {
+				t.Errorf("second run: %s %q %v", states.ResultString(again.Result), again.Comment, again.Changes)
 			}
 		})
 		if !ok {
@@ -222,7 +205,7 @@ func TestServiceWithoutInitScript(t *testing.T) {
 	for _, tt := range tests {
 		o := apply(t, tt.fun, "brine-test-nope", nil, false)
 		if o.OK() != tt.ok || !strings.HasPrefix(o.Comment, tt.comment) {
-			t.Errorf("%s: %s %q; want ok=%v %q", tt.fun, result(o), o.Comment, tt.ok, tt.comment)
+			t.Errorf("%s: %s %q; want ok=%v %q", tt.fun, states.ResultString(o.Result), o.Comment, tt.ok, tt.comment)
 		}
 	}
 	h := runSLS(t, "missing", nil, false)

@@ -2,7 +2,6 @@ package user
 
 import (
 	"bufio"
-	"context"
 	"os"
 	"os/exec"
 	"reflect"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/brinecm/brine/pkg/systest"
 	"github.com/brinecm/brine/states"
+	"github.com/brinecm/brine/states/statetest"
 )
 
 const (
@@ -87,25 +87,7 @@ func entry(t *testing.T, file, name string) []string {
 
 func apply(t *testing.T, fun, name string, raw map[string]any, test bool) states.Outcome {
 	t.Helper()
-	e, ok := states.Lookup(fun)
-	if !ok {
-		t.Fatalf("%s is not registered", fun)
-	}
-	args, err := e.Decode(raw)
-	if err != nil {
-		t.Fatalf("decode %v: %v", raw, err)
-	}
-	return e.Apply(context.Background(), &states.Call{ID: name, Name: name, Test: test}, args)
-}
-
-func result(o states.Outcome) string {
-	switch {
-	case o.Result == nil:
-		return "None"
-	case *o.Result:
-		return "True"
-	}
-	return "False"
+	return statetest.Apply(t, fun, raw, &states.Call{ID: name, Name: name, Test: test})
 }
 
 func TestUserLifecycle(t *testing.T) {
@@ -207,8 +189,8 @@ func TestUserLifecycle(t *testing.T) {
 	for _, s := range steps {
 		ok := t.Run(s.name, func(t *testing.T) {
 			o := apply(t, s.fun, name, s.args, s.test)
-			if result(o) != s.result || o.Comment != s.comment {
-				t.Fatalf("got %s %q; want %s %q", result(o), o.Comment, s.result, s.comment)
+			if states.ResultString(o.Result) != s.result || o.Comment != s.comment {
+				t.Fatalf("got %s %q; want %s %q", states.ResultString(o.Result), o.Comment, s.result, s.comment)
 			}
 			if s.changes != nil && !reflect.DeepEqual(o.Changes, s.changes) {
 				t.Errorf("changes %v, want %v", o.Changes, s.changes)
@@ -226,8 +208,8 @@ func TestUserLifecycle(t *testing.T) {
 				return
 			}
 			again := apply(t, s.fun, name, s.args, false)
-			if result(again) != "True" || again.Changed() {
-				t.Errorf("second run: %s %q %v", result(again), again.Comment, again.Changes)
+			if states.ResultString(again.Result) != "True" || again.Changed() {
+				t.Errorf("second run: %s %q %v", states.ResultString(again.Result), again.Comment, again.Changes)
 			}
 		})
 		if !ok {
@@ -239,8 +221,8 @@ func TestUserLifecycle(t *testing.T) {
 func TestCreateWithTakenUID(t *testing.T) {
 	needShadow(t, []string{name}, []string{name, g1, g2})
 	o := apply(t, "user.present", name, map[string]any{"uid": 0}, false)
-	if result(o) != "False" || o.Comment != "Failed to create new user brine-test-user: useradd: UID 0 is not unique" {
-		t.Errorf("got %s %q", result(o), o.Comment)
+	if states.ResultString(o.Result) != "False" || o.Comment != "Failed to create new user brine-test-user: useradd: UID 0 is not unique" {
+		t.Errorf("got %s %q", states.ResultString(o.Result), o.Comment)
 	}
 	if entry(t, "/etc/passwd", name) != nil {
 		t.Error("user created anyway")
