@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a Debian host (as root) and fetches the Go
-# modules once. Nothing here may depend on something installed by hand.
+# Installs and starts what the tests need on a Debian host (as root), and
+# fetches the Go modules once. Nothing here may depend on something
+# installed by hand.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  need=()
   # dpkg/apt/start-stop-daemon and update-rc.d for the package and service
-  # tests; passwd for the user and group tests.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    dpkg apt passwd init-system-helpers >/dev/null
+  # tests; passwd for users and groups; docker.io for the Docker states.
+  for p in dpkg apt passwd init-system-helpers docker.io; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
+  done
+  if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
+  fi
+  ./scripts/start-dockerd.sh
 fi
 go mod download

@@ -3,6 +3,7 @@ package all
 
 import (
 	_ "github.com/brinecm/brine/modules/cmd"     // cmd.*
+	_ "github.com/brinecm/brine/modules/docker"  // docker.*
 	_ "github.com/brinecm/brine/modules/grains"  // grains.*
 	_ "github.com/brinecm/brine/modules/group"   // group.*
 	_ "github.com/brinecm/brine/modules/pkg"     // pkg.*

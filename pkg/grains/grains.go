@@ -13,12 +13,14 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 
 	"github.com/brinecm/brine/pkg/dict"
+	"github.com/brinecm/brine/pkg/dockerx"
 )
 
 // Collect gathers the core grains of this host for minion id, then merges
@@ -29,6 +31,7 @@ func Collect(ctx context.Context, id string, custom map[string]any) (map[string]
 	if err != nil {
 		return nil, err
 	}
+	maps.Copy(g, dockerx.Grains(ctx))
 	return dict.Merge(g, custom), nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -137,6 +138,34 @@ func (c *Compiler) Source(ctx context.Context, url string) ([]byte, error) {
 		return b, nil
 	}
 	return nil, fmt.Errorf("source %q: want salt://, brine:// or an absolute path", url)
+}
+
+// SourceDir resolves a salt:// or brine:// directory of the state tree to
+// a local path, for states that need a whole directory (a Docker build
+// context). Only a tree on local disk can serve directories.
+func (c *Compiler) SourceDir(ctx context.Context, url string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("source %s: %w", url, err)
+	}
+	var rest string
+	for _, scheme := range []string{"salt://", "brine://"} {
+		if r, ok := strings.CutPrefix(url, scheme); ok {
+			rest = strings.TrimPrefix(path.Clean("/"+r), "/")
+		}
+	}
+	if rest == "" {
+		return "", fmt.Errorf("source directory %q: want salt:// or brine:// and a directory of the state tree", url)
+	}
+	if c.cfg.Files != nil {
+		return "", fmt.Errorf("source directory %s: directories are served from a local state tree only (apply it with brine call --local, or give an absolute path)", url)
+	}
+	for _, root := range c.cfg.FileRoots {
+		dir := filepath.Join(root, filepath.FromSlash(rest))
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			return dir, nil
+		}
+	}
+	return "", fmt.Errorf("source directory %s: %w", url, fs.ErrNotExist)
 }
 
 // Render renders a file template. Engine "jinja" renders src through the

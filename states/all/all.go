@@ -2,12 +2,16 @@
 package all
 
 import (
-	_ "github.com/brinecm/brine/states/cmd"     // cmd.*
-	_ "github.com/brinecm/brine/states/file"    // file.*
-	_ "github.com/brinecm/brine/states/group"   // group.*
-	_ "github.com/brinecm/brine/states/pkg"     // pkg.*
-	_ "github.com/brinecm/brine/states/pkgrepo" // pkgrepo.*
-	_ "github.com/brinecm/brine/states/service" // service.*
-	_ "github.com/brinecm/brine/states/test"    // test.*
-	_ "github.com/brinecm/brine/states/user"    // user.*
+	_ "github.com/brinecm/brine/states/cmd"              // cmd.*
+	_ "github.com/brinecm/brine/states/docker_container" // docker_container.*
+	_ "github.com/brinecm/brine/states/docker_image"     // docker_image.*
+	_ "github.com/brinecm/brine/states/docker_network"   // docker_network.*
+	_ "github.com/brinecm/brine/states/docker_volume"    // docker_volume.*
+	_ "github.com/brinecm/brine/states/file"             // file.*
+	_ "github.com/brinecm/brine/states/group"            // group.*
+	_ "github.com/brinecm/brine/states/pkg"              // pkg.*
+	_ "github.com/brinecm/brine/states/pkgrepo"          // pkgrepo.*
+	_ "github.com/brinecm/brine/states/service"          // service.*
+	_ "github.com/brinecm/brine/states/test"             // test.*
+	_ "github.com/brinecm/brine/states/user"             // user.*
 )
