@@ -390,3 +390,17 @@ func TestFleetKeys(t *testing.T) {
 		t.Errorf("a rejected minion still answered: %d %s", code, out)
 	}
 }
+
+func TestFleetEvents(t *testing.T) {
+	f := newFleet(t, fleetOptions{autoAccept: true, minions: map[string]string{"web1": "web"}})
+	f.pingAll("web1")
+	ev := start(t, "events", "--socket", f.socket)
+	time.Sleep(500 * time.Millisecond) // let the event stream subscribe
+	if code, out, errOut := f.brine("web1", "test.ping"); code != 0 {
+		t.Fatalf("ping: %d %s %s", code, out, errOut)
+	}
+	waitFor(t, 20*time.Second, "job events", func() bool {
+		out := ev.output()
+		return strings.Contains(out, "job.new") && strings.Contains(out, "web1") && strings.Contains(out, "job.started")
+	})
+}
