@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   need=()
   # dpkg/apt/start-stop-daemon and update-rc.d for the package and service
-  # tests; passwd for users and groups; docker.io for the Docker states.
-  for p in dpkg apt passwd init-system-helpers docker.io; do
+  # tests; passwd for users and groups; docker.io for the Docker states;
+  # openvswitch-switch, iputils-ping and iproute2 for the OVS and network states.
+  for p in dpkg apt passwd init-system-helpers docker.io openvswitch-switch iputils-ping iproute2; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
   done
   if [ ${#need[@]} -gt 0 ]; then
@@ -16,5 +17,6 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
   fi
   ./scripts/start-dockerd.sh
+  ./scripts/start-ovs.sh
 fi
 go mod download

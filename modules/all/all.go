@@ -6,6 +6,8 @@ import (
 	_ "github.com/brinecm/brine/modules/docker"  // docker.*
 	_ "github.com/brinecm/brine/modules/grains"  // grains.*
 	_ "github.com/brinecm/brine/modules/group"   // group.*
+	_ "github.com/brinecm/brine/modules/net"     // net.*
+	_ "github.com/brinecm/brine/modules/ovs"     // ovs.*
 	_ "github.com/brinecm/brine/modules/pkg"     // pkg.*
 	_ "github.com/brinecm/brine/modules/service" // service.*
 	_ "github.com/brinecm/brine/modules/state"   // state.*

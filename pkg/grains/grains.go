@@ -21,6 +21,7 @@ import (
 
 	"github.com/brinecm/brine/pkg/dict"
 	"github.com/brinecm/brine/pkg/dockerx"
+	"github.com/brinecm/brine/pkg/ovsx"
 )
 
 // Collect gathers the core grains of this host for minion id, then merges
@@ -32,6 +33,7 @@ func Collect(ctx context.Context, id string, custom map[string]any) (map[string]
 		return nil, err
 	}
 	maps.Copy(g, dockerx.Grains(ctx))
+	maps.Copy(g, ovsx.Grains(ctx))
 	return dict.Merge(g, custom), nil
 }
 

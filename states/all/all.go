@@ -9,6 +9,9 @@ import (
 	_ "github.com/brinecm/brine/states/docker_volume"    // docker_volume.*
 	_ "github.com/brinecm/brine/states/file"             // file.*
 	_ "github.com/brinecm/brine/states/group"            // group.*
+	_ "github.com/brinecm/brine/states/net"              // net.*
+	_ "github.com/brinecm/brine/states/ovs_bridge"       // ovs_bridge.*
+	_ "github.com/brinecm/brine/states/ovs_port"         // ovs_port.*
 	_ "github.com/brinecm/brine/states/pkg"              // pkg.*
 	_ "github.com/brinecm/brine/states/pkgrepo"          // pkgrepo.*
 	_ "github.com/brinecm/brine/states/service"          // service.*
