@@ -37,6 +37,25 @@ func Collect(ctx context.Context, id string, custom map[string]any) (map[string]
 	return dict.Merge(g, custom), nil
 }
 
+// Platform returns only the grains that choose providers (os, os_family,
+// osrelease, oscodename..., kernel and init), read from /etc/os-release
+// and /proc alone: states call it on every run, where Collect's network,
+// hardware, Docker and Open vSwitch probes would cost milliseconds.
+func Platform(ctx context.Context) (map[string]any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("platform grains: %w", err)
+	}
+	c := collector{root: "/"}
+	rel, err := c.osRelease()
+	if err != nil {
+		slog.WarnContext(ctx, "grains: cannot read os-release", "err", err)
+	}
+	g := osGrains(rel)
+	g["kernel"] = "Linux"
+	g["init"] = c.init()
+	return g, nil
+}
+
 // collector reads every file below root, so tests can point it at a fixture
 // tree; cpus, getenv and nics stand for the parts of the host that are not
 // files.

@@ -344,3 +344,24 @@ func BenchmarkCollect(b *testing.B) {
 		}
 	}
 }
+
+func TestPlatformMatchesCollect(t *testing.T) {
+	full, err := Collect(context.Background(), "x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Platform(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range p {
+		if full[k] != v {
+			t.Errorf("Platform %s = %v, Collect says %v", k, v, full[k])
+		}
+	}
+	for _, k := range []string{"os", "os_family", "init", "kernel"} {
+		if p[k] == nil || p[k] == "" {
+			t.Errorf("Platform lacks %s: %v", k, p)
+		}
+	}
+}

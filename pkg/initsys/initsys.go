@@ -128,9 +128,9 @@ func ForGrains(g map[string]any) (Provider, error) {
 	return NewSysv(), nil
 }
 
-// Detect returns the provider for this host, from its grains.
+// Detect returns the provider for this host, from its platform grains.
 func Detect(ctx context.Context) (Provider, error) {
-	g, err := grains.Collect(ctx, "", nil)
+	g, err := grains.Platform(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("choose service provider: %w", err)
 	}

@@ -121,9 +121,9 @@ func ForGrains(g map[string]any) (Provider, error) {
 	return nil, fmt.Errorf("no package provider for os_family %q (brine manages packages with apt on Debian)", family)
 }
 
-// Detect returns the provider for this host, from its grains.
+// Detect returns the provider for this host, from its platform grains.
 func Detect(ctx context.Context) (Provider, error) {
-	g, err := grains.Collect(ctx, "", nil)
+	g, err := grains.Platform(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("choose package provider: %w", err)
 	}
