@@ -62,10 +62,26 @@ func (m *Master) handleAuth(msg *nats.Msg) {
 
 // keyChanged reacts to key store changes: an accepted minion gets its job
 // consumer and is reconnected with its new rights; a rejected, denied or
-// deleted one is cut off at once.
+// deleted one is cut off. An accepted key taken back is cut off at once, in
+// the store's call; the rest runs on the master's keyed pool, in order for
+// each minion, so that accepting thousands of keys does not wait for each
+// consumer in turn.
 func (m *Master) keyChanged(ctx context.Context, k keys.Key, old, new keys.State) {
 	m.log.Info("key changed", "minion", k.ID, "from", old, "to", new)
 	m.event(wire.TagKey, map[string]any{"id": k.ID, "state": string(new), "old": string(old)})
+	if new == keys.Pending {
+		return // a new request: nothing to cut off
+	}
+	if old == keys.Accepted && m.srv != nil {
+		m.srv.Kick(k.PublicKey)
+	}
+	m.work.do(ctx, k.ID, func() { m.applyKeyChange(ctx, k, new) })
+}
+
+// applyKeyChange creates or removes the job consumer of a key that changed
+// state, then closes the key's connections so that they reconnect with the
+// rights the key has now.
+func (m *Master) applyKeyChange(ctx context.Context, k keys.Key, new keys.State) {
 	switch new {
 	case keys.Accepted:
 		if err := bus.EnsureMinionConsumer(ctx, m.js, k.ID); err != nil {
@@ -76,8 +92,6 @@ func (m *Master) keyChanged(ctx context.Context, k keys.Key, old, new keys.State
 			m.log.Error("job consumer", "minion", k.ID, "err", err)
 		}
 		m.grains.forget(ctx, k.ID)
-	case keys.Pending:
-		return // a new request: nothing to cut off
 	}
 	if m.srv != nil {
 		m.srv.Kick(k.PublicKey)

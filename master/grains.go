@@ -64,7 +64,9 @@ func (g *grainsCache) get(id string) map[string]any {
 	return g.m[id]
 }
 
-// handle stores grains a minion reported on its own subject.
+// handle stores grains a minion reported on its own subject: in memory at
+// once, and in the bucket on the master's keyed pool, in order for each
+// minion, so that a fleet reporting at once does not wait for each write.
 func (g *grainsCache) handle(ctx context.Context, m *Master, msg *nats.Msg) {
 	id, ok := bus.SubjectID(msg.Subject)
 	if !ok {
@@ -78,12 +80,18 @@ func (g *grainsCache) handle(ctx context.Context, m *Master, msg *nats.Msg) {
 	grains["id"] = id // a minion's grains always carry the id it is authenticated as
 	g.set(id, grains)
 	b, err := json.Marshal(grains)
-	if err == nil && g.kv != nil {
-		_, err = g.kv.Put(ctx, bus.GrainsKey(id), b)
-	}
 	if err != nil {
 		m.log.Warn("store grains", "minion", id, "err", err)
+		return
 	}
+	m.work.do(ctx, id, func() {
+		if g.kv == nil {
+			return
+		}
+		if _, err := g.kv.Put(ctx, bus.GrainsKey(id), b); err != nil {
+			m.log.Warn("store grains", "minion", id, "err", err)
+		}
+	})
 }
 
 // forget drops a deleted minion's grains.

@@ -5,6 +5,7 @@
 package master
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -49,6 +51,7 @@ type Master struct {
 	jobInfo jetstream.KeyValue
 	grains  *grainsCache
 	files   *fileServer
+	work    *keyedPool // per-minion background work: key changes, grains
 
 	ready chan struct{}
 }
@@ -62,7 +65,11 @@ func New(opts Options) (*Master, error) {
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("master data dir: %w", err)
 	}
-	key, err := keys.LoadOrCreate(filepath.Join(opts.DataDir, "master.nk"))
+	seed, err := keys.LoadOrCreate(filepath.Join(opts.DataDir, "master.nk"))
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	key, err := newSigner(seed)
 	if err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
 	}
@@ -117,20 +124,21 @@ func (m *Master) Ready() <-chan struct{} { return m.ready }
 // Run starts the bus (or connects to the cluster), the subscriptions and
 // the gRPC API, and serves until ctx is done.
 func (m *Master) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	if err := m.startBus(ctx); err != nil {
 		return err
 	}
 	defer m.stopBus()
+	m.work = newKeyedPool(ctx, keyWorkers)
+	defer m.work.wait()
+	defer cancel() // stops the pool before the bus
 	if err := m.subscribe(ctx); err != nil {
 		return err
 	}
 	m.keys.Watch(func(k keys.Key, old, new keys.State) { m.keyChanged(ctx, k, old, new) })
-	for _, k := range m.keys.List() {
-		if k.State == keys.Accepted {
-			if err := bus.EnsureMinionConsumer(ctx, m.js, k.ID); err != nil {
-				return err
-			}
-		}
+	if err := m.ensureConsumers(ctx); err != nil {
+		return err
 	}
 	lis, err := listenSocket(m.opts.Socket)
 	if err != nil {
@@ -149,6 +157,38 @@ func (m *Master) Run(ctx context.Context) error {
 	case err := <-errc:
 		return fmt.Errorf("serve CLI API: %w", err)
 	}
+}
+
+// keyWorkers is how many goroutines do the master's per-minion background
+// work; creating job consumers is mostly waiting for the store, so a few
+// dozen at once go much faster than one at a time.
+const keyWorkers = 32
+
+// ensureConsumers makes sure every accepted minion has its job consumer,
+// keyWorkers at a time.
+func (m *Master) ensureConsumers(ctx context.Context) error {
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	sem := make(chan struct{}, keyWorkers)
+	for _, k := range m.keys.List() {
+		if k.State != keys.Accepted {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := bus.EnsureMinionConsumer(ctx, m.js, k.ID); err != nil {
+				mu.Lock()
+				firstErr = cmp.Or(firstErr, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return firstErr
 }
 
 func (m *Master) busURL() string {
@@ -194,6 +234,9 @@ func (m *Master) startBus(ctx context.Context) error {
 	if err := bus.SetupStreams(ctx, js, time.Duration(m.opts.KeepJobs)); err != nil {
 		return err
 	}
+	if err := roomForConsumers(ctx, js); err != nil {
+		return err
+	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: jobInfoBucket,
 		Description: "brine job metadata", TTL: time.Duration(m.opts.KeepJobs), Storage: jetstream.FileStorage})
 	if err != nil {
@@ -201,6 +244,30 @@ func (m *Master) startBus(ctx context.Context) error {
 	}
 	m.jobInfo = kv
 	return m.grains.load(ctx, js)
+}
+
+// maxJobConsumers is the job stream's consumer limit: one durable consumer
+// per accepted minion.
+const maxJobConsumers = 1 << 24
+
+// roomForConsumers lifts the job stream's consumer limit to
+// maxJobConsumers: unless a stream sets its own, nats-server allows 1,000
+// consumers per stream, and the minions accepted past that would never
+// receive a job.
+func roomForConsumers(ctx context.Context, js jetstream.JetStream) error {
+	s, err := js.Stream(ctx, bus.JobStream)
+	if err != nil {
+		return fmt.Errorf("job stream: %w", err)
+	}
+	cfg := s.CachedInfo().Config
+	if cfg.MaxConsumers >= maxJobConsumers {
+		return nil
+	}
+	cfg.MaxConsumers = maxJobConsumers
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("job stream: raise the consumer limit to %d: %w", maxJobConsumers, err)
+	}
+	return nil
 }
 
 func (m *Master) stopBus() {

@@ -298,9 +298,9 @@ func (m *Master) publish(ctx context.Context, rr *runRequest, jid string, ids []
 				return err
 			}
 		default:
-			f, err := m.js.PublishAsync(bus.JobSubject(o.id), o.signed, jetstream.WithMsgTTL(rr.ttl))
+			f, err := m.publishJob(ctx, o.id, o.signed, rr.ttl)
 			if err != nil {
-				return fmt.Errorf("publish job for %s: %w", o.id, err)
+				return err
 			}
 			acks = append(acks, f)
 		}
@@ -318,6 +318,25 @@ func (m *Master) publish(ctx context.Context, rr *runRequest, jid string, ids []
 		}
 	}
 	return nil
+}
+
+// publishStallWait is how long one attempt to publish a job waits for room
+// among the publications not yet acknowledged.
+const publishStallWait = time.Second
+
+// publishJob publishes minion id's signed job without waiting for its
+// acknowledgement; while too many are unacknowledged, it waits for room.
+func (m *Master) publishJob(ctx context.Context, id string, signed []byte, ttl time.Duration) (jetstream.PubAckFuture, error) {
+	for {
+		f, err := m.js.PublishAsync(bus.JobSubject(id), signed, jetstream.WithMsgTTL(ttl), jetstream.WithStallWait(publishStallWait))
+		if errors.Is(err, jetstream.ErrTooManyStalledMsgs) && ctx.Err() == nil {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("publish job for %s: %w", id, err)
+		}
+		return f, nil
+	}
 }
 
 // collector receives a job's returns and its minions' job.started events.

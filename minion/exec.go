@@ -46,9 +46,21 @@ func stateJob(j *job.Job) bool {
 	return len(j.Lows) > 0 || state.CompiledOnMaster(j.Fun)
 }
 
+// readOnly reports whether j only reads the system: such a job is neither
+// queued nor its return kept in the outbox, as one lost in a crash changed
+// nothing and is simply not returned. Every other job, state runs first of
+// all, is on disk from its acknowledgement until its return is acknowledged.
+func readOnly(j *job.Job) bool {
+	if stateJob(j) {
+		return false
+	}
+	e, ok := modules.Lookup(j.Fun)
+	return ok && e.ReadOnly
+}
+
 // deliver handles one message from the job consumer: a signed job is
-// verified, checked against replays, stored in the queue, acknowledged and
-// then run. A job that fails a check is terminated, never delivered again,
+// verified, checked against replays, stored in the queue (unless it is
+// read-only), acknowledged and then run. A job that fails a check is terminated, never delivered again,
 // and reported as a job.rejected event.
 func (m *Minion) deliver(ctx context.Context, msg *nats.Msg) {
 	if ctx.Err() != nil {
@@ -96,9 +108,11 @@ func (m *Minion) deliver(ctx context.Context, msg *nats.Msg) {
 		return
 	}
 	q := &queued{Job: j, Received: now.UTC(), Attempts: 1}
-	if err := m.store(q); err != nil {
-		// Still run it: only a crash before it finishes would lose it.
-		m.log.Error("cannot store job in the queue", "jid", j.JID, "err", err)
+	if !readOnly(j) {
+		if err := m.store(q); err != nil {
+			// Still run it: only a crash before it finishes would lose it.
+			m.log.Error("cannot store job in the queue", "jid", j.JID, "err", err)
+		}
 	}
 	m.ack(ctx, msg, j.JID)
 	m.dispatch(ctx, q)
@@ -254,8 +268,9 @@ func (m *Minion) stateLoop(ctx context.Context) {
 	}
 }
 
-// execute runs a job and stores its return in the outbox. A job that ctx
-// cut short stays in the queue and runs again at the next start.
+// execute runs a job and stores its return in the outbox, or sends the
+// return of a read-only job at once. A job that ctx cut short stays in the
+// queue and runs again at the next start.
 func (m *Minion) execute(ctx context.Context, q *queued) {
 	j := q.Job
 	log := m.log.With("jid", j.JID, "fun", j.Fun)
@@ -269,6 +284,10 @@ func (m *Minion) execute(ctx context.Context, q *queued) {
 	}
 	ret.Started, ret.Finished = started, time.Now().UTC()
 	log.Info("job finished", "retcode", ret.Retcode, "duration", ret.Finished.Sub(started))
+	if readOnly(j) && !m.queue.has(j.JID) {
+		m.reply(ctx, ret)
+		return
+	}
 	m.finish(q, ret, failed)
 }
 
@@ -292,6 +311,17 @@ func (m *Minion) finish(q *queued, ret *job.Return, failed []string) {
 	if len(failed) > 0 {
 		m.event(wire.TagStateFailed, map[string]any{"jid": j.JID, "failed": failed})
 	}
+}
+
+// reply sends the return of a read-only job straight from memory, until
+// the job cache acknowledges it or ctx is done.
+func (m *Minion) reply(ctx context.Context, ret *job.Return) {
+	data, err := json.Marshal(ret)
+	if err != nil {
+		data, _ = json.Marshal(failure(&job.Job{JID: ret.JID, Minion: ret.Minion, Fun: ret.Fun},
+			fmt.Sprintf("encode return: %v", err), ret.Started, ret.Finished))
+	}
+	m.publishReturn(ctx, ret.JID, data)
 }
 
 // failure is the return of a job that failed with msg.

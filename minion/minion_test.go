@@ -406,3 +406,55 @@ func TestOutboxAcrossBusOutage(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "empty outbox", func() bool { return !mn.outbox.has(j.JID) })
 }
+
+// TestReadOnlyJobsSkipTheDisk: a read-only job is neither queued nor kept
+// in the outbox (the spool directories are not touched), while any other
+// job goes through both; both kinds are returned.
+func TestReadOnlyJobsSkipTheDisk(t *testing.T) {
+	ms := newMaster(t, false)
+	dir := t.TempDir()
+	mn, err := New(ms.minionConfig("web1", dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms.preAccept(mn, "web1")
+	runIt(t, mn)
+	modTimes := func() [2]time.Time {
+		var out [2]time.Time
+		for i, d := range []string{queueDir, outboxDir} {
+			st, err := os.Stat(filepath.Join(dir, d))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[i] = st.ModTime()
+		}
+		return out
+	}
+	cases := []struct {
+		fun     string
+		args    []any
+		want    string
+		spooled bool
+	}{
+		{"test.ping", nil, "true", false},
+		{"test.echo", []any{"hi"}, `"hi"`, false},
+		{"cmd.run", []any{"echo done"}, `"done"`, true},
+	}
+	for _, c := range cases {
+		before := modTimes()
+		time.Sleep(10 * time.Millisecond) // a later write has a later time
+		j := ms.newJob("web1", c.fun, c.args, nil)
+		ms.publish(j)
+		if r := ms.waitReturn(j.JID, "web1"); string(r.Return) != c.want || !r.Success {
+			t.Errorf("%s return %s (success %v), want %s", c.fun, r.Return, r.Success, c.want)
+		}
+		waitFor(t, 5*time.Second, "empty queue and outbox", func() bool {
+			q, _ := mn.queue.list()
+			o, _ := mn.outbox.list()
+			return len(q) == 0 && len(o) == 0
+		})
+		if touched := modTimes() != before; touched != c.spooled {
+			t.Errorf("%s: spool directories touched %v, want %v", c.fun, touched, c.spooled)
+		}
+	}
+}

@@ -52,6 +52,19 @@ func (m *Minion) send(ctx context.Context, name string) bool {
 		}
 		return true
 	}
+	if !m.publishReturn(ctx, name, data) {
+		return false
+	}
+	if err := m.outbox.remove(name); err != nil {
+		m.log.Warn("cannot remove sent return from the outbox", "jid", name, "err", err)
+	}
+	return true
+}
+
+// publishReturn publishes the return of job jid, retrying with back-off
+// and at every reconnection until the job cache acknowledges it; false when
+// ctx is done first.
+func (m *Minion) publishReturn(ctx context.Context, jid string, data []byte) bool {
 	b := backoff{lo: 250 * time.Millisecond, hi: 30 * time.Second}
 	for {
 		wake := m.changed.wait()
@@ -59,20 +72,17 @@ func (m *Minion) send(ctx context.Context, name string) bool {
 			js, err := jetstream.New(nc)
 			if err == nil {
 				pctx, cancel := context.WithTimeout(ctx, publishTimeout)
-				err = bus.PublishReturn(pctx, js, ret.JID, m.cfg.ID, data)
+				err = bus.PublishReturn(pctx, js, jid, m.cfg.ID, data)
 				cancel()
 			}
 			if err == nil {
-				if err := m.outbox.remove(name); err != nil {
-					m.log.Warn("cannot remove sent return from the outbox", "jid", name, "err", err)
-				}
-				m.log.Debug("return sent", "jid", name)
+				m.log.Debug("return sent", "jid", jid)
 				return true
 			}
 			if ctx.Err() != nil {
 				return false
 			}
-			m.log.Warn("cannot send return; retrying", "jid", name, "err", err)
+			m.log.Warn("cannot send return; retrying", "jid", jid, "err", err)
 		}
 		if !sleep(ctx, b.next(), wake) {
 			return false

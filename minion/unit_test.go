@@ -168,6 +168,28 @@ func TestIsHighstate(t *testing.T) {
 	}
 }
 
+func TestReadOnly(t *testing.T) {
+	cases := []struct {
+		j    job.Job
+		want bool
+	}{
+		{job.Job{Fun: "test.ping"}, true},
+		{job.Job{Fun: "grains.items"}, true},
+		{job.Job{Fun: "pkg.version", Args: []any{"curl"}}, true},
+		{job.Job{Fun: "cmd.run", Args: []any{"true"}}, false},
+		{job.Job{Fun: "pkg.install", Args: []any{"curl"}}, false},
+		{job.Job{Fun: "state.highstate"}, false},
+		{job.Job{Fun: "state.apply", Kwargs: map[string]any{"test": true}}, false},
+		{job.Job{Fun: "test.ping", Lows: json.RawMessage(`[]`)}, false}, // carries states: a state run
+		{job.Job{Fun: "no.such"}, false},
+	}
+	for _, c := range cases {
+		if got := readOnly(&c.j); got != c.want {
+			t.Errorf("readOnly(%s %v) = %v, want %v", c.j.Fun, c.j.Args, got, c.want)
+		}
+	}
+}
+
 func TestClaimedJID(t *testing.T) {
 	payload, _ := json.Marshal(map[string]any{"jid": "20261122031500123456_9f86d081"})
 	good, _ := json.Marshal(job.Signed{Payload: payload})

@@ -32,16 +32,20 @@ type Runtime struct {
 type Func[A any] struct {
 	Doc    string
 	Params []string
-	Call   func(ctx context.Context, rt *Runtime, args *A) (any, error)
+	// ReadOnly marks a function that only reads the system: a minion need
+	// not keep such a job on disk, since one lost in a crash changed nothing.
+	ReadOnly bool
+	Call     func(ctx context.Context, rt *Runtime, args *A) (any, error)
 }
 
 // Entry is a registered execution function with its argument type erased.
 type Entry struct {
-	Name    string
-	Doc     string
-	Params  []string
-	ArgType reflect.Type
-	call    func(ctx context.Context, rt *Runtime, raw map[string]any) (any, error)
+	Name     string
+	Doc      string
+	Params   []string
+	ReadOnly bool
+	ArgType  reflect.Type
+	call     func(ctx context.Context, rt *Runtime, raw map[string]any) (any, error)
 }
 
 var registry = struct {
@@ -53,10 +57,11 @@ var registry = struct {
 // It is meant for init functions; registering a name twice panics.
 func Register[A any](name string, f Func[A]) {
 	e := &Entry{
-		Name:    name,
-		Doc:     f.Doc,
-		Params:  f.Params,
-		ArgType: reflect.TypeFor[A](),
+		Name:     name,
+		Doc:      f.Doc,
+		Params:   f.Params,
+		ReadOnly: f.ReadOnly,
+		ArgType:  reflect.TypeFor[A](),
 		call: func(ctx context.Context, rt *Runtime, raw map[string]any) (any, error) {
 			a := new(A)
 			if err := states.Decode(raw, a); err != nil {

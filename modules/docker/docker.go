@@ -66,22 +66,26 @@ type restartArgs struct {
 
 func init() {
 	modules.Register("docker.ps", modules.Func[psArgs]{
-		Doc:  "List the running containers (all: True for every container), keyed by name.",
-		Call: ps,
+		ReadOnly: true,
+		Doc:      "List the running containers (all: True for every container), keyed by name.",
+		Call:     ps,
 	})
 	modules.Register("docker.inspect", modules.Func[nameArgs]{
-		Doc:    "Return the engine's description of the container, image, network or volume called name.",
-		Params: []string{"name"},
-		Call:   inspect,
+		ReadOnly: true,
+		Doc:      "Return the engine's description of the container, image, network or volume called name.",
+		Params:   []string{"name"},
+		Call:     inspect,
 	})
 	modules.Register("docker.logs", modules.Func[logsArgs]{
-		Doc:    "Return a container's output (stdout and stderr); tail: the last N lines; timestamps.",
-		Params: []string{"name"},
-		Call:   logs,
+		ReadOnly: true,
+		Doc:      "Return a container's output (stdout and stderr); tail: the last N lines; timestamps.",
+		Params:   []string{"name"},
+		Call:     logs,
 	})
 	modules.Register("docker.images", modules.Func[imagesArgs]{
-		Doc:  "List the images (all: True includes intermediate ones), keyed by short ID.",
-		Call: images,
+		ReadOnly: true,
+		Doc:      "List the images (all: True includes intermediate ones), keyed by short ID.",
+		Call:     images,
 	})
 	modules.Register("docker.pull", modules.Func[pullArgs]{
 		Doc:    "Pull an image from its registry; returns its ID and the engine's output.",

@@ -24,14 +24,16 @@ type itemArgs struct {
 
 func init() {
 	modules.Register("grains.items", modules.Func[noArgs]{
-		Doc: "Return all grains of the minion.",
+		ReadOnly: true,
+		Doc:      "Return all grains of the minion.",
 		Call: func(_ context.Context, rt *modules.Runtime, _ *noArgs) (any, error) {
 			return rt.Grains, nil
 		},
 	})
 	modules.Register("grains.get", modules.Func[getArgs]{
-		Doc:    "Return one grain; nested keys are joined by ':' (or delimiter), default when missing.",
-		Params: []string{"key", "default"},
+		ReadOnly: true,
+		Doc:      "Return one grain; nested keys are joined by ':' (or delimiter), default when missing.",
+		Params:   []string{"key", "default"},
 		Call: func(_ context.Context, rt *modules.Runtime, a *getArgs) (any, error) {
 			if v, ok := dict.Traverse(rt.Grains, a.Key, a.Delimiter); ok {
 				return v, nil
@@ -43,8 +45,9 @@ func init() {
 		},
 	})
 	modules.Register("grains.item", modules.Func[itemArgs]{
-		Doc:    "Return the named grains as a mapping.",
-		Params: []string{"keys..."},
+		ReadOnly: true,
+		Doc:      "Return the named grains as a mapping.",
+		Params:   []string{"keys..."},
 		Call: func(_ context.Context, rt *modules.Runtime, a *itemArgs) (any, error) {
 			out := make(map[string]any, len(a.Keys))
 			for _, k := range a.Keys {
@@ -55,7 +58,8 @@ func init() {
 		},
 	})
 	modules.Register("grains.ls", modules.Func[noArgs]{
-		Doc: "Return the names of all grains, sorted.",
+		ReadOnly: true,
+		Doc:      "Return the names of all grains, sorted.",
 		Call: func(_ context.Context, rt *modules.Runtime, _ *noArgs) (any, error) {
 			keys := make([]any, 0, len(rt.Grains))
 			for k := range rt.Grains {

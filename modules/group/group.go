@@ -198,8 +198,9 @@ type infoArgs struct {
 
 func init() {
 	modules.Register("group.info", modules.Func[infoArgs]{
-		Doc:    "Return a group's name, gid, passwd and members; an empty mapping when it does not exist.",
-		Params: []string{"name"},
+		ReadOnly: true,
+		Doc:      "Return a group's name, gid, passwd and members; an empty mapping when it does not exist.",
+		Params:   []string{"name"},
 		Call: func(_ context.Context, _ *modules.Runtime, a *infoArgs) (any, error) {
 			g, ok, err := Lookup(a.Name)
 			if err != nil || !ok {

@@ -16,15 +16,17 @@ type nsArgs struct {
 
 func init() {
 	modules.Register("net.links", modules.Func[nsArgs]{
+		ReadOnly: true,
 		Doc: "Return the links of network namespace netns (default: the host's), keyed by name: " +
 			"index, kind, mtu, up, mac, master and addresses.",
 		Params: []string{"netns"},
 		Call:   links,
 	})
 	modules.Register("net.addresses", modules.Func[nsArgs]{
-		Doc:    "Return the IPv4 and IPv6 addresses (CIDR) of network namespace netns (default: the host's), keyed by link.",
-		Params: []string{"netns"},
-		Call:   addresses,
+		ReadOnly: true,
+		Doc:      "Return the IPv4 and IPv6 addresses (CIDR) of network namespace netns (default: the host's), keyed by link.",
+		Params:   []string{"netns"},
+		Call:     addresses,
 	})
 }
 

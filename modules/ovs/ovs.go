@@ -18,17 +18,20 @@ type portsArgs struct {
 
 func init() {
 	modules.Register("ovs.bridges", modules.Func[noArgs]{
-		Doc:  "List the Open vSwitch bridges, sorted.",
-		Call: bridges,
+		ReadOnly: true,
+		Doc:      "List the Open vSwitch bridges, sorted.",
+		Call:     bridges,
 	})
 	modules.Register("ovs.ports", modules.Func[portsArgs]{
-		Doc:    "Return the ports of bridge, keyed by name: type, tag, options and ofport (and error when ovs-vswitchd could not set one up).",
-		Params: []string{"bridge"},
-		Call:   ports,
+		ReadOnly: true,
+		Doc:      "Return the ports of bridge, keyed by name: type, tag, options and ofport (and error when ovs-vswitchd could not set one up).",
+		Params:   []string{"bridge"},
+		Call:     ports,
 	})
 	modules.Register("ovs.show", modules.Func[noArgs]{
-		Doc:  "Return the Open vSwitch version and every bridge with its settings and ports.",
-		Call: show,
+		ReadOnly: true,
+		Doc:      "Return the Open vSwitch version and every bridge with its settings and ports.",
+		Call:     show,
 	})
 }
 

@@ -36,13 +36,15 @@ type removeArgs struct {
 
 func init() {
 	modules.Register("pkg.version", modules.Func[versionArgs]{
+		ReadOnly: true,
 		Doc: "Return the installed version of a package (\"\" when not installed), " +
 			"or a mapping of name to version when several are named.",
 		Params: []string{"names..."},
 		Call:   version,
 	})
 	modules.Register("pkg.list_pkgs", modules.Func[noArgs]{
-		Doc: "Return every installed package and its version.",
+		ReadOnly: true,
+		Doc:      "Return every installed package and its version.",
 		Call: func(ctx context.Context, rt *modules.Runtime, _ *noArgs) (any, error) {
 			p, err := pkgmgr.ForGrains(rt.Grains)
 			if err != nil {

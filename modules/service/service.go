@@ -19,8 +19,9 @@ type noArgs struct{}
 
 func init() {
 	modules.Register("service.status", modules.Func[nameArgs]{
-		Doc:    "Return True when the service is running.",
-		Params: []string{"name"},
+		ReadOnly: true,
+		Doc:      "Return True when the service is running.",
+		Params:   []string{"name"},
 		Call: func(ctx context.Context, rt *modules.Runtime, a *nameArgs) (any, error) {
 			p, err := provider(ctx, rt, a.Name)
 			if err != nil {
@@ -30,8 +31,9 @@ func init() {
 		},
 	})
 	modules.Register("service.enabled", modules.Func[nameArgs]{
-		Doc:    "Return True when the service starts at boot.",
-		Params: []string{"name"},
+		ReadOnly: true,
+		Doc:      "Return True when the service starts at boot.",
+		Params:   []string{"name"},
 		Call: func(ctx context.Context, rt *modules.Runtime, a *nameArgs) (any, error) {
 			p, err := provider(ctx, rt, a.Name)
 			if err != nil {
@@ -41,8 +43,9 @@ func init() {
 		},
 	})
 	modules.Register("service.available", modules.Func[nameArgs]{
-		Doc:    "Return True when the host has the service.",
-		Params: []string{"name"},
+		ReadOnly: true,
+		Doc:      "Return True when the host has the service.",
+		Params:   []string{"name"},
 		Call: func(ctx context.Context, rt *modules.Runtime, a *nameArgs) (any, error) {
 			p, err := initsys.ForGrains(rt.Grains)
 			if err != nil {
@@ -68,7 +71,8 @@ func init() {
 		})
 	}
 	modules.Register("service.get_all", modules.Func[noArgs]{
-		Doc: "Return the names of every service the host has, sorted.",
+		ReadOnly: true,
+		Doc:      "Return the names of every service the host has, sorted.",
 		Call: func(ctx context.Context, rt *modules.Runtime, _ *noArgs) (any, error) {
 			p, err := initsys.ForGrains(rt.Grains)
 			if err != nil {

@@ -44,22 +44,25 @@ func (a *filterArgs) filter(names []string) []any {
 
 func init() {
 	modules.Register("sys.list_functions", modules.Func[filterArgs]{
-		Doc:    "List the execution functions, optionally only those of the given modules or globs.",
-		Params: []string{"patterns..."},
+		ReadOnly: true,
+		Doc:      "List the execution functions, optionally only those of the given modules or globs.",
+		Params:   []string{"patterns..."},
 		Call: func(_ context.Context, _ *modules.Runtime, a *filterArgs) (any, error) {
 			return a.filter(modules.Names()), nil
 		},
 	})
 	modules.Register("sys.list_state_functions", modules.Func[filterArgs]{
-		Doc:    "List the state functions, optionally only those of the given modules or globs.",
-		Params: []string{"patterns..."},
+		ReadOnly: true,
+		Doc:      "List the state functions, optionally only those of the given modules or globs.",
+		Params:   []string{"patterns..."},
 		Call: func(_ context.Context, _ *modules.Runtime, a *filterArgs) (any, error) {
 			return a.filter(states.Names()), nil
 		},
 	})
 	modules.Register("sys.doc", modules.Func[filterArgs]{
-		Doc:    "Describe execution and state functions with their arguments (required ones marked *).",
-		Params: []string{"patterns..."},
+		ReadOnly: true,
+		Doc:      "Describe execution and state functions with their arguments (required ones marked *).",
+		Params:   []string{"patterns..."},
 		Call: func(_ context.Context, _ *modules.Runtime, a *filterArgs) (any, error) {
 			out := map[string]any{}
 			for _, n := range modules.Names() {

@@ -17,20 +17,23 @@ type echoArgs struct {
 
 func init() {
 	modules.Register("test.ping", modules.Func[noArgs]{
-		Doc: "Return True: the minion is up and answering.",
+		ReadOnly: true,
+		Doc:      "Return True: the minion is up and answering.",
 		Call: func(context.Context, *modules.Runtime, *noArgs) (any, error) {
 			return true, nil
 		},
 	})
 	modules.Register("test.echo", modules.Func[echoArgs]{
-		Doc:    "Return the text given.",
-		Params: []string{"text"},
+		ReadOnly: true,
+		Doc:      "Return the text given.",
+		Params:   []string{"text"},
 		Call: func(_ context.Context, _ *modules.Runtime, a *echoArgs) (any, error) {
 			return a.Text, nil
 		},
 	})
 	modules.Register("test.version", modules.Func[noArgs]{
-		Doc: "Return the brine version of the minion.",
+		ReadOnly: true,
+		Doc:      "Return the brine version of the minion.",
 		Call: func(context.Context, *modules.Runtime, *noArgs) (any, error) {
 			return version.Version, nil
 		},

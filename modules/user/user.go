@@ -183,8 +183,9 @@ type infoArgs struct {
 
 func init() {
 	modules.Register("user.info", modules.Func[infoArgs]{
-		Doc:    "Return a user's name, uid, gid, home, shell, GECOS fields and groups; an empty mapping when it does not exist.",
-		Params: []string{"name"},
+		ReadOnly: true,
+		Doc:      "Return a user's name, uid, gid, home, shell, GECOS fields and groups; an empty mapping when it does not exist.",
+		Params:   []string{"name"},
 		Call: func(_ context.Context, _ *modules.Runtime, a *infoArgs) (any, error) {
 			u, ok, err := Lookup(a.Name)
 			if err != nil || !ok {
