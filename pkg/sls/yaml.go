@@ -26,21 +26,24 @@ func parseYAML(file string, src []byte) (root *yaml.Node, err *Error) {
 			root, err = nil, &Error{Pos: Pos{File: file}, Msg: fmt.Sprintf("YAML parser failure: %v", p)}
 		}
 	}()
-	var doc yaml.Node
-	if e := yaml.Unmarshal(src, &doc); e != nil {
-		msg := strings.TrimPrefix(e.Error(), "yaml: ")
-		line := 0
-		if m := yamlLine.FindStringSubmatch(e.Error()); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = m[2]
+	doc, ok := parseFast(src)
+	if !ok {
+		doc = new(yaml.Node)
+		if e := yaml.Unmarshal(src, doc); e != nil {
+			msg := strings.TrimPrefix(e.Error(), "yaml: ")
+			line := 0
+			if m := yamlLine.FindStringSubmatch(e.Error()); m != nil {
+				line, _ = strconv.Atoi(m[1])
+				msg = m[2]
+			}
+			return nil, &Error{Pos: Pos{File: file, Line: line}, Msg: "invalid YAML: " + msg}
 		}
-		return nil, &Error{Pos: Pos{File: file, Line: line}, Msg: "invalid YAML: " + msg}
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, nil
 	}
 	n := resolve(doc.Content[0])
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+	if isNull(n) {
 		return nil, nil
 	}
 	return n, nil
@@ -129,7 +132,7 @@ func (p *parser) pairs(n *yaml.Node) []pair {
 		if !p.spend(k) {
 			return out
 		}
-		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+		if k.Kind == yaml.ScalarNode && nodeTag(k) == "!!merge" {
 			merges = append(merges, v)
 			continue
 		}
@@ -204,7 +207,7 @@ func (p *parser) value(n *yaml.Node) any {
 // does: unquoted yes/no/on/off are booleans and a leading-zero integer
 // keeps its digits (0644 is 644, so file modes read right).
 func scalar(n *yaml.Node) any {
-	switch n.Tag {
+	switch tag := nodeTag(n); tag {
 	case "!!null":
 		return nil
 	case "!!bool":
@@ -212,7 +215,7 @@ func scalar(n *yaml.Node) any {
 			return b
 		}
 	case "!!int", "!!float":
-		return number(n.Value, n.Tag)
+		return number(n.Value, tag)
 	case "!!str":
 		if n.Style == 0 {
 			if b, ok := yaml11Bool(n.Value); ok {
@@ -287,7 +290,7 @@ func kindName(n *yaml.Node) string {
 	case yaml.SequenceNode:
 		return "list"
 	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
+		if nodeTag(n) == "!!null" {
 			return "null"
 		}
 		return "scalar"
@@ -296,4 +299,4 @@ func kindName(n *yaml.Node) string {
 }
 
 // isNull reports whether n is an explicit or empty null.
-func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && nodeTag(n) == "!!null" }
