@@ -14,7 +14,7 @@ build:
 run: build
 	./scripts/demo.sh $(BIN)
 
-## test: every test, with the race detector on the engine and compiler.
+## test: installs and starts what the tests need (as root), then every test.
 test:
 	./scripts/deps.sh
 	$(GO) vet $(PKGS)
@@ -27,7 +27,7 @@ bench: build
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet $(PKGS)
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
 ## fuzz: each fuzz target for FUZZTIME (default 30s).
 fuzz:
