@@ -6,11 +6,10 @@ package modules
 import (
 	"context"
 	"fmt"
+	"github.com/brinecm/brine/pkg/registry"
 	"log/slog"
 	"reflect"
-	"sort"
 	"strings"
-	"sync"
 
 	"github.com/brinecm/brine/states"
 )
@@ -48,10 +47,7 @@ type Entry struct {
 	call     func(ctx context.Context, rt *Runtime, raw map[string]any) (any, error)
 }
 
-var registry = struct {
-	sync.RWMutex
-	m map[string]*Entry
-}{m: map[string]*Entry{}}
+var entries registry.Map[*Entry]
 
 // Register adds an execution function under its full name ("test.ping").
 // It is meant for init functions; registering a name twice panics.
@@ -70,33 +66,16 @@ func Register[A any](name string, f Func[A]) {
 			return f.Call(ctx, rt, a)
 		},
 	}
-	registry.Lock()
-	defer registry.Unlock()
-	if _, dup := registry.m[name]; dup {
+	if !entries.Add(name, e) {
 		panic("modules: " + name + " registered twice")
 	}
-	registry.m[name] = e
 }
 
 // Lookup finds a registered function by full name.
-func Lookup(name string) (*Entry, bool) {
-	registry.RLock()
-	defer registry.RUnlock()
-	e, ok := registry.m[name]
-	return e, ok
-}
+func Lookup(name string) (*Entry, bool) { return entries.Get(name) }
 
 // Names lists every registered function, sorted.
-func Names() []string {
-	registry.RLock()
-	defer registry.RUnlock()
-	names := make([]string, 0, len(registry.m))
-	for n := range registry.m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func Names() []string { return entries.Names() }
 
 // Call runs the named function with positional args and keyword args.
 func Call(ctx context.Context, rt *Runtime, name string, args []any, kwargs map[string]any) (any, error) {

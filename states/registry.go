@@ -7,10 +7,9 @@ package states
 import (
 	"context"
 	"fmt"
+	"github.com/brinecm/brine/pkg/registry"
 	"log/slog"
 	"reflect"
-	"sort"
-	"sync"
 )
 
 // Env is what a running state may use of its surroundings: the state tree
@@ -74,10 +73,7 @@ func (e *Entry) ModWatch(ctx context.Context, c *Call, args any) Outcome {
 	return e.modWatch(ctx, c, args)
 }
 
-var registry = struct {
-	sync.RWMutex
-	m map[string]*Entry
-}{m: map[string]*Entry{}}
+var entries registry.Map[*Entry]
 
 // Register adds a state function under its full name ("file.managed").
 // It is meant to be called from a module package's init; registering the
@@ -107,33 +103,16 @@ func Register[A any](name string, f Func[A]) {
 	if f.ModWatch != nil {
 		e.modWatch = func(ctx context.Context, c *Call, a any) Outcome { return f.ModWatch(ctx, c, a.(*A)) }
 	}
-	registry.Lock()
-	defer registry.Unlock()
-	if _, dup := registry.m[name]; dup {
+	if !entries.Add(name, e) {
 		panic("states: " + name + " registered twice")
 	}
-	registry.m[name] = e
 }
 
 // Lookup finds a registered state function by full name.
-func Lookup(name string) (*Entry, bool) {
-	registry.RLock()
-	defer registry.RUnlock()
-	e, ok := registry.m[name]
-	return e, ok
-}
+func Lookup(name string) (*Entry, bool) { return entries.Get(name) }
 
 // Names lists every registered state function, sorted.
-func Names() []string {
-	registry.RLock()
-	defer registry.RUnlock()
-	names := make([]string, 0, len(registry.m))
-	for n := range registry.m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func Names() []string { return entries.Names() }
 
 // unknownFunction builds the error for a function name nobody registered.
 func unknownFunction(name string) error {
