@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"github.com/brinecm/brine/pkg/systest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,9 +12,7 @@ import (
 // TestAgainstGNUDiff compares the hunks with those of diff -u where the
 // diff tool is installed.
 func TestAgainstGNUDiff(t *testing.T) {
-	if _, err := exec.LookPath("diff"); err != nil {
-		t.Skip("diff not installed")
-	}
+	systest.RequireCommands(t, "diff")
 	for _, tc := range cases {
 		if tc.a == tc.b {
 			continue

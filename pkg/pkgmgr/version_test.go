@@ -1,6 +1,7 @@
 package pkgmgr
 
 import (
+	"github.com/brinecm/brine/pkg/systest"
 	"os/exec"
 	"strings"
 	"testing"
@@ -46,9 +47,7 @@ func TestCompare(t *testing.T) {
 
 // TestCompareAgreesWithDpkg checks the table against dpkg itself.
 func TestCompareAgreesWithDpkg(t *testing.T) {
-	if _, err := exec.LookPath("dpkg"); err != nil {
-		t.Skip("dpkg is not installed")
-	}
+	systest.RequireCommands(t, "dpkg")
 	ops := map[int]string{-1: "lt", 0: "eq", 1: "gt"}
 	for _, tt := range compareCases {
 		if err := exec.Command("dpkg", "--compare-versions", tt.a, ops[tt.want], tt.b).Run(); err != nil {
