@@ -284,6 +284,8 @@ func (m *Master) publish(ctx context.Context, rr *runRequest, jid string, ids []
 	}
 	close(work)
 	wg.Wait()
+	e, ok := modules.Lookup(rr.fun)
+	direct := ok && e.ReadOnly && m.srv != nil // presence is only known with the embedded server
 	var acks []jetstream.PubAckFuture
 	for _, o := range outs {
 		switch {
@@ -296,6 +298,13 @@ func (m *Master) publish(ctx context.Context, rr *runRequest, jid string, ids []
 			}
 			if err := bus.PublishReturn(ctx, m.js, jid, o.id, b); err != nil {
 				return err
+			}
+		case direct && m.connected(o.id):
+			// A read-only call to a connected minion goes straight to its
+			// delivery subject: nothing to keep if it is lost, and no
+			// durable consumer to pay for (they dominate a fleet-wide ping).
+			if err := m.nc.Publish(bus.DeliverSubject(o.id), o.signed); err != nil {
+				return fmt.Errorf("send job to %s: %w", o.id, err)
 			}
 		default:
 			f, err := m.publishJob(ctx, o.id, o.signed, rr.ttl)

@@ -93,6 +93,9 @@ func (m *Minion) deliver(ctx context.Context, msg *nats.Msg) {
 		// Not the job's fault (the replay record cannot be written): the
 		// consumer delivers it again later.
 		m.log.Error("cannot take job now", "jid", claimedJID(msg.Data), "err", err)
+		if !durable(msg) {
+			return
+		}
 		if nerr := msg.NakWithDelay(retakeDelay); nerr != nil {
 			m.log.Debug("negative acknowledgement", "err", nerr)
 		}
@@ -101,8 +104,10 @@ func (m *Minion) deliver(ctx context.Context, msg *nats.Msg) {
 	if err != nil {
 		jid := claimedJID(msg.Data)
 		m.log.Warn("job rejected", "jid", jid, "reason", err)
-		if terr := msg.Term(); terr != nil {
-			m.log.Debug("terminate rejected job", "jid", jid, "err", terr)
+		if durable(msg) { // a job the master sent directly has nothing to terminate
+			if terr := msg.Term(); terr != nil {
+				m.log.Debug("terminate rejected job", "jid", jid, "err", terr)
+			}
 		}
 		m.event(wire.TagJobRejected, map[string]any{"jid": jid, "reason": err.Error()})
 		return
@@ -134,8 +139,16 @@ func refused(err error) bool {
 	return false
 }
 
+// durable reports whether msg came through the minion's durable job
+// consumer (which waits for an acknowledgement), rather than straight from
+// the master, which sends read-only jobs to connected minions directly.
+func durable(msg *nats.Msg) bool { return strings.HasPrefix(msg.Reply, "$JS.ACK.") }
+
 // ack acknowledges a delivered job, waiting for the server to confirm.
 func (m *Minion) ack(ctx context.Context, msg *nats.Msg, jid string) {
+	if !durable(msg) {
+		return
+	}
 	actx, cancel := context.WithTimeout(ctx, ackTimeout)
 	defer cancel()
 	if err := msg.AckSync(nats.Context(actx)); err != nil {
