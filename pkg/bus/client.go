@@ -95,7 +95,7 @@ func Connect(ctx context.Context, cfg ClientConfig) (*nats.Conn, error) {
 	}
 	var pin *pinner
 	if cfg.PinFile != "" {
-		pin = &pinner{file: cfg.PinFile}
+		pin = &pinner{file: cfg.PinFile, log: log}
 		opts = append(opts, nats.Secure(pin.tlsConfig()))
 	}
 	opts = append(opts, cfg.Extra...)

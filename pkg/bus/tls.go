@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -292,6 +293,7 @@ func (e *PinMismatchError) Error() string {
 // hand beforehand pins the CA from the start.
 type pinner struct {
 	file     string
+	log      *slog.Logger
 	mu       sync.Mutex
 	mismatch *PinMismatchError // last mismatch seen, for Connect to report
 }
@@ -339,6 +341,8 @@ func (p *pinner) verify(chain []*x509.Certificate) error {
 		if err := writeFileAtomic(p.file, []byte(got+"\n"), 0o600); err != nil {
 			return fmt.Errorf("pin bus CA: %w", err)
 		}
+		p.log.Info("bus: pinned the master's CA on first contact: compare with the fingerprint the master logged",
+			"fingerprint", got, "pin_file", p.file)
 		return nil
 	case !strings.EqualFold(pinned, got):
 		p.mismatch = &PinMismatchError{PinFile: p.file, Pinned: pinned, Got: got}
