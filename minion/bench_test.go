@@ -23,19 +23,26 @@ const (
 	idleMasterEnv = "BRINE_IDLE_MINION_MASTER"
 )
 
-// TestIdleMinionProcess is the child process of BenchmarkIdleMinion: a
-// minion alone in its process, reporting its heap every second. It does
-// nothing in a normal test run.
-func TestIdleMinionProcess(t *testing.T) {
-	dir, master := os.Getenv(idleDirEnv), os.Getenv(idleMasterEnv)
-	if dir == "" {
-		t.Skip("child process of BenchmarkIdleMinion")
+// TestMain runs the tests, or, in the child process of BenchmarkIdleMinion
+// (its environment names a data directory), an idle minion alone in its
+// process that reports its heap every second until SIGTERM.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(idleDirEnv); dir != "" {
+		if err := runIdleMinion(dir, os.Getenv(idleMasterEnv)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
+	os.Exit(m.Run())
+}
+
+func runIdleMinion(dir, master string) error {
 	ctx, stop := ossignal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	mn, err := New(Config{ID: "idle1", DataDir: dir, Masters: []string{master}})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	go func() {
 		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/total:bytes"}}
@@ -45,9 +52,7 @@ func TestIdleMinionProcess(t *testing.T) {
 			time.Sleep(time.Second)
 		}
 	}()
-	if err := mn.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	return mn.Run(ctx)
 }
 
 // BenchmarkIdleMinion runs a minion in a child process against a master
@@ -63,7 +68,7 @@ func BenchmarkIdleMinion(b *testing.B) {
 	}
 	ms.preAccept(mn, "idle1")
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleMinionProcess$", "-test.v")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), idleDirEnv+"="+dir, idleMasterEnv+"=nats://"+ms.listen)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
