@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/brinecm/brine/pkg/mine"
 	"runtime"
 	"sort"
 	"strconv"
@@ -121,7 +122,28 @@ func (m *Master) compileConfig(id string) sls.Config {
 // runtimeFor is the master's view of a minion, for compiling its recipes.
 func (m *Master) runtimeFor(id string) *modules.Runtime {
 	return &modules.Runtime{ID: id, Grains: m.grainsOf(id), FileRoots: m.opts.FileRoots,
-		PillarRoots: m.opts.PillarRoots, Opts: map[string]any{"id": id}, Log: m.log}
+		PillarRoots: m.opts.PillarRoots, Opts: map[string]any{"id": id}, Log: m.log, Mine: fleetMine{m}}
+}
+
+// fleetMine is the master's mine: the cached grains of accepted minions.
+type fleetMine struct{ m *Master }
+
+// Get returns fun's value for every accepted minion tgt selects.
+func (f fleetMine) Get(ctx context.Context, tgt string, kind target.Kind, fun string) (map[string]any, error) {
+	if kind == "" {
+		kind = target.Glob
+	}
+	ids, err := f.m.resolve(ctx, kind, tgt)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]any, len(ids))
+	for _, id := range ids {
+		if v, ok := mine.Value(f.m.grains.get(id), fun); ok {
+			out[id] = v
+		}
+	}
+	return out, nil
 }
 
 // onMaster lists functions the master answers for a minion itself: they

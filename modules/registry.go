@@ -6,6 +6,7 @@ package modules
 import (
 	"context"
 	"fmt"
+	"github.com/brinecm/brine/pkg/mine"
 	"github.com/brinecm/brine/pkg/registry"
 	"log/slog"
 	"reflect"
@@ -22,6 +23,18 @@ type Runtime struct {
 	PillarRoots []string       // pillar tree directories
 	Opts        map[string]any // the minion's configuration, as the `opts` Jinja variable
 	Log         *slog.Logger
+	// Mine is what the runtime knows of the other minions (mine.get, mesh
+	// peers): the master's grains cache when a master compiles; nil means
+	// the local minion alone.
+	Mine mine.Mine
+}
+
+// FleetMine returns the runtime's mine, or the local minion alone.
+func (rt *Runtime) FleetMine() mine.Mine {
+	if rt.Mine != nil {
+		return rt.Mine
+	}
+	return mine.Local{ID: rt.ID, Grains: rt.Grains}
 }
 
 // Func describes an execution function with typed arguments A: a struct

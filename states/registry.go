@@ -47,6 +47,11 @@ type Func[A any] struct {
 	// ModWatch, when set, runs instead of Apply's usual work when a watched
 	// state changed (watch and listen requisites), e.g. restart a service.
 	ModWatch func(ctx context.Context, c *Call, args *A) Outcome
+	// Resolve, when set, runs when a recipe is compiled (on the master, for
+	// a fleet), before the arguments are checked: it rewrites raw
+	// arguments with what only the compiler knows, e.g. a mesh's peers
+	// resolved from a target expression.
+	Resolve func(ctx context.Context, c *Compiling, raw map[string]any) error
 }
 
 // Entry is a registered state function with its argument type erased.
@@ -57,6 +62,7 @@ type Entry struct {
 	decode   func(map[string]any) (any, error)
 	apply    func(context.Context, *Call, any) Outcome
 	modWatch func(context.Context, *Call, any) Outcome
+	resolve  func(context.Context, *Compiling, map[string]any) error
 }
 
 // HasModWatch reports whether the function reacts to watch requisites.
@@ -98,7 +104,8 @@ func Register[A any](name string, f Func[A]) {
 			}
 			return a, nil
 		},
-		apply: func(ctx context.Context, c *Call, a any) Outcome { return f.Apply(ctx, c, a.(*A)) },
+		apply:   func(ctx context.Context, c *Call, a any) Outcome { return f.Apply(ctx, c, a.(*A)) },
+		resolve: f.Resolve,
 	}
 	if f.ModWatch != nil {
 		e.modWatch = func(ctx context.Context, c *Call, a any) Outcome { return f.ModWatch(ctx, c, a.(*A)) }

@@ -6,6 +6,7 @@ import (
 	_ "github.com/brinecm/brine/modules/docker"  // docker.*
 	_ "github.com/brinecm/brine/modules/grains"  // grains.*
 	_ "github.com/brinecm/brine/modules/group"   // group.*
+	_ "github.com/brinecm/brine/modules/mine"    // mine.*
 	_ "github.com/brinecm/brine/modules/net"     // net.*
 	_ "github.com/brinecm/brine/modules/ovs"     // ovs.*
 	_ "github.com/brinecm/brine/modules/pkg"     // pkg.*

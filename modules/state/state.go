@@ -129,11 +129,31 @@ func Compile(ctx context.Context, rt *modules.Runtime, mods []string, pillar map
 	} else {
 		lows, err = c.SLS(ctx, mods...)
 	}
-	plan, err := states.Prepare(lows, err)
+	plan, err := states.Prepare(lows, resolve(ctx, rt, lows, err))
 	if err != nil {
 		return nil, nil, err
 	}
 	return plan, c, nil
+}
+
+// resolve runs the compile-time hooks of the compiled states (mesh peers
+// from the runtime's mine) and returns compileErr with their errors added.
+func resolve(ctx context.Context, rt *modules.Runtime, lows []sls.Low, compileErr error) error {
+	var errs sls.Errors
+	if compileErr != nil && !errors.As(compileErr, &errs) {
+		return compileErr
+	}
+	err := states.Resolve(ctx, lows, &states.Compiling{ID: rt.ID, Grains: rt.Grains, Mine: rt.FleetMine()})
+	var rerrs sls.Errors
+	if errors.As(err, &rerrs) {
+		errs = append(errs, rerrs...)
+	} else if err != nil {
+		return err
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
 }
 
 // splitMods accepts Salt's comma-separated form: state.apply web,db.
@@ -187,7 +207,7 @@ func CompileFor(ctx context.Context, rt *modules.Runtime, fun string, args []any
 	} else {
 		lows, err = c.SLS(ctx, mods...)
 	}
-	if _, err := states.Prepare(lows, err); err != nil {
+	if _, err := states.Prepare(lows, resolve(ctx, rt, lows, err)); err != nil {
 		return nil, nil, err
 	}
 	pillar, err := c.Pillar(ctx)
@@ -236,7 +256,8 @@ func single(ctx context.Context, rt *modules.Runtime, a *singleArgs) (any, error
 	}
 	low := sls.Low{ID: a.Name, Name: a.Name, Module: module, Fun: fun, SLS: "", Env: "base",
 		Args: a.Args, Pos: sls.Pos{File: "<command line>"}}
-	plan, err := states.Prepare([]sls.Low{low}, nil)
+	lows := []sls.Low{low}
+	plan, err := states.Prepare(lows, resolve(ctx, rt, lows, nil))
 	if err != nil {
 		return nil, err
 	}
