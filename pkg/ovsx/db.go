@@ -37,6 +37,12 @@ type Port struct {
 	// it up, "" when it could.
 	Error  string
 	OFPort int // -1 or 0 when not set up
+	// ExternalIDs is the port's external_ids column: brine marks the ports
+	// it owns there (a mesh's tunnels, a container's veth).
+	ExternalIDs map[string]string
+	// Protected ports do not forward flooded or learned traffic to each
+	// other (split horizon), only to unprotected ports.
+	Protected bool
 }
 
 // State is a snapshot of the switch: its version, bridges and ports.
@@ -122,7 +128,8 @@ func (c *Client) Read(ctx context.Context) (_ *State, err error) {
 			if !ok {
 				continue
 			}
-			p := &Port{Name: str(pr["name"]), Bridge: b.Name, Tag: optInt(pr["tag"])}
+			p := &Port{Name: str(pr["name"]), Bridge: b.Name, Tag: optInt(pr["tag"]),
+				ExternalIDs: strMap(pr["external_ids"]), Protected: boolean(pr["protected"])}
 			for _, iu := range uuids(pr["interfaces"]) {
 				ir, ok := ifaceByUUID[iu]
 				if !ok || str(ir["name"]) != p.Name {

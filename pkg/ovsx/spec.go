@@ -145,6 +145,10 @@ type PortSpec struct {
 	Type    string // "system" (or ""), "internal", "vxlan", "geneve", "gre", "patch", …
 	Tag     *int
 	Options map[string]string
+	// ExternalIDs are set on the port's external_ids; other keys are kept.
+	ExternalIDs map[string]string
+	// Protected, when not nil, sets the port's protected column.
+	Protected *bool
 }
 
 // Port types that need a remote_ip option.
@@ -207,7 +211,16 @@ func (s PortSpec) Diff(have *Port) map[string]any {
 		if len(s.Options) > 0 {
 			out["options"] = change(nil, canonical(s.Options))
 		}
+		if s.Protected != nil && *s.Protected {
+			out["protected"] = change(nil, true)
+		}
 		return out
+	}
+	if d := mapDiff(have.ExternalIDs, s.ExternalIDs); d != nil {
+		out["external_ids"] = d
+	}
+	if s.Protected != nil && have.Protected != *s.Protected {
+		out["protected"] = change(have.Protected, *s.Protected)
 	}
 	if have.Bridge != s.Bridge {
 		out["bridge"] = change(have.Bridge, s.Bridge)
@@ -238,6 +251,16 @@ func (s PortSpec) portCommands(have *Port) []string {
 		cmd = append(cmd, "--", "set", "Port", s.Name, fmt.Sprintf("tag=%d", *s.Tag))
 	} else {
 		cmd = append(cmd, "--", "clear", "Port", s.Name, "tag")
+	}
+	var set []string
+	for _, k := range slices.Sorted(maps.Keys(s.ExternalIDs)) {
+		set = append(set, "external_ids:"+quote(k)+"="+quote(s.ExternalIDs[k]))
+	}
+	if s.Protected != nil {
+		set = append(set, fmt.Sprintf("protected=%t", *s.Protected))
+	}
+	if len(set) > 0 {
+		cmd = append(append(cmd, "--", "set", "Port", s.Name), set...)
 	}
 	return cmd
 }
