@@ -3,6 +3,7 @@ package ovsx
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -272,53 +273,11 @@ func (s PortSpec) portCommands(have *Port) []string {
 // system port without a device is an error here). It returns the port as
 // it now is.
 func (c *Client) EnsurePort(ctx context.Context, s PortSpec, bridge *BridgeSpec) (*Port, error) {
-	if err := s.Check(); err != nil {
+	st, err := c.ApplyPorts(ctx, s.Bridge, bridge, []PortSpec{s}, nil)
+	if st == nil {
 		return nil, err
 	}
-	if bridge != nil {
-		if bridge.Name != s.Bridge {
-			return nil, fmt.Errorf("port %s is for bridge %s, not %s", s.Name, s.Bridge, bridge.Name)
-		}
-		if err := bridge.Check(); err != nil {
-			return nil, err
-		}
-	}
-	st, err := c.Read(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if bridge == nil && st.Bridges[s.Bridge] == nil {
-		return nil, fmt.Errorf("bridge %s does not exist", s.Bridge)
-	}
-	var cmd []string
-	if bridge != nil {
-		cmd = bridge.bridgeCommands()
-	}
-	cmd = append(cmd, s.portCommands(st.Ports[s.Name])...)
-	// ovs-vsctl exits 0 when ovs-vswitchd cannot set the interface up: the
-	// read-back below finds that in the interface's error column.
-	if _, err := c.vsctl(ctx, cmd...); err != nil {
-		return nil, fmt.Errorf("set up port %s: %w", s.Name, err)
-	}
-	if st, err = c.Read(ctx); err != nil {
-		return nil, err
-	}
-	p := st.Ports[s.Name]
-	switch {
-	case p == nil:
-		return nil, fmt.Errorf("port %s is missing after it was added", s.Name)
-	case len(s.Diff(p)) > 0:
-		return p, fmt.Errorf("port %s still differs after it was set: %v", s.Name, s.Diff(p))
-	}
-	if err := st.PortSetUp(s.Name); err != nil {
-		return p, err
-	}
-	if bridge != nil {
-		if err := verifyBridge(*bridge, st.Bridges[bridge.Name]); err != nil {
-			return p, err
-		}
-	}
-	return p, nil
+	return st.Ports[s.Name], err
 }
 
 // PortSetUp returns an error when ovs-vswitchd could not set up port name
@@ -435,4 +394,84 @@ func mapLiteral(m map[string]string) string {
 		parts = append(parts, quote(k)+"="+quote(m[k]))
 	}
 	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// ApplyPorts makes the ports of bridge bridgeName what the caller wants in
+// ONE ovs-vsctl transaction: it removes the ports named in remove, then
+// creates or updates every port in ensure (all on bridgeName); when bridge
+// is not nil, the transaction creates or updates that bridge first, else
+// bridgeName must exist. It then
+// reads the switch back and checks every port, as EnsurePort does.
+func (c *Client) ApplyPorts(ctx context.Context, bridgeName string, bridge *BridgeSpec, ensure []PortSpec, remove []string) (*State, error) {
+	for _, s := range ensure {
+		if err := s.Check(); err != nil {
+			return nil, err
+		}
+		if s.Bridge != bridgeName {
+			return nil, fmt.Errorf("port %s is for bridge %s, not %s", s.Name, s.Bridge, bridgeName)
+		}
+	}
+	for _, name := range remove {
+		if err := CheckName(name); err != nil {
+			return nil, err
+		}
+	}
+	if bridge != nil {
+		if bridge.Name != bridgeName {
+			return nil, fmt.Errorf("bridge %s is not %s", bridge.Name, bridgeName)
+		}
+		if err := bridge.Check(); err != nil {
+			return nil, err
+		}
+	}
+	st, err := c.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if bridge == nil && st.Bridges[bridgeName] == nil {
+		return nil, fmt.Errorf("bridge %s does not exist", bridgeName)
+	}
+	var cmd []string
+	if bridge != nil {
+		cmd = bridge.bridgeCommands()
+	}
+	for _, name := range remove {
+		cmd = append(cmd, "--", "--if-exists", "del-port", name)
+	}
+	for _, s := range ensure {
+		cmd = append(cmd, s.portCommands(st.Ports[s.Name])...)
+	}
+	if len(cmd) == 0 {
+		return st, nil
+	}
+	if _, err := c.vsctl(ctx, cmd...); err != nil {
+		return nil, fmt.Errorf("set up ports: %w", err)
+	}
+	if st, err = c.Read(ctx); err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, name := range remove {
+		if st.Ports[name] != nil {
+			errs = append(errs, fmt.Errorf("port %s is still there after it was removed", name))
+		}
+	}
+	for _, s := range ensure {
+		switch p := st.Ports[s.Name]; {
+		case p == nil:
+			errs = append(errs, fmt.Errorf("port %s is missing after it was added", s.Name))
+		case len(s.Diff(p)) > 0:
+			errs = append(errs, fmt.Errorf("port %s still differs after it was set: %v", s.Name, s.Diff(p)))
+		default:
+			if err := st.PortSetUp(s.Name); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if bridge != nil {
+		if err := verifyBridge(*bridge, st.Bridges[bridge.Name]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return st, errors.Join(errs...)
 }
