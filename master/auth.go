@@ -75,6 +75,9 @@ func (m *Master) keyChanged(ctx context.Context, k keys.Key, old, new keys.State
 	if old == keys.Accepted && m.srv != nil {
 		m.srv.Kick(k.PublicKey)
 	}
+	if old == keys.Accepted {
+		m.mesh.left(k.ID)
+	}
 	m.work.do(ctx, k.ID, func() { m.applyKeyChange(ctx, k, new) })
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -51,10 +52,14 @@ func (g *grainsCache) load(ctx context.Context, js jetstream.JetStream) error {
 	return nil
 }
 
-func (g *grainsCache) set(id string, grains map[string]any) {
+// set stores a minion's grains and reports whether they differ from what
+// was known.
+func (g *grainsCache) set(id string, grains map[string]any) bool {
 	g.mu.Lock()
+	defer g.mu.Unlock()
+	old := g.m[id]
 	g.m[id] = grains
-	g.mu.Unlock()
+	return !reflect.DeepEqual(old, grains)
 }
 
 // get returns a minion's grains (nil when it never reported).
@@ -78,7 +83,9 @@ func (g *grainsCache) handle(ctx context.Context, m *Master, msg *nats.Msg) {
 		return
 	}
 	grains["id"] = id // a minion's grains always carry the id it is authenticated as
-	g.set(id, grains)
+	if g.set(id, grains) {
+		m.work.do(ctx, id, func() { m.mesh.grainsChanged(ctx, id, grains) })
+	}
 	b, err := json.Marshal(grains)
 	if err != nil {
 		m.log.Warn("store grains", "minion", id, "err", err)

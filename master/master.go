@@ -52,6 +52,7 @@ type Master struct {
 	grains  *grainsCache
 	files   *fileServer
 	work    *keyedPool // per-minion background work: key changes, grains
+	mesh    *meshes    // nil when mesh_reapply is off
 
 	ready chan struct{}
 }
@@ -81,8 +82,10 @@ func New(opts Options) (*Master, error) {
 	if err != nil {
 		return nil, fmt.Errorf("master key store: %w", err)
 	}
-	return &Master{opts: opts, log: opts.Log, key: key, pub: pub, keys: store,
-		grains: newGrainsCache(), files: newFileServer(opts.FileRoots), ready: make(chan struct{})}, nil
+	m := &Master{opts: opts, log: opts.Log, key: key, pub: pub, keys: store,
+		grains: newGrainsCache(), files: newFileServer(opts.FileRoots), ready: make(chan struct{})}
+	m.mesh = newMeshes(m, opts.Master)
+	return m, nil
 }
 
 func applyDefaults(c *config.Master) {
@@ -130,6 +133,7 @@ func (m *Master) Run(ctx context.Context) error {
 		return err
 	}
 	defer m.stopBus()
+	defer m.mesh.stop()
 	m.work = newKeyedPool(ctx, keyWorkers)
 	defer m.work.wait()
 	defer cancel() // stops the pool before the bus

@@ -187,6 +187,7 @@ func (m *Master) prepare(ctx context.Context, rr *runRequest, jid, id string, no
 		if err != nil {
 			return nil, ret(nil, err)
 		}
+		m.mesh.compiled(id, state.IsHighstate(rr.fun, rr.args, rr.kwargs), lows)
 		b, err := json.Marshal(lows)
 		if err != nil {
 			return nil, ret(nil, fmt.Errorf("encode compiled states: %w", err))

@@ -20,10 +20,7 @@ func newMasterCommand() *cobra.Command {
 		cfgPath  string
 		logLevel string
 		c        config.Master
-		keepJobs time.Duration
-		jobTTL   time.Duration
-		timeout  time.Duration
-		nats     string
+		mf       masterFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "master",
@@ -43,7 +40,7 @@ flags win over the file.`,
 			if err != nil {
 				return &exitStatus{code: exitError, err: err}
 			}
-			mergeMaster(cmd.Flags(), fileCfg, &c, keepJobs, jobTTL, timeout, nats)
+			mergeMaster(cmd.Flags(), fileCfg, &c, &mf)
 			m, err := master.New(master.Options{Master: *fileCfg, Log: log})
 			if err != nil {
 				return &exitStatus{code: exitError, err: err}
@@ -63,15 +60,25 @@ flags win over the file.`,
 	fl.StringArrayVar((*[]string)(&c.FileRoots), "file-root", nil, "state tree directory (repeatable)")
 	fl.StringArrayVar((*[]string)(&c.PillarRoots), "pillar-root", nil, "pillar tree directory (repeatable)")
 	fl.BoolVar(&c.AutoAccept, "auto-accept", false, "accept every new minion key (demos and tests only)")
-	fl.StringVar(&nats, "nats", "", "use this NATS cluster (nats://a,nats://b) instead of the embedded server")
-	fl.DurationVar(&keepJobs, "keep-jobs", config.DefaultKeepJobs, "job cache retention")
-	fl.DurationVar(&jobTTL, "job-ttl", config.DefaultJobTTL, "default time an offline minion may still receive a job")
-	fl.DurationVar(&timeout, "timeout", config.DefaultTimeout, "default wait for returns")
+	fl.StringVar(&mf.nats, "nats", "", "use this NATS cluster (nats://a,nats://b) instead of the embedded server")
+	fl.DurationVar(&mf.keepJobs, "keep-jobs", config.DefaultKeepJobs, "job cache retention")
+	fl.DurationVar(&mf.jobTTL, "job-ttl", config.DefaultJobTTL, "default time an offline minion may still receive a job")
+	fl.DurationVar(&mf.timeout, "timeout", config.DefaultTimeout, "default wait for returns")
+	fl.BoolVar(&mf.meshReapply, "mesh-reapply", true, "re-apply mesh states (ovs.mesh, net.vxlan_mesh) when their peers join, leave or move")
+	fl.DurationVar(&mf.meshDelay, "mesh-reapply-delay", config.DefaultMeshDelay, "gather peer changes this long into one re-apply")
 	return cmd
 }
 
+// masterFlags are the master's flags that do not map onto config.Master
+// one to one.
+type masterFlags struct {
+	keepJobs, jobTTL, timeout, meshDelay time.Duration
+	nats                                 string
+	meshReapply                          bool
+}
+
 // mergeMaster applies the flags the user set over the configuration file.
-func mergeMaster(fl *pflag.FlagSet, dst, flags *config.Master, keepJobs, jobTTL, timeout time.Duration, nats string) {
+func mergeMaster(fl *pflag.FlagSet, dst, flags *config.Master, mf *masterFlags) {
 	set := func(name string) bool { return fl.Changed(name) }
 	if set("data-dir") || dst.DataDir == "" {
 		dst.DataDir = flags.DataDir
@@ -92,16 +99,22 @@ func mergeMaster(fl *pflag.FlagSet, dst, flags *config.Master, keepJobs, jobTTL,
 		dst.AutoAccept = flags.AutoAccept
 	}
 	if set("nats") {
-		dst.NATS = strings.Split(nats, ",")
+		dst.NATS = strings.Split(mf.nats, ",")
 	}
 	if set("keep-jobs") || dst.KeepJobs == 0 {
-		dst.KeepJobs = config.Duration(keepJobs)
+		dst.KeepJobs = config.Duration(mf.keepJobs)
 	}
 	if set("job-ttl") || dst.JobTTL == 0 {
-		dst.JobTTL = config.Duration(jobTTL)
+		dst.JobTTL = config.Duration(mf.jobTTL)
 	}
 	if set("timeout") || dst.Timeout == 0 {
-		dst.Timeout = config.Duration(timeout)
+		dst.Timeout = config.Duration(mf.timeout)
+	}
+	if set("mesh-reapply") {
+		dst.MeshReapply = &mf.meshReapply
+	}
+	if set("mesh-reapply-delay") || dst.MeshReapplyDelay == 0 {
+		dst.MeshReapplyDelay = config.Duration(mf.meshDelay)
 	}
 }
 

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -158,9 +160,20 @@ func newFleet(t *testing.T, o fleetOptions) *fleet {
 // startMinion starts (or restarts) minion id with its own data dir and root.
 func (f *fleet) startMinion(id, role string) *proc {
 	f.t.Helper()
+	return f.startMinionWith(id, map[string]string{"role": role})
+}
+
+// startMinionWith starts (or restarts) minion id with the given static
+// grains besides root.
+func (f *fleet) startMinionWith(id string, grains map[string]string) *proc {
+	f.t.Helper()
 	cfg := filepath.Join(f.dir, id+".yaml")
-	writeFile(f.t, cfg, fmt.Sprintf("id: %s\nmaster: [%s]\ndata_dir: %s\ngrains:\n  role: %s\n  root: %s\n",
-		id, f.busURL, filepath.Join(f.dir, id), role, f.root(id)))
+	var g strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(grains)) {
+		fmt.Fprintf(&g, "  %s: %s\n", k, grains[k])
+	}
+	writeFile(f.t, cfg, fmt.Sprintf("id: %s\nmaster: [%s]\ndata_dir: %s\ngrains:\n%s  root: %s\n",
+		id, f.busURL, filepath.Join(f.dir, id), g.String(), f.root(id)))
 	p := start(f.t, "minion", "--config", cfg, "--log-level", "info")
 	f.minions[id] = p
 	return p

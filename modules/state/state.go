@@ -179,6 +179,18 @@ func CompiledOnMaster(fun string) bool {
 	return false
 }
 
+// IsHighstate reports whether a call of fun with args and kwargs applies
+// the whole highstate rather than some SLS files.
+func IsHighstate(fun string, args []any, kwargs map[string]any) bool {
+	switch fun {
+	case "state.highstate":
+		return true
+	case "state.apply":
+		return len(args) == 0 && kwargs["mods"] == nil
+	}
+	return false
+}
+
 // CompileFor compiles, on the master, the states a call of fun (one of
 // CompiledOnMaster) gives the minion rt describes, with that minion's
 // grains and its own pillar. It returns the low chunks and the pillar the

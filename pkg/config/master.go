@@ -29,6 +29,13 @@ type Master struct {
 	KeepJobs    Duration          `yaml:"keep_jobs"`    // job cache retention
 	JobTTL      Duration          `yaml:"job_ttl"`      // how long an offline minion may still receive a job
 	Timeout     Duration          `yaml:"timeout"`      // default wait for returns
+	// MeshReapply re-applies a minion's mesh states (ovs.mesh,
+	// net.vxlan_mesh) when a peer their target selects joins, leaves or
+	// changes address; default true.
+	MeshReapply *bool `yaml:"mesh_reapply"`
+	// MeshReapplyDelay gathers the changes of this long into one re-apply
+	// per minion (default 2s).
+	MeshReapplyDelay Duration `yaml:"mesh_reapply_delay"`
 }
 
 // Master defaults.
@@ -38,6 +45,7 @@ const (
 	DefaultKeepJobs      = 24 * time.Hour
 	DefaultJobTTL        = time.Hour
 	DefaultTimeout       = 10 * time.Second
+	DefaultMeshDelay     = 2 * time.Second
 )
 
 // DefaultSocket is the CLI socket path under a data directory.

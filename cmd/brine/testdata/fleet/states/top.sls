@@ -4,3 +4,6 @@ base:
   'role:web':
     - match: grain
     - web
+  'role:docker':
+    - match: grain
+    - mesh
