@@ -86,6 +86,12 @@ func TestFleetMeshFollowsMembership(t *testing.T) {
 		return true
 	})
 
+	// The mine is there for recipes too.
+	if code, out, errOut := f.brine("dk1", "state.show_sls", "peers", "--out", "json"); code != 0 ||
+		!strings.Contains(out, `dk1 192.0.2.1\ndk2 192.0.2.2\ndk3 192.0.2.3\ndk4 192.0.2.4`) {
+		t.Errorf("mine.get in a recipe: %d\n%s\n%s", code, out, errOut)
+	}
+
 	// dk4 leaves: its tunnels go from the others.
 	if code, out, errOut := f.brine("key", "delete", "dk4"); code != 0 {
 		t.Fatalf("delete dk4: %d %s %s", code, out, errOut)
