@@ -140,7 +140,9 @@ func (ms *meshes) grainsChanged(ctx context.Context, id string, grains map[strin
 	if len(newcomerSLS) == 0 {
 		return
 	}
-	top, err := sls.New(ms.m.compileConfig(id)).Top(ctx)
+	cfg := ms.m.compileConfig(id)
+	cfg.Grains = grains
+	top, err := sls.New(cfg).Top(ctx)
 	if err != nil {
 		ms.m.log.Warn("mesh: top file for a new peer", "minion", id, "err", err)
 		return
