@@ -17,10 +17,15 @@ type Compiling struct {
 }
 
 // Resolve runs the Resolve hook of every compiled state whose function has
-// one, replacing its arguments with the resolved ones (a copy: lows may
+// one (with the local minion alone as the mine when c has none), replacing its arguments with the resolved ones (a copy: lows may
 // share argument maps). Unknown functions are left for NewPlan to report.
 // Every failure comes back together as sls.Errors naming the state.
 func Resolve(ctx context.Context, lows []sls.Low, c *Compiling) error {
+	if c.Mine == nil {
+		local := *c
+		local.Mine = mine.Local{ID: c.ID, Grains: c.Grains}
+		c = &local
+	}
 	var errs sls.Errors
 	for i := range lows {
 		l := &lows[i]

@@ -1,7 +1,8 @@
 // Package net provides the net state module: net.link, net.address,
 // net.route and net.absent manage Linux links (bridge, veth, vxlan, dummy,
 // vlan), addresses and routes over netlink, in the host's network
-// namespace or a named one (netns).
+// namespace or a named one (netns); net.vxlan_mesh keeps a VXLAN device
+// in a full mesh with the peers the master's mine resolves.
 package net
 
 import (
