@@ -42,6 +42,14 @@ type RunningArgs struct {
 	Replicas      int               `arg:"replicas"`
 	StopTimeout   time.Duration     `arg:"stop_timeout"`
 	ClientTimeout time.Duration     `arg:"client_timeout"`
+	// OVSBridge plugs the container into this Open vSwitch bridge; IP, MAC,
+	// VLAN, OVSIface and Gateway describe that plug (see ovs.go).
+	OVSBridge string `arg:"ovs_bridge"`
+	IP        string `arg:"ip"`
+	MAC       string `arg:"mac"`
+	VLAN      *int   `arg:"vlan"`
+	OVSIface  string `arg:"ovs_iface"`
+	Gateway   string `arg:"gateway"`
 }
 
 // RemoveArgs are docker_container.stopped's and docker_container.absent's

@@ -33,7 +33,17 @@ func init() {
 			"healthcheck. replicas: N runs name-1..name-N. A container whose configuration " +
 			"differs is replaced (the old one keeps running if the new one cannot start); " +
 			"changes name the fields that differed. A watched change recreates the containers. " +
-			"stop_timeout (default 10s), client_timeout (default 30s).",
+			"stop_timeout (default 10s), client_timeout (default 30s). " +
+			"ovs_bridge: NAME plugs the container into that existing Open vSwitch bridge, as pipework " +
+			"does: a veth pair whose container end ovs_iface (default eth1) gets ip (CIDR, e.g. " +
+			"10.88.0.10/24), mac (default: a stable locally administered address derived from the " +
+			"container's name) and, with gateway, the default route; the host end, vb plus a hash of " +
+			"the container's name, is a port of the bridge with the access tag vlan and external_ids " +
+			"brine-container=<name> (on a netdev bridge the container end's transmit checksum offload " +
+			"is turned off, which the userspace datapath needs for TCP). With replicas, replica i gets " +
+			"ip plus i-1. A plug that differs is corrected in place; a container restarted or " +
+			"recreated is plugged again; ports left by the state's removed, scaled down or stopped " +
+			"containers are removed.",
 		Apply:    running,
 		ModWatch: recreate,
 	})
@@ -44,7 +54,8 @@ func init() {
 	})
 	states.Register("docker_container.absent", states.Func[RemoveArgs]{
 		Doc: "Ensures the container name (and the replicas of a replicas state named name) " +
-			"does not exist; a running container is only removed with force: True. client_timeout.",
+			"does not exist; a running container is only removed with force: True. The Open vSwitch " +
+			"ports brine plugged a container in with (ovs_bridge) are removed with it. client_timeout.",
 		Apply: absent,
 	})
 }
@@ -143,12 +154,15 @@ func apply(ctx context.Context, c *states.Call, a *RunningArgs, force bool) stat
 	if err != nil {
 		return r.outcome(err)
 	}
-	for _, name := range names(c.Name, a.Replicas) {
+	for i, name := range names(c.Name, a.Replicas) {
 		ch, comment, err := r.one(ctx, s, img, name, force)
-		r.record(a.Replicas > 0, name, ch)
 		if comment != "" {
 			r.comments = append(r.comments, comment)
 		}
+		if err == nil && s.ovs != nil {
+			ch, err = r.plugged(ctx, s.ovs.plug(name, i), ch)
+		}
+		r.record(a.Replicas > 0, name, ch)
 		if err != nil {
 			return r.outcome(err)
 		}
@@ -158,7 +172,29 @@ func apply(ctx context.Context, c *states.Call, a *RunningArgs, force bool) stat
 			return r.outcome(err)
 		}
 	}
+	if s.ovs != nil {
+		if err := r.sweepOVS(ctx, c.Name, names(c.Name, a.Replicas)); err != nil {
+			return r.outcome(err)
+		}
+	}
 	return r.outcome(nil)
+}
+
+// plugged plugs a container one has brought to its wanted state into
+// Open vSwitch, adding the plug's changes (under "ovs") to ch.
+func (r *run) plugged(ctx context.Context, p ovsPlug, ch map[string]any) (map[string]any, error) {
+	fresh := ch["container_id"] != nil || ch["state"] != nil
+	och, comment, err := r.plugOVS(ctx, p, fresh)
+	if comment != "" {
+		r.comments = append(r.comments, comment)
+	}
+	if len(och) > 0 {
+		if ch == nil {
+			ch = map[string]any{}
+		}
+		ch["ovs"] = och
+	}
+	return ch, err
 }
 
 // image finds the wanted image, pulling it when it is missing. In test

@@ -88,8 +88,21 @@ func absent(ctx context.Context, c *states.Call, a *RemoveArgs) states.Outcome {
 	if len(running) > 0 && !a.Force {
 		return r.outcome(fmt.Errorf("container %v is running; set force to True to remove it", running))
 	}
+	// The Open vSwitch ports of plugged containers go with them.
+	tnames := make([]string, len(targets))
+	for i, t := range targets {
+		tnames[i] = t.name
+	}
+	ports, err := ovsPortsOf(ctx, tnames)
+	if err != nil {
+		return r.outcome(err)
+	}
 	for _, t := range targets {
-		r.record(len(targets) > 1, t.name, map[string]any{"container_id": map[string]any{"old": dockerx.ShortID(t.id), "new": nil}})
+		ch := map[string]any{"container_id": map[string]any{"old": dockerx.ShortID(t.id), "new": nil}}
+		if ps := ports[t.name]; len(ps) > 0 {
+			ch["ovs"] = map[string]any{"port": oldNew(portNames(ps), nil)}
+		}
+		r.record(len(targets) > 1, t.name, ch)
 		if c.Test {
 			r.comments = append(r.comments, fmt.Sprintf("Container %s would be removed", t.name))
 			continue
@@ -101,6 +114,9 @@ func absent(ctx context.Context, c *states.Call, a *RemoveArgs) states.Outcome {
 		}
 		if err := r.remove(ctx, t.id); err != nil {
 			return r.outcome(err)
+		}
+		if err := unplugOVS(ctx, ports[t.name]); err != nil {
+			return r.outcome(fmt.Errorf("container %s removed, but not its Open vSwitch port: %w", t.name, err))
 		}
 		r.comments = append(r.comments, fmt.Sprintf("Container %s removed", t.name))
 	}

@@ -40,6 +40,7 @@ type spec struct {
 	nanoCPUs   int64
 	health     *container.HealthConfig
 	networks   []Network
+	ovs        *ovsConfig // nil: not plugged into Open vSwitch
 }
 
 // newSpec validates the arguments of a running state named name.
@@ -102,6 +103,9 @@ func newSpec(name string, a *RunningArgs) (*spec, error) {
 		return nil, err
 	}
 	if s.nanoCPUs, err = nanoCPUs(a.CPUs); err != nil {
+		return nil, err
+	}
+	if s.ovs, err = newOVSConfig(a); err != nil {
 		return nil, err
 	}
 	for _, n := range a.Networks {
