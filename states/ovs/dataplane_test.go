@@ -1,4 +1,4 @@
-package ovsx_test
+package ovs
 
 import (
 	"context"
@@ -11,15 +11,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brinecm/brine/pkg/mine"
 	"github.com/brinecm/brine/pkg/netx/nettest"
 	"github.com/brinecm/brine/pkg/ovsx"
 	"github.com/brinecm/brine/pkg/ovsx/ovstest"
 	"github.com/brinecm/brine/pkg/systest"
+	"github.com/brinecm/brine/states"
 )
 
 // The data-plane lab: hosts (network namespaces, each with a private Open
 // vSwitch) on one underlay Linux bridge in a namespace of its own, joined
-// by a full mesh of VXLAN tunnels between their integration bridges.
+// by ovs.mesh into a full mesh of VXLAN tunnels between their integration
+// bridges, compiled for each host against a mine of the lab's hosts.
 const (
 	dpHostCount = 3
 	// dpUnderlayNet is the underlay's /24, dpOverlayNet the overlay's.
@@ -37,7 +40,8 @@ const (
 
 func dpUnderlayIP(n int) string { return fmt.Sprintf("%s.%d", dpUnderlayNet, n) }
 func dpOverlayIP(n int) string  { return fmt.Sprintf("%s.%d", dpOverlayNet, n) }
-func dpTunnelName(n int) string { return fmt.Sprintf("vx-h%d", n) }
+func dpHostID(n int) string     { return fmt.Sprintf("h%d", n) }
+func dpTunnelName(n int) string { return portName("vx", "br-int", "vxlan:"+dpVNI, dpHostID(n)) }
 
 // dpHost is one host of the lab.
 type dpHost struct {
@@ -86,25 +90,28 @@ func newDPHost(t *testing.T, underlay, sfx string, n int) *dpHost {
 	return h
 }
 
-// mesh gives h one protected VXLAN port per peer on br-int.
-func (h *dpHost) mesh(t *testing.T, sfx string, peers []*dpHost) {
-	t.Helper()
-	protected := true
-	for _, p := range peers {
-		if p == h {
-			continue
-		}
-		spec := ovsx.PortSpec{Name: dpTunnelName(p.n), Bridge: "br-int", Type: "vxlan",
-			Options:     map[string]string{"remote_ip": dpUnderlayIP(p.n), "key": dpVNI},
-			ExternalIDs: map[string]string{dpMarkKey: sfx}, Protected: &protected}
-		got, err := h.sw.Client.EnsurePort(t.Context(), spec, nil)
-		if err != nil {
-			t.Fatalf("host %d: %v", h.n, err)
-		}
-		if !got.Protected || got.Options["remote_ip"] != dpUnderlayIP(p.n) || got.OFPort <= 0 {
-			t.Fatalf("host %d: tunnel to host %d is %+v", h.n, p.n, got)
-		}
+// dpMine is the mine of a lab: each host's grains, its underlay address
+// among them.
+func dpMine(hosts []*dpHost) mine.Static {
+	m := mine.Static{}
+	for _, h := range hosts {
+		m[dpHostID(h.n)] = map[string]any{"id": dpHostID(h.n), "role": "docker", "underlay_ip": dpUnderlayIP(h.n)}
 	}
+	return m
+}
+
+// mesh applies ovs.mesh on h, compiled against the mine of hosts, through
+// h's private switch (OVS_RUNDIR, as a minion on that host has it).
+func (h *dpHost) mesh(t *testing.T, hosts []*dpHost) states.Outcome {
+	t.Helper()
+	t.Setenv("OVS_RUNDIR", h.sw.RunDir)
+	m := dpMine(hosts)
+	o := compileAndApply(t, dpHostID(h.n), m, map[string]any{"bridge": "br-int", "peers": "G@role:docker",
+		"peer_ip": "underlay_ip", "key": dpVNI}, false)
+	if o.Result == nil || !*o.Result {
+		t.Fatalf("host %d: ovs.mesh failed: %s", h.n, o.Comment)
+	}
+	return o
 }
 
 // mac returns the MAC address of dev in the host's namespace, as ip sees it.
@@ -147,7 +154,7 @@ func TestVXLANMeshCarriesTraffic(t *testing.T) {
 		hosts[i] = newDPHost(t, underlay, sfx, i+1)
 	}
 	for _, h := range hosts {
-		h.mesh(t, sfx, hosts)
+		h.mesh(t, hosts)
 	}
 
 	t.Run("configuration", func(t *testing.T) {
@@ -176,7 +183,7 @@ func TestVXLANMeshCarriesTraffic(t *testing.T) {
 					{"Interface", "error", "[]"},
 					{"Interface", "link_state", "up"},
 					{"Port", "protected", "true"},
-					{"Port", "external_ids:" + dpMarkKey, sfx},
+					{"Port", "external_ids:" + peerIDKey, dpHostID(p.n)},
 				} {
 					// ovs-vsctl quotes a string only where it could be
 					// read as another type ("5001", not "cf31").
@@ -193,27 +200,8 @@ func TestVXLANMeshCarriesTraffic(t *testing.T) {
 		}
 	})
 
-	// Every host reaches every other over the overlay: six directions,
-	// pinged at the same time (t.Run may be called from several
-	// goroutines; t.Parallel would be bounded by -parallel).
-	t.Run("ping", func(t *testing.T) {
-		var wg sync.WaitGroup
-		for _, from := range hosts {
-			for _, to := range hosts {
-				if from == to {
-					continue
-				}
-				wg.Go(func() {
-					t.Run(fmt.Sprintf("h%d to h%d", from.n, to.n), func(t *testing.T) {
-						if err := from.ping(t.Context(), to); err != nil {
-							t.Error(err)
-						}
-					})
-				})
-			}
-		}
-		wg.Wait()
-	})
+	// Every host reaches every other over the overlay: six directions.
+	t.Run("ping", func(t *testing.T) { dpPingPairs(t, hosts, hosts) })
 
 	t.Run("tunnel neighbours", func(t *testing.T) {
 		// Traffic went through OVS's native tunnel code: it routes the
@@ -285,6 +273,40 @@ func TestVXLANMeshCarriesTraffic(t *testing.T) {
 		}
 	})
 
+	t.Run("a fourth host joins", func(t *testing.T) {
+		h4 := newDPHost(t, underlay, sfx, 4)
+		four := append(slices.Clone(hosts), h4)
+		for _, h := range hosts {
+			o := h.mesh(t, four)
+			if added, _ := o.Changes["added"].(map[string]any); len(o.Changes) != 1 || len(added) != 1 || added["h4"] != dpUnderlayIP(4) {
+				t.Errorf("host %d: changes %v, want exactly h4's tunnel added", h.n, o.Changes)
+			}
+		}
+		if o := h4.mesh(t, four); len(o.Changes["added"].(map[string]any)) != 3 {
+			t.Errorf("host 4: changes %v, want three tunnels added", o.Changes)
+		}
+		for _, h := range four {
+			if o := h.mesh(t, four); o.Changed() {
+				t.Errorf("host %d: a second run changed %v", h.n, o.Changes)
+			}
+		}
+		dpPingPairs(t, []*dpHost{h4}, hosts)
+		dpPingPairs(t, hosts, []*dpHost{h4})
+
+		// Host 2 leaves: its tunnels go, the others stay and carry traffic.
+		rest := []*dpHost{hosts[0], hosts[2], h4}
+		for _, h := range rest {
+			o := h.mesh(t, rest)
+			if removed, _ := o.Changes["removed"].(map[string]any); len(o.Changes) != 1 || len(removed) != 1 || removed["h2"] != dpUnderlayIP(2) {
+				t.Errorf("host %d: changes %v, want exactly h2's tunnel removed", h.n, o.Changes)
+			}
+			if got := h.sw.Vsctl(t, "--bare", "--columns=name", "find", "Interface", "type=vxlan"); len(strings.Fields(got)) != 2 {
+				t.Errorf("host %d: vxlan interfaces %q, want two", h.n, got)
+			}
+		}
+		dpPingPairs(t, rest, rest)
+	})
+
 	t.Run("host switch untouched", func(t *testing.T) {
 		_, err := hostSwitch.Read(t.Context())
 		systest.Require(t, err == nil, "the host's Open vSwitch does not answer at "+hostSwitch.Socket+" (run scripts/start-ovs.sh)")
@@ -299,6 +321,30 @@ func TestVXLANMeshCarriesTraffic(t *testing.T) {
 			}
 		}
 	})
+}
+
+// dpPingPairs pings, at the same time, from every host of from to every
+// other host of to, each pair in its own subtest.
+func dpPingPairs(t *testing.T, from, to []*dpHost) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, a := range from {
+		for _, b := range to {
+			if a == b {
+				continue
+			}
+			// t.Run may be called from several goroutines; t.Parallel
+			// would be bounded by -parallel.
+			wg.Go(func() {
+				t.Run(fmt.Sprintf("h%d to h%d", a.n, b.n), func(t *testing.T) {
+					if err := a.ping(t.Context(), b); err != nil {
+						t.Error(err)
+					}
+				})
+			})
+		}
+	}
+	wg.Wait()
 }
 
 // dpDatapathActions returns the "Datapath actions:" of an ofproto/trace.
