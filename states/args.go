@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -119,12 +120,20 @@ type argField struct {
 	required bool
 }
 
+// argFields maps argument names to their fields; the fields of an
+// embedded struct without an arg tag are arguments of the outer struct.
 func argFields(t reflect.Type) map[string]argField {
 	out := map[string]argField{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag, ok := f.Tag.Lookup("arg")
 		if !ok {
+			if embeddedArgs(f) {
+				for name, inner := range argFields(f.Type) {
+					inner.index = append(slices.Clone(f.Index), inner.index...)
+					out[name] = inner
+				}
+			}
 			continue
 		}
 		name, opts, _ := strings.Cut(tag, ",")
@@ -171,6 +180,11 @@ func checkArgType(t reflect.Type) error {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		if _, ok := f.Tag.Lookup("arg"); !ok {
+			if embeddedArgs(f) {
+				if err := checkArgType(f.Type); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		if !supported(f.Type) {
@@ -178,6 +192,12 @@ func checkArgType(t reflect.Type) error {
 		}
 	}
 	return nil
+}
+
+// embeddedArgs reports whether f is an embedded struct whose fields are
+// arguments.
+func embeddedArgs(f reflect.StructField) bool {
+	return f.Anonymous && f.IsExported() && f.Type.Kind() == reflect.Struct
 }
 
 func supported(t reflect.Type) bool {

@@ -1,6 +1,8 @@
 package states
 
 import (
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +82,34 @@ func TestDecodeRest(t *testing.T) {
 	}
 	if a.Fun != "f" || a.Rest["x"] != 1 || len(a.Rest) != 2 {
 		t.Errorf("decoded %+v", a)
+	}
+}
+
+// Shared is a set of arguments several state functions take.
+type Shared struct {
+	Peers string `arg:"peers,required"`
+	Key   int    `arg:"key"`
+}
+
+func TestDecodeEmbedded(t *testing.T) {
+	type args struct {
+		Shared
+		Bridge string `arg:"bridge"`
+	}
+	var a args
+	if err := Decode(map[string]any{"peers": "G@role:web", "key": 7, "bridge": "br0"}, &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.Peers != "G@role:web" || a.Key != 7 || a.Bridge != "br0" {
+		t.Errorf("decoded %+v", a)
+	}
+	err := Decode(map[string]any{"bridge": "br0", "kye": 1}, &a)
+	if err == nil || !strings.Contains(err.Error(), "missing required argument 'peers'") ||
+		!strings.Contains(err.Error(), "did you mean 'key'?") {
+		t.Errorf("embedded arguments are not checked like the others: %v", err)
+	}
+	if got := ArgNames(reflect.TypeFor[args]()); !slices.Equal(got, []string{"bridge", "key", "peers*"}) {
+		t.Errorf("ArgNames = %v", got)
 	}
 }
 

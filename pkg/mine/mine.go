@@ -171,6 +171,18 @@ func Resolve(ctx context.Context, m Mine, self, tgt string, kind target.Kind, ip
 	return p, nil
 }
 
+// PeerArgs are the arguments every mesh state takes (embed it in the
+// state's argument struct): the peers as given, and as the compiler
+// resolved them (ResolveArgs).
+type PeerArgs struct {
+	Peers        any               `arg:"peers,required"`
+	TgtType      string            `arg:"tgt_type"`
+	PeerIP       string            `arg:"peer_ip"`
+	PeerIPs      map[string]string `arg:"peer_ips"`
+	PeersMissing []string          `arg:"peers_missing"`
+	LocalIP      string            `arg:"local_ip"`
+}
+
 // Arguments a mesh state is given once its peers are resolved.
 const (
 	// PeerIPsArg maps each peer's id to its underlay address.

@@ -39,20 +39,15 @@ func init() {
 // state's name. PeerIPs and PeersMissing are set by the compiler from
 // Peers, TgtType and PeerIP.
 type MeshArgs struct {
-	Peers        any               `arg:"peers,required"`
-	TgtType      string            `arg:"tgt_type"`
-	PeerIP       string            `arg:"peer_ip"`
-	PeerIPs      map[string]string `arg:"peer_ips"`
-	PeersMissing []string          `arg:"peers_missing"`
-	LocalIP      string            `arg:"local_ip"`
-	ID           int               `arg:"id,required"`
-	DstPort      int               `arg:"dstport"`
-	Dev          string            `arg:"dev"`
-	Bridge       string            `arg:"bridge"`
-	MTU          int               `arg:"mtu"`
-	Up           *bool             `arg:"up"`
-	Learning     *bool             `arg:"learning"`
-	Netns        string            `arg:"netns"`
+	mine.PeerArgs
+	ID       int    `arg:"id,required"`
+	DstPort  int    `arg:"dstport"`
+	Dev      string `arg:"dev"`
+	Bridge   string `arg:"bridge"`
+	MTU      int    `arg:"mtu"`
+	Up       *bool  `arg:"up"`
+	Learning *bool  `arg:"learning"`
+	Netns    string `arg:"netns"`
 }
 
 // resolveMesh turns peers into peer_ips and peers_missing when the

@@ -32,12 +32,12 @@ func TestPlanMesh(t *testing.T) {
 	}{
 		{
 			name: "unresolved",
-			args: MeshArgs{Peers: "G@role:mesh", ID: 7},
+			args: MeshArgs{PeerArgs: mine.PeerArgs{Peers: "G@role:mesh"}, ID: 7},
 			err:  "peers were not resolved",
 		},
 		{
 			name:  "defaults",
-			args:  MeshArgs{ID: 7, PeerIPs: map[string]string{"h2": "10.0.0.2", "h3": "10.0.0.3"}, LocalIP: "10.0.0.1"},
+			args:  MeshArgs{PeerArgs: mine.PeerArgs{PeerIPs: map[string]string{"h2": "10.0.0.2", "h3": "10.0.0.3"}, LocalIP: "10.0.0.1"}, ID: 7},
 			peers: map[string]string{"h2": "10.0.0.2", "h3": "10.0.0.3"},
 			check: func(t *testing.T, p *meshPlan) {
 				s := p.spec
@@ -48,9 +48,8 @@ func TestPlanMesh(t *testing.T) {
 			},
 		},
 		{
-			name: "settings",
-			args: MeshArgs{ID: 99, PeerIPs: map[string]string{}, DstPort: 8472, Dev: "eth1", Bridge: "br0",
-				MTU: 1400, Up: &no, Learning: &no},
+			name:  "settings",
+			args:  MeshArgs{PeerArgs: mine.PeerArgs{PeerIPs: map[string]string{}}, ID: 99, DstPort: 8472, Dev: "eth1", Bridge: "br0", MTU: 1400, Up: &no, Learning: &no},
 			peers: map[string]string{},
 			check: func(t *testing.T, p *meshPlan) {
 				s := p.spec
@@ -62,43 +61,43 @@ func TestPlanMesh(t *testing.T) {
 		},
 		{
 			name:    "missing and self",
-			args:    MeshArgs{ID: 7, LocalIP: "10.0.0.1", PeerIPs: map[string]string{"h2": "10.0.0.2", "twin": "10.0.0.1"}, PeersMissing: []string{"h9 (no grain underlay_ip)"}},
+			args:    MeshArgs{PeerArgs: mine.PeerArgs{LocalIP: "10.0.0.1", PeerIPs: map[string]string{"h2": "10.0.0.2", "twin": "10.0.0.1"}, PeersMissing: []string{"h9 (no grain underlay_ip)"}}, ID: 7},
 			peers:   map[string]string{"h2": "10.0.0.2"},
 			skipped: []string{"h9 (no grain underlay_ip)", "twin (its address 10.0.0.1 is local_ip)"},
 		},
 		{
 			name:  "ipv6",
-			args:  MeshArgs{ID: 7, LocalIP: "fd00::1", PeerIPs: map[string]string{"h2": "fd00::2"}},
+			args:  MeshArgs{PeerArgs: mine.PeerArgs{LocalIP: "fd00::1", PeerIPs: map[string]string{"h2": "fd00::2"}}, ID: 7},
 			peers: map[string]string{"h2": "fd00::2"},
 		},
 		{
 			name: "bad peer address",
-			args: MeshArgs{ID: 7, PeerIPs: map[string]string{"h2": "10.0.0.300"}},
+			args: MeshArgs{PeerArgs: mine.PeerArgs{PeerIPs: map[string]string{"h2": "10.0.0.300"}}, ID: 7},
 			err:  `peer_ips: h2: "10.0.0.300" is not an IP address`,
 		},
 		{
 			name: "bad local_ip",
-			args: MeshArgs{ID: 7, LocalIP: "here", PeerIPs: map[string]string{}},
+			args: MeshArgs{PeerArgs: mine.PeerArgs{LocalIP: "here", PeerIPs: map[string]string{}}, ID: 7},
 			err:  `local_ip "here" is not an IP address`,
 		},
 		{
 			name: "mixed versions",
-			args: MeshArgs{ID: 7, LocalIP: "10.0.0.1", PeerIPs: map[string]string{"h2": "fd00::2"}},
+			args: MeshArgs{PeerArgs: mine.PeerArgs{LocalIP: "10.0.0.1", PeerIPs: map[string]string{"h2": "fd00::2"}}, ID: 7},
 			err:  "of different IP versions",
 		},
 		{
 			name: "ipv6 without local_ip",
-			args: MeshArgs{ID: 7, PeerIPs: map[string]string{"h2": "fd00::2"}},
+			args: MeshArgs{PeerArgs: mine.PeerArgs{PeerIPs: map[string]string{"h2": "fd00::2"}}, ID: 7},
 			err:  "needs an IPv6 local_ip",
 		},
 		{
 			name: "vni out of range",
-			args: MeshArgs{ID: 1 << 24, PeerIPs: map[string]string{}},
+			args: MeshArgs{PeerArgs: mine.PeerArgs{PeerIPs: map[string]string{}}, ID: 1 << 24},
 			err:  "VNI from 1 to 16777215",
 		},
 		{
 			name: "bad port",
-			args: MeshArgs{ID: 7, DstPort: 70000, PeerIPs: map[string]string{}},
+			args: MeshArgs{PeerArgs: mine.PeerArgs{PeerIPs: map[string]string{}}, ID: 7, DstPort: 70000},
 			err:  "dstport 70000",
 		},
 	}

@@ -38,18 +38,13 @@ func init() {
 
 // MeshArgs are ovs.mesh's arguments.
 type MeshArgs struct {
+	mine.PeerArgs
 	Bridge       string            `arg:"bridge"`
 	Type         string            `arg:"type"`
 	Key          string            `arg:"key"`
 	VNI          string            `arg:"vni"`
 	DstPort      int               `arg:"dst_port"`
 	Options      map[string]string `arg:"options"`
-	Peers        any               `arg:"peers,required"`
-	TgtType      string            `arg:"tgt_type"`
-	PeerIP       string            `arg:"peer_ip"`
-	PeerIPs      map[string]string `arg:"peer_ips"`
-	PeersMissing []string          `arg:"peers_missing"`
-	LocalIP      string            `arg:"local_ip"`
 	PortPrefix   string            `arg:"port_prefix"`
 	CreateBridge bool              `arg:"create_bridge"`
 	DatapathType string            `arg:"datapath_type"`
