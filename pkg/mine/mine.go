@@ -56,21 +56,8 @@ type Local struct {
 }
 
 // Get answers for the local minion, when the target selects it.
-func (l Local) Get(_ context.Context, tgt string, kind target.Kind, fun string) (map[string]any, error) {
-	if kind == "" {
-		kind = target.Glob
-	}
-	m, err := target.Compile(kind, tgt, nil)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]any{}
-	if m.Match(target.Minion{ID: l.ID, Grains: l.Grains}) {
-		if v, ok := Value(l.Grains, fun); ok {
-			out[l.ID] = v
-		}
-	}
-	return out, nil
+func (l Local) Get(ctx context.Context, tgt string, kind target.Kind, fun string) (map[string]any, error) {
+	return Static{l.ID: l.Grains}.Get(ctx, tgt, kind, fun)
 }
 
 // Address picks a minion's underlay address from its grains. key names a
