@@ -51,7 +51,9 @@ func TestMeshReactions(t *testing.T) {
 			func(ms *meshes) { ms.grainsChanged(ctx, "db", map[string]any{"role": "db", "underlay_ip": "10.0.0.9"}) },
 			map[string][]string{}},
 		{"a peer's grains change, not its address",
-			func(ms *meshes) { ms.grainsChanged(ctx, "b", map[string]any{"role": "docker", "underlay_ip": "10.0.0.2", "x": 1}) },
+			func(ms *meshes) {
+				ms.grainsChanged(ctx, "b", map[string]any{"role": "docker", "underlay_ip": "10.0.0.2", "x": 1})
+			},
 			map[string][]string{}},
 		{"a peer moves",
 			func(ms *meshes) { ms.grainsChanged(ctx, "b", docker("10.0.0.22")) },

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"regexp"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -162,9 +161,6 @@ func redelivered(msg *nats.Msg) bool {
 	return err == nil && meta.NumDelivered > 1
 }
 
-// jidPattern is what a job id looks like (see job.NewJID).
-var jidPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
 // claimedJID digs the job id out of a message that failed verification, to
 // name it in the rejection event; "" when there is none that looks valid.
 func claimedJID(data []byte) string {
@@ -172,7 +168,7 @@ func claimedJID(data []byte) string {
 	var j struct {
 		JID string `json:"jid"`
 	}
-	if json.Unmarshal(data, &s) != nil || json.Unmarshal(s.Payload, &j) != nil || !jidPattern.MatchString(j.JID) {
+	if json.Unmarshal(data, &s) != nil || json.Unmarshal(s.Payload, &j) != nil || !job.ValidJID(j.JID) {
 		return ""
 	}
 	return j.JID

@@ -31,6 +31,11 @@ type retry struct {
 	interval time.Duration
 }
 
+// none reports whether the state has no global argument at all.
+func (g *globals) none() bool {
+	return g.unless == nil && g.onlyif == nil && g.creates == nil && g.checkCmd == nil && g.retry == nil
+}
+
 func parseGlobals(args map[string]any) (globals, ArgErrors) {
 	var g globals
 	var errs ArgErrors

@@ -48,6 +48,10 @@ type step struct {
 	prereqBy []*step
 	order    float64
 	pos      int // position in the sorted plan
+	// shareable: the step may join a window of states that run at the
+	// same time; reqBefore is the last position its requisites point at.
+	shareable bool
+	reqBefore int
 }
 
 // Plan is a compiled, validated state run: every requisite resolved, every
@@ -127,6 +131,7 @@ func NewPlan(lows []sls.Low) (*Plan, error) {
 		sortErrors(errs)
 		return nil, errs
 	}
+	markShareable(steps)
 	return &Plan{steps: steps}, nil
 }
 

@@ -52,6 +52,14 @@ type Func[A any] struct {
 	// arguments with what only the compiler knows, e.g. a mesh's peers
 	// resolved from a target expression.
 	Resolve func(ctx context.Context, c *Compiling, raw map[string]any) error
+	// Concurrent, when set, reports whether this call may run at the same
+	// time as its neighbours in the run, that is other states whose names
+	// neither equal its name nor contain it or lie below it as paths do.
+	// It must say true only when the call reads and writes nothing but its
+	// name (and what lies below it), so that the outcome cannot depend on
+	// which of the neighbours ran first. It is asked just before the call
+	// would start, after every state before it has run; nil means never.
+	Concurrent func(c *Call, args *A) bool
 }
 
 // Entry is a registered state function with its argument type erased.
@@ -63,6 +71,9 @@ type Entry struct {
 	apply    func(context.Context, *Call, any) Outcome
 	modWatch func(context.Context, *Call, any) Outcome
 	resolve  func(context.Context, *Compiling, map[string]any) error
+	// concurrent is Func.Concurrent with the argument type erased; nil
+	// when the function never runs concurrently.
+	concurrent func(*Call, any) bool
 }
 
 // HasModWatch reports whether the function reacts to watch requisites.
@@ -106,6 +117,9 @@ func Register[A any](name string, f Func[A]) {
 		},
 		apply:   func(ctx context.Context, c *Call, a any) Outcome { return f.Apply(ctx, c, a.(*A)) },
 		resolve: f.Resolve,
+	}
+	if f.Concurrent != nil {
+		e.concurrent = func(c *Call, a any) bool { return f.Concurrent(c, a.(*A)) }
 	}
 	if f.ModWatch != nil {
 		e.modWatch = func(ctx context.Context, c *Call, a any) Outcome { return f.ModWatch(ctx, c, a.(*A)) }

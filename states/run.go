@@ -20,7 +20,9 @@ type RunOptions struct {
 // Run applies (or, with Test, tests) every state of the plan in order and
 // returns their results in run order. Requisites decide what runs, as
 // Salt's requisite system does; a cancelled ctx stops the run and the
-// states not reached are not reported.
+// states not reached are not reported. Consecutive states that cannot
+// affect one another run at the same time (see markShareable); the
+// results are those of a sequential run.
 func (p *Plan) Run(ctx context.Context, opts RunOptions) Highstate {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -29,10 +31,17 @@ func (p *Plan) Run(ctx context.Context, opts RunOptions) Highstate {
 		opts:    opts,
 		results: make([]*Result, len(p.steps)),
 		state:   make([]runState, len(p.steps)),
+		calls:   make([]*Call, len(p.steps)),
 		tested:  map[*step]Outcome{},
 	}
-	for _, s := range p.steps {
-		r.runStep(ctx, s)
+	for i := 0; i < len(p.steps) && !r.stopped; {
+		if members, calls, end := r.window(p.steps, i); len(members) > 1 {
+			r.runWindow(ctx, members, calls)
+			i = end
+			continue
+		}
+		r.runStep(ctx, p.steps[i])
+		i++
 	}
 	r.runListeners(ctx, p.steps)
 	out := make(Highstate, 0, len(r.order))
@@ -54,6 +63,7 @@ type runner struct {
 	opts    RunOptions
 	results []*Result // by step position
 	state   []runState
+	calls   []*Call   // by step position, made once
 	order   []*Result // in run order, incl. listeners
 	tested  map[*step]Outcome
 	stopped bool
@@ -96,7 +106,13 @@ func (r *runner) runStep(ctx context.Context, s *step) {
 		return
 	}
 	start := time.Now()
-	o := r.evaluate(ctx, s)
+	o := r.evaluate(ctx, s, r.callFor(s))
+	r.record(s, o, start, time.Since(start))
+}
+
+// record adds s's result to the run, and stops the run when s failed with
+// failhard.
+func (r *runner) record(s *step, o Outcome, start time.Time, took time.Duration) {
 	res := &Result{
 		Key:       s.low.Key(),
 		ID:        s.low.ID,
@@ -106,7 +122,7 @@ func (r *runner) runStep(ctx context.Context, s *step) {
 		Comment:   o.Comment,
 		Result:    o.Result,
 		StartTime: start.Format("15:04:05.000000"),
-		Duration:  float64(time.Since(start).Microseconds()) / 1000,
+		Duration:  float64(took.Microseconds()) / 1000,
 		RunNum:    len(r.order),
 	}
 	r.results[s.pos] = res
@@ -126,8 +142,8 @@ const (
 	statusSkip                  // not run, successfully (onchanges, onfail, prereq)
 )
 
-// evaluate checks s's requisites and runs it as they decide.
-func (r *runner) evaluate(ctx context.Context, s *step) Outcome {
+// evaluate checks s's requisites and runs it, with call c, as they decide.
+func (r *runner) evaluate(ctx context.Context, s *step, c *Call) Outcome {
 	st, comment := r.check(ctx, s, s.prereqBy)
 	switch st {
 	case statusFailed:
@@ -135,7 +151,6 @@ func (r *runner) evaluate(ctx context.Context, s *step) Outcome {
 	case statusSkip:
 		return Succeeded(comment, nil)
 	}
-	c := r.call(s)
 	skip, err := s.globals.skip(ctx)
 	if err != nil {
 		return Failedf("%v", err)
@@ -150,9 +165,13 @@ func (r *runner) evaluate(ctx context.Context, s *step) Outcome {
 	return o
 }
 
-func (r *runner) call(s *step) *Call {
+// callFor returns the call of s, made on first use.
+func (r *runner) callFor(s *step) *Call {
+	if c := r.calls[s.pos]; c != nil {
+		return c
+	}
 	c := &Call{ID: s.low.ID, Name: s.low.Name, SLS: s.low.SLS, Test: r.opts.Test, Env: r.opts.Env,
-		Log: r.opts.Log.With("state", s.low.ID, "fun", s.low.Function())}
+		Log: withAttrs(r.opts.Log, slog.String("state", s.low.ID), slog.String("fun", s.low.Function()))}
 	for _, g := range s.groups {
 		if g.kind == reqRequire {
 			for _, t := range g.targets {
@@ -160,6 +179,7 @@ func (r *runner) call(s *step) *Call {
 			}
 		}
 	}
+	r.calls[s.pos] = c
 	return c
 }
 
@@ -302,7 +322,7 @@ func (r *runner) testRun(ctx context.Context, t *step) Outcome {
 	if o, ok := r.tested[t]; ok {
 		return o
 	}
-	c := r.call(t)
+	c := *r.callFor(t)
 	c.Test = true
 	var o Outcome
 	if st, comment := r.check(ctx, t, nil); st == statusFailed {
@@ -312,7 +332,7 @@ func (r *runner) testRun(ctx context.Context, t *step) Outcome {
 	} else if skip != "" || st == statusSkip {
 		o = Succeeded(skip, nil)
 	} else {
-		o = safeCall(ctx, c, t.args, t.entry.apply)
+		o = safeCall(ctx, &c, t.args, t.entry.apply)
 	}
 	r.tested[t] = o
 	return o
@@ -344,7 +364,7 @@ func (r *runner) runListeners(ctx context.Context, steps []*step) {
 			continue
 		}
 		start := time.Now()
-		o := r.apply(ctx, s, r.call(s), s.entry.modWatch)
+		o := r.apply(ctx, s, r.callFor(s), s.entry.modWatch)
 		id := "listener_" + s.low.ID
 		r.order = append(r.order, &Result{
 			Key:       s.low.Module + "_|-" + id + "_|-" + s.low.Name + "_|-mod_watch",

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"regexp"
 	"runtime/debug"
 	"strings"
 
@@ -157,7 +156,20 @@ func outputFlags(cmd *cobra.Command, out *string) {
 	cmd.Flags().StringVar(out, "out", "", "output format: "+strings.Join(output.Formats(), ", ")+" (default highstate)")
 }
 
-var kwargRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+// isKwarg reports whether a starts with an identifier and "=": key=value.
+func isKwarg(a string) bool {
+	for i := 0; i < len(a); i++ {
+		switch c := a[i]; {
+		case c == '=':
+			return i > 0
+		case c == '_', 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case '0' <= c && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return false
+}
 
 // parseCallArgs splits FUNCTION [ARG...] [key=value...]; values are read as
 // YAML, as Salt does (test=True is a boolean, pillar='{a: 1}' a mapping).
@@ -169,7 +181,7 @@ func parseCallArgs(args []string) (string, []any, map[string]any, error) {
 	var pos []any
 	kw := map[string]any{}
 	for _, a := range args[1:] {
-		if kwargRe.MatchString(a) {
+		if isKwarg(a) {
 			k, v, _ := strings.Cut(a, "=")
 			val, err := yamlValue(v)
 			if err != nil {

@@ -64,6 +64,19 @@ type proc struct {
 	cmd *exec.Cmd
 	log *bytes.Buffer
 	mu  *sync.Mutex
+
+	waitOnce sync.Once
+	exited   chan struct{} // closed once cmd.Wait returned
+}
+
+// waited returns a channel closed when the process has exited and been
+// reaped; cmd.Wait runs once, whoever asks first.
+func (p *proc) waited() <-chan struct{} {
+	p.waitOnce.Do(func() {
+		p.exited = make(chan struct{})
+		go func() { _ = p.cmd.Wait(); close(p.exited) }()
+	})
+	return p.exited
 }
 
 type lockedBuffer struct {
@@ -102,23 +115,21 @@ func start(t *testing.T, args ...string) *proc {
 }
 
 func (p *proc) stop() {
-	if p.cmd.ProcessState != nil || p.cmd.Process == nil {
+	if p.cmd.Process == nil {
 		return
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-p.waited():
 	case <-time.After(10 * time.Second):
 		_ = p.cmd.Process.Kill()
-		<-done
+		<-p.waited()
 	}
 }
 
 func (p *proc) kill() {
 	_ = p.cmd.Process.Kill()
-	_ = p.cmd.Wait()
+	<-p.waited()
 }
 
 // fleet is a master and its minions.

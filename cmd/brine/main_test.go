@@ -156,3 +156,27 @@ func TestParseCallArgs(t *testing.T) {
 		t.Errorf("pillar %v", kw["pillar"])
 	}
 }
+
+func TestIsKwarg(t *testing.T) {
+	cases := []struct {
+		arg  string
+		want bool
+	}{
+		{"test=True", true},
+		{"_x=1", true},
+		{"a1_B=", true},
+		{"name=x=y", true},
+		{"=x", false},
+		{"1a=x", false},
+		{"a-b=x", false},
+		{"web,db", false},
+		{"pillar", false},
+		{"", false},
+		{"a b=c", false},
+	}
+	for _, c := range cases {
+		if got := isKwarg(c.arg); got != c.want {
+			t.Errorf("isKwarg(%q) = %v, want %v", c.arg, got, c.want)
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/brinecm/brine/pkg/dict"
 	"github.com/brinecm/brine/pkg/dockerx"
@@ -25,15 +26,22 @@ import (
 )
 
 // Collect gathers the core grains of this host for minion id, then merges
-// custom (static grains from the minion config) over them.
+// custom (static grains from the minion config) over them. The Docker and
+// Open vSwitch probes, which wait on their daemons, run while the rest is
+// read.
 func Collect(ctx context.Context, id string, custom map[string]any) (map[string]any, error) {
+	var docker, ovs map[string]any
+	var wg sync.WaitGroup
+	wg.Go(func() { docker = dockerx.Grains(ctx) })
+	wg.Go(func() { ovs = ovsx.Grains(ctx) })
 	c := collector{root: "/", cpus: runtime.NumCPU(), getenv: os.Getenv, nics: hostNICs}
 	g, err := c.collect(ctx, id)
+	wg.Wait()
 	if err != nil {
 		return nil, err
 	}
-	maps.Copy(g, dockerx.Grains(ctx))
-	maps.Copy(g, ovsx.Grains(ctx))
+	maps.Copy(g, docker)
+	maps.Copy(g, ovs)
 	return dict.Merge(g, custom), nil
 }
 
@@ -73,6 +81,16 @@ func (c collector) collect(ctx context.Context, id string) (map[string]any, erro
 		return nil, fmt.Errorf("collect grains: %w", err)
 	}
 	g := make(map[string]any, 48)
+	// The interface list comes from netlink: read it meanwhile.
+	type nicList struct {
+		nics []nic
+		err  error
+	}
+	nicsDone := make(chan nicList, 1)
+	go func() {
+		nics, err := c.nics()
+		nicsDone <- nicList{nics, err}
+	}()
 	warn := func(what string, err error) {
 		slog.WarnContext(ctx, "grains: cannot read "+what, "err", err)
 	}
@@ -123,11 +141,11 @@ func (c collector) collect(ctx context.Context, id string) (map[string]any, erro
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("collect grains: %w", err)
 	}
-	nics, err := c.nics()
-	if err != nil {
-		warn("network interfaces", err)
+	nl := <-nicsDone
+	if nl.err != nil {
+		warn("network interfaces", nl.err)
 	}
-	for k, v := range netGrains(nics) {
+	for k, v := range netGrains(nl.nics) {
 		g[k] = v
 	}
 	return g, nil

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -62,8 +61,21 @@ type Return struct {
 	Finished time.Time       `json:"finished"`
 }
 
-// validJID is what a job id may look like: it is a NATS subject token.
-var validJID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+// ValidJID reports whether s may be a job id: 1 to 64 letters, digits,
+// '_' or '-', so that it is a NATS subject token.
+func ValidJID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // NewJID returns a new unique job id: Salt's time-based format
 // (YYYYMMDDhhmmssffffff, in UTC) and a random suffix that keeps ids from
@@ -77,7 +89,7 @@ func NewJID(now time.Time) string {
 
 // check reports what makes j unfit to be signed or run.
 func (j *Job) check() error {
-	if !validJID.MatchString(j.JID) {
+	if !ValidJID(j.JID) {
 		return fmt.Errorf("job id %q: want 1 to 64 letters, digits, '_' or '-'", clip(j.JID))
 	}
 	if err := keys.CheckID(j.Minion); err != nil {

@@ -245,7 +245,7 @@ func TestNewJID(t *testing.T) {
 	format := regexp.MustCompile(`^[0-9]{20}_[0-9a-f]{8}$`)
 	local := now.In(time.FixedZone("CET", 3600))
 	jid := NewJID(local)
-	if !format.MatchString(jid) || !strings.HasPrefix(jid, "20261122031500123456_") || !validJID.MatchString(jid) {
+	if !format.MatchString(jid) || !strings.HasPrefix(jid, "20261122031500123456_") || !ValidJID(jid) {
 		t.Fatalf("NewJID = %q, want 20261122031500123456_xxxxxxxx", jid)
 	}
 	seen := map[string]bool{}
@@ -269,6 +269,31 @@ func BenchmarkOpen(b *testing.B) {
 	for b.Loop() {
 		if _, err := Open(data, trusted, "web1", now); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestValidJID(t *testing.T) {
+	cases := []struct {
+		jid  string
+		want bool
+	}{
+		{"20261122031500123456_1a2b3c4d", true},
+		{"a", true},
+		{"A-Z_0-9", true},
+		{strings.Repeat("x", 64), true},
+		{strings.Repeat("x", 65), false},
+		{"", false},
+		{"a.b", false},
+		{"a*", false},
+		{"a>", false},
+		{"a b", false},
+		{"jid\n", false},
+		{"é", false},
+	}
+	for _, c := range cases {
+		if got := ValidJID(c.jid); got != c.want {
+			t.Errorf("ValidJID(%q) = %v, want %v", c.jid, got, c.want)
 		}
 	}
 }

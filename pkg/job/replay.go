@@ -46,7 +46,7 @@ func OpenReplayGuard(path string) (*ReplayGuard, error) {
 // anyway. If the record cannot be written, Check returns that error and the
 // job must not run.
 func (g *ReplayGuard) Check(j *Job, now time.Time) error {
-	if j == nil || !validJID.MatchString(j.JID) {
+	if j == nil || !ValidJID(j.JID) {
 		return fmt.Errorf("%w: no valid job id", ErrMalformed)
 	}
 	g.mu.Lock()

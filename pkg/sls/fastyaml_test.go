@@ -502,3 +502,28 @@ func BenchmarkParseFast(b *testing.B) {
 		}
 	}
 }
+
+func TestYAMLLine(t *testing.T) {
+	tests := []struct {
+		in   string
+		line int
+		msg  string
+		ok   bool
+	}{
+		{"yaml: line 3: did not find expected key", 3, "did not find expected key", true},
+		{"yaml: line 12: mapping values are not allowed in this context", 12, "mapping values are not allowed in this context", true},
+		{"yaml: line 3: a: b", 3, "a: b", true},
+		{"yaml: unmarshal errors:\n  line 1: x", 0, "", false},
+		{"yaml: line x: y", 0, "", false},
+		{"yaml: line : y", 0, "", false},
+		{"yaml: line +3: y", 0, "", false},
+		{"yaml: line 3: two\nlines", 0, "", false},
+		{"yaml: control characters are not allowed", 0, "", false},
+	}
+	for _, tt := range tests {
+		line, msg, ok := yamlLine(tt.in)
+		if line != tt.line || msg != tt.msg || ok != tt.ok {
+			t.Errorf("yamlLine(%q) = %d, %q, %v; want %d, %q, %v", tt.in, line, msg, ok, tt.line, tt.msg, tt.ok)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package sls
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -15,8 +14,23 @@ import (
 // the machine.
 const maxNodes = 1 << 20
 
-// yamlLine pulls the line number out of a yaml.v3 syntax error message.
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+// yamlLine pulls the line number and the message out of a yaml.v3 syntax
+// error message ("yaml: line 3: did not find expected key").
+func yamlLine(e string) (line int, msg string, ok bool) {
+	rest, found := strings.CutPrefix(e, "yaml: line ")
+	if !found {
+		return 0, "", false
+	}
+	num, msg, found := strings.Cut(rest, ": ")
+	if !found || strings.Contains(msg, "\n") {
+		return 0, "", false
+	}
+	line, err := strconv.Atoi(num)
+	if err != nil || line < 0 || num[0] == '+' {
+		return 0, "", false
+	}
+	return line, msg, true
+}
 
 // parseYAML parses src into a node tree. It returns nil for a document
 // with no content (empty, only comments, or only null).
@@ -32,9 +46,8 @@ func parseYAML(file string, src []byte) (root *yaml.Node, err *Error) {
 		if e := yaml.Unmarshal(src, doc); e != nil {
 			msg := strings.TrimPrefix(e.Error(), "yaml: ")
 			line := 0
-			if m := yamlLine.FindStringSubmatch(e.Error()); m != nil {
-				line, _ = strconv.Atoi(m[1])
-				msg = m[2]
+			if l, m, ok := yamlLine(e.Error()); ok {
+				line, msg = l, m
 			}
 			return nil, &Error{Pos: Pos{File: file, Line: line}, Msg: "invalid YAML: " + msg}
 		}

@@ -23,29 +23,35 @@ func init() {
 	states.Register("file.managed", states.Func[ManagedArgs]{
 		Doc: "Manages a file's contents (from source, a list of sources, or contents; " +
 			"optionally a jinja template with context and defaults), owner, group and mode.",
-		Apply: managed,
+		Apply:      managed,
+		Concurrent: managedConcurrent,
 	})
 	states.Register("file.directory", states.Func[DirectoryArgs]{
 		Doc: "Ensures a directory exists with the given owner, group and mode; recurse applies " +
 			"them below it, clean removes what no required state manages (except exclude_pat).",
-		Apply: directory,
+		Apply:      directory,
+		Concurrent: directoryConcurrent,
 	})
 	states.Register("file.absent", states.Func[AbsentArgs]{
-		Doc:   "Removes a file, symlink or directory tree.",
-		Apply: absent,
+		Doc:        "Removes a file, symlink or directory tree.",
+		Apply:      absent,
+		Concurrent: absentConcurrent,
 	})
 	states.Register("file.symlink", states.Func[SymlinkArgs]{
-		Doc:   "Ensures name is a symlink to target; force replaces a file or directory in the way.",
-		Apply: symlink,
+		Doc:        "Ensures name is a symlink to target; force replaces a file or directory in the way.",
+		Apply:      symlink,
+		Concurrent: symlinkConcurrent,
 	})
 	states.Register("file.append", states.Func[AppendArgs]{
-		Doc:   "Appends the lines of text that the file does not contain yet, creating the file if needed.",
-		Apply: appendText,
+		Doc:        "Appends the lines of text that the file does not contain yet, creating the file if needed.",
+		Apply:      appendText,
+		Concurrent: appendConcurrent,
 	})
 	states.Register("file.line", states.Func[LineArgs]{
 		Doc: "Edits one line of a file: mode ensure, replace, insert or delete, placed by " +
 			"match, before, after or location.",
-		Apply: line,
+		Apply:      line,
+		Concurrent: lineConcurrent,
 	})
 }
 

@@ -1,0 +1,74 @@
+package states
+
+import (
+	"context"
+	"log/slog"
+)
+
+// RunSequential runs p one state at a time, never in windows: the run
+// order the concurrent run must reproduce.
+func RunSequential(ctx context.Context, p *Plan, opts RunOptions) Highstate {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	r := &runner{opts: opts, results: make([]*Result, len(p.steps)), state: make([]runState, len(p.steps)),
+		calls: make([]*Call, len(p.steps)), tested: map[*step]Outcome{}}
+	for _, s := range p.steps {
+		r.runStep(ctx, s)
+	}
+	r.runListeners(ctx, p.steps)
+	out := make(Highstate, 0, len(r.order))
+	for _, res := range r.order {
+		out = append(out, *res)
+	}
+	return out
+}
+
+// Windows returns the IDs of the states Run would run together, window by
+// window in run order (a state that runs alone is a window of one),
+// without running anything: a state counts as run once its window is
+// formed, and one that runs alone first runs what it requires, as runStep.
+func Windows(p *Plan, opts RunOptions) [][]string {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	r := &runner{opts: opts, results: make([]*Result, len(p.steps)), state: make([]runState, len(p.steps)),
+		calls: make([]*Call, len(p.steps)), tested: map[*step]Outcome{}}
+	var out [][]string
+	var solo func(s *step)
+	solo = func(s *step) {
+		if r.state[s.pos] != notRun {
+			return
+		}
+		r.state[s.pos] = running
+		deps := append(append([]*step{}, s.prereqBy...), s.requisiteDeps()...)
+		for _, g := range s.groups {
+			if g.kind == reqPrereq {
+				for _, t := range g.targets {
+					deps = append(deps, t.requisiteDeps()...)
+				}
+			}
+		}
+		for _, d := range deps {
+			solo(d)
+		}
+		out = append(out, []string{s.low.ID})
+		r.state[s.pos] = done
+	}
+	for i := 0; i < len(p.steps); {
+		members, _, end := r.window(p.steps, i)
+		if len(members) > 1 {
+			var ids []string
+			for _, s := range members {
+				ids = append(ids, s.low.ID)
+				r.state[s.pos] = done
+			}
+			out = append(out, ids)
+			i = end
+			continue
+		}
+		solo(p.steps[i])
+		i++
+	}
+	return out
+}
