@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nikolalohinski/gonja/v2/exec"
 	"github.com/nikolalohinski/gonja/v2/parser"
@@ -28,9 +29,9 @@ func (e *Error) Error() string {
 
 var (
 	// lineRe finds the line numbers gonja puts in its wrapped messages.
-	lineRe = regexp.MustCompile(`(?:at line |Line[:=] ?)(\d+)`)
+	lineRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?:at line |Line[:=] ?)(\d+)`) })
 	// unknownFilterRe is gonja's message for an unregistered filter.
-	unknownFilterRe = regexp.MustCompile(`filter '([^']*)' not found`)
+	unknownFilterRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`filter '([^']*)' not found`) })
 )
 
 // toError turns an error from gonja into an *Error for the template name,
@@ -48,10 +49,10 @@ func toError(name string, err error, cause error) *Error {
 	}
 	msg := err.Error()
 	line := 0
-	if m := lineRe.FindAllStringSubmatch(msg, -1); len(m) > 0 {
+	if m := lineRe().FindAllStringSubmatch(msg, -1); len(m) > 0 {
 		line, _ = strconv.Atoi(m[len(m)-1][1])
 	}
-	if m := unknownFilterRe.FindStringSubmatch(msg); m != nil {
+	if m := unknownFilterRe().FindStringSubmatch(msg); m != nil {
 		return &Error{Name: name, Line: line, Msg: fmt.Sprintf("unknown filter '%s'", m[1])}
 	}
 	if cause != nil && strings.Contains(msg, cause.Error()) {
@@ -61,7 +62,7 @@ func toError(name string, err error, cause error) *Error {
 	// first message in the chain without a line is the cause itself.
 	inner := chain[len(chain)-1].Error()
 	for _, e := range chain {
-		if m := e.Error(); !lineRe.MatchString(m) {
+		if m := e.Error(); !lineRe().MatchString(m) {
 			inner = m
 			break
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/nikolalohinski/gonja/v2/exec"
 	"gopkg.in/yaml.v3"
@@ -234,7 +235,7 @@ func regexFilter(name string, anchored bool) exec.FilterFunction {
 }
 
 // pyGroupRe finds Python replacement group references: \1 and \g<name>.
-var pyGroupRe = regexp.MustCompile(`\\(\d+)|\\g<(\w+)>`)
+var pyGroupRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\\(\d+)|\\g<(\w+)>`) })
 
 // filterRegexReplace is Salt's regex_replace(regex, replacement,
 // ignorecase=False, multiline=False), Python's re.sub.
@@ -257,8 +258,8 @@ func filterRegexReplace(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs)
 		return filterErr("regex_replace", err)
 	}
 	repl = strings.ReplaceAll(repl, "$", "$$")
-	repl = pyGroupRe.ReplaceAllStringFunc(repl, func(m string) string {
-		g := pyGroupRe.FindStringSubmatch(m)
+	repl = pyGroupRe().ReplaceAllStringFunc(repl, func(m string) string {
+		g := pyGroupRe().FindStringSubmatch(m)
 		return "${" + g[1] + g[2] + "}"
 	})
 	return exec.AsValue(re.ReplaceAllString(in.String(), repl))

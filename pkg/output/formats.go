@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -48,7 +49,7 @@ func writeYAMLOut(b *bytes.Buffer, r Return, _ palette, _ Options) error {
 // sexagesimal matches the base-60 numbers of YAML 1.1 ("10:21:33.123456"),
 // which yaml.v3 leaves unquoted but PyYAML and other YAML 1.1 readers would
 // take for a number.
-var sexagesimal = regexp.MustCompile(`^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?$`)
+var sexagesimal = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?$`) })
 
 // yamlNode converts a tree value to a YAML node; strings that would read
 // back as another type get quoted by the encoder.
@@ -68,7 +69,7 @@ func yamlNode(t any) *yaml.Node {
 		return n
 	case string:
 		n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v}
-		if sexagesimal.MatchString(v) {
+		if sexagesimal().MatchString(v) {
 			n.Style = yaml.SingleQuotedStyle
 		}
 		return n

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/digitalocean/go-openvswitch/ovs"
@@ -58,11 +59,11 @@ func (c *Client) Available() bool {
 
 // nameRE is what brine accepts as a bridge or port name: a Linux interface
 // name (at most 15 characters) that ovs-vsctl cannot mistake for an option.
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14}$`)
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14}$`) })
 
 // CheckName returns an error unless name is usable as a bridge or port name.
 func CheckName(name string) error {
-	if !nameRE.MatchString(name) {
+	if !nameRE().MatchString(name) {
 		return fmt.Errorf("invalid name %q: 1 to 15 letters, digits or _.:@- characters, the first a letter, digit or _", name)
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -29,11 +30,11 @@ func (a *Apt) Name() string { return "apt" }
 
 // validName matches Debian package names, optionally arch-qualified; it
 // keeps anything that could read as an option away from apt's command line.
-var validName = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$`)
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$`) })
 
 // CheckName returns an error for a string that is not a Debian package name.
 func CheckName(name string) error {
-	if !validName.MatchString(name) {
+	if !validName().MatchString(name) {
 		return fmt.Errorf("invalid package name %q", name)
 	}
 	return nil
@@ -231,12 +232,14 @@ func (a *Apt) change(ctx context.Context, args []string, dryRun, purge bool) (Ch
 
 // simLine matches apt-get -s actions: "Inst foo [1.0-1] (1.1-1 origin [all])",
 // "Remv foo [1.0-1]", "Purg foo [1.0-1]".
-var simLine = regexp.MustCompile(`^(Inst|Remv|Purg) (\S+)(?: \[([^\]]+)\])?(?: \((\S+))?`)
+var simLine = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(Inst|Remv|Purg) (\S+)(?: \[([^\]]+)\])?(?: \((\S+))?`)
+})
 
 func parseSimulation(out string) Changes {
 	res := Changes{}
 	for line := range strings.Lines(out) {
-		m := simLine.FindStringSubmatch(strings.TrimRight(line, "\n"))
+		m := simLine().FindStringSubmatch(strings.TrimRight(line, "\n"))
 		if m == nil {
 			continue
 		}
@@ -319,7 +322,7 @@ func run(ctx context.Context, name string, args ...string) (string, error) {
 }
 
 // unmetLine is apt's explanation of a dependency problem, on stdout.
-var unmetLine = regexp.MustCompile(`^ \S+ : (Depends|PreDepends|Conflicts|Breaks):`)
+var unmetLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^ \S+ : (Depends|PreDepends|Conflicts|Breaks):`) })
 
 // reason picks the lines that explain a failure: apt's "E:" lines and
 // dpkg's errors, with apt's unmet dependencies; else the end of stderr.
@@ -327,7 +330,7 @@ func reason(stdout, stderr string, code int) string {
 	var lines []string
 	sc := bufio.NewScanner(strings.NewReader(stdout))
 	for sc.Scan() {
-		if l := sc.Text(); unmetLine.MatchString(l) {
+		if l := sc.Text(); unmetLine().MatchString(l) {
 			lines = append(lines, strings.TrimSpace(l))
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -47,7 +48,7 @@ type ovsConfig struct {
 }
 
 // ifaceRE is what a link name inside the container may be.
-var ifaceRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$`)
+var ifaceRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$`) })
 
 // newOVSConfig validates the ovs_bridge arguments; nil when the container
 // is not plugged.
@@ -71,7 +72,7 @@ func newOVSConfig(a *RunningArgs) (*ovsConfig, error) {
 		return nil, fmt.Errorf("ovs_bridge: %w", err)
 	}
 	o := &ovsConfig{bridge: a.OVSBridge, iface: or(a.OVSIface, DefaultOVSIface), vlan: a.VLAN}
-	if !ifaceRE.MatchString(o.iface) || o.iface == "lo" {
+	if !ifaceRE().MatchString(o.iface) || o.iface == "lo" {
 		return nil, fmt.Errorf("ovs_iface %q: want a link name of 1 to 15 letters, digits or _.- characters, not lo", o.iface)
 	}
 	if o.vlan != nil && (*o.vlan < 1 || *o.vlan > 4094) {

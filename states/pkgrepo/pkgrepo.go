@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/brinecm/brine/pkg/pkgmgr"
 	"github.com/brinecm/brine/states"
@@ -156,7 +157,7 @@ func (s source) same(o source) bool {
 		s.suite == o.suite && strings.Join(s.comps, " ") == strings.Join(o.comps, " ")
 }
 
-var unsafe = regexp.MustCompile(`[^A-Za-z0-9.-]+`)
+var unsafe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9.-]+`) })
 
 // defaultFile names a repository's file: host_path_suite.list.
 func (s source) defaultFile() string {
@@ -166,7 +167,7 @@ func (s source) defaultFile() string {
 	} else if _, rest, ok := strings.Cut(u, ":"); ok {
 		u = rest
 	}
-	name := strings.Trim(unsafe.ReplaceAllString(u+"_"+s.suite, "_"), "_.")
+	name := strings.Trim(unsafe().ReplaceAllString(u+"_"+s.suite, "_"), "_.")
 	return name + ".list"
 }
 
