@@ -3,6 +3,7 @@ package ovsx_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -77,8 +78,12 @@ func TestGrains(t *testing.T) {
 	if v := ovstest.Vsctl(t, "get", "Open_vSwitch", ".", "ovs_version"); fmt.Sprintf("%q", g["version"]) != v {
 		t.Errorf("version %v, ovs-vsctl says %s", g["version"], v)
 	}
-	if !slices.Contains(g["bridges"].([]any), any(br)) {
-		t.Errorf("bridges %v lack %s", g["bridges"], br)
+	var want []any // ovs-vsctl list-br: every bridge, sorted
+	for _, b := range strings.Fields(ovstest.Vsctl(t, "list-br")) {
+		want = append(want, b)
+	}
+	if !slices.Contains(g["bridges"].([]any), any(br)) || !reflect.DeepEqual(g["bridges"], want) {
+		t.Errorf("bridges %v, ovs-vsctl list-br says %v (with %s)", g["bridges"], want, br)
 	}
 }
 
