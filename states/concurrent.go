@@ -79,14 +79,21 @@ type ran struct {
 // then records their results in plan order, as a sequential run would
 // have. Once ctx is cancelled no further state starts; the ones that did
 // start are reported.
+//
+// Checking runs faster in parallel, changing does not: file systems
+// serialise the creation and renaming of files in their journal, and
+// threads contending for it are slower than one alone. So once a state of
+// the window made a change, the helpers stop taking states and the rest of
+// the window runs on this goroutine alone.
 func (r *runner) runWindow(ctx context.Context, members []*step, calls []*Call) {
 	out := make([]ran, len(members))
 	for _, s := range members {
 		r.state[s.pos] = running
 	}
 	var next atomic.Int64
-	work := func() {
-		for {
+	var changed atomic.Bool
+	work := func(helper bool) {
+		for !helper || !changed.Load() {
 			k := int(next.Add(1) - 1)
 			if k >= len(members) || ctx.Err() != nil {
 				return
@@ -94,13 +101,16 @@ func (r *runner) runWindow(ctx context.Context, members []*step, calls []*Call) 
 			start := time.Now()
 			o := r.evaluate(ctx, members[k], calls[k])
 			out[k] = ran{o: o, start: start, took: time.Since(start), done: true}
+			if len(o.Changes) > 0 && !calls[k].Test {
+				changed.Store(true)
+			}
 		}
 	}
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(members)) - 1 {
-		wg.Go(work)
+		wg.Go(func() { work(true) })
 	}
-	work()
+	work(false)
 	wg.Wait()
 	for k, s := range members {
 		r.state[s.pos] = done

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -91,11 +92,17 @@ func measure(brine string, n, runs int) error {
 	}
 	brineCmd := []string{brine, "call", "--local", "--config", "/dev/null", "--id", "bench",
 		"--file-root", tree, "--pillar-root", filepath.Join(tree, "nopillar"), "--out", "summary", "state.apply", "bench"}
+	// reset empties the target and flushes what earlier runs wrote, so
+	// that no run pays for the write-back of another.
 	reset := func() error {
 		if err := os.RemoveAll(target); err != nil {
 			return err
 		}
-		return os.MkdirAll(target, 0o755)
+		if err := os.MkdirAll(target, 0o755); err != nil {
+			return err
+		}
+		syscall.Sync()
+		return nil
 	}
 	rows := []struct {
 		name  string
