@@ -281,7 +281,7 @@ func (t *targetIndex) resolve(s *step, uses map[*step][]*step) sls.Errors {
 		targets := t.find(r)
 		if len(targets) == 0 {
 			errs = append(errs, errAt(s.low, r.Pos, "%s: requisite %s not found: no state has ID or name %q%s%s",
-				s.low.Function(), r.Kind, r.Target, moduleHint(r.Module), t.suggest(r.Target)))
+				s.low.Function(), r.Kind, r.Target, moduleHint(r.Module), t.hint(r)))
 			continue
 		}
 		if use {
@@ -320,6 +320,25 @@ func (t *targetIndex) resolve(s *step, uses map[*step][]*step) sls.Errors {
 		}
 	}
 	return errs
+}
+
+// hint tells how to fix requisite r that points at nothing: the module
+// to write when the target exists under another one (a requisite names
+// the module, "- ovs: overlay", not the function, "- ovs.mesh: overlay"),
+// else the closest ID or name.
+func (t *targetIndex) hint(r sls.Req) string {
+	if r.Module != "" && r.Module != "sls" {
+		loose := r
+		loose.Module = ""
+		if found := t.find(loose); len(found) > 0 {
+			mod := found[0].low.Module
+			if m, _, ok := strings.Cut(r.Module, "."); ok && m == mod {
+				return fmt.Sprintf(": a requisite names the module, not the function: write \"- %s: %s\"", mod, r.Target)
+			}
+			return fmt.Sprintf(": %q is a %s state: write \"- %s: %s\"", r.Target, found[0].low.Function(), mod, r.Target)
+		}
+	}
+	return t.suggest(r.Target)
 }
 
 // suggest names the closest ID or name to a requisite target not found.
