@@ -1,27 +1,11 @@
 package states
 
-import (
-	"context"
-	"log/slog"
-)
+import "context"
 
 // RunSequential runs p one state at a time, never in windows: the run
 // order the concurrent run must reproduce.
 func RunSequential(ctx context.Context, p *Plan, opts RunOptions) Highstate {
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.DiscardHandler)
-	}
-	r := &runner{opts: opts, results: make([]*Result, len(p.steps)), state: make([]runState, len(p.steps)),
-		calls: make([]*Call, len(p.steps)), tested: map[*step]Outcome{}}
-	for _, s := range p.steps {
-		r.runStep(ctx, s)
-	}
-	r.runListeners(ctx, p.steps)
-	out := make(Highstate, 0, len(r.order))
-	for _, res := range r.order {
-		out = append(out, *res)
-	}
-	return out
+	return p.run(ctx, opts, false)
 }
 
 // Windows returns the IDs of the states Run would run together, window by
@@ -29,11 +13,7 @@ func RunSequential(ctx context.Context, p *Plan, opts RunOptions) Highstate {
 // without running anything: a state counts as run once its window is
 // formed, and one that runs alone first runs what it requires, as runStep.
 func Windows(p *Plan, opts RunOptions) [][]string {
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.DiscardHandler)
-	}
-	r := &runner{opts: opts, results: make([]*Result, len(p.steps)), state: make([]runState, len(p.steps)),
-		calls: make([]*Call, len(p.steps)), tested: map[*step]Outcome{}}
+	r := newRunner(p, opts)
 	var out [][]string
 	var solo func(s *step)
 	solo = func(s *step) {
@@ -41,15 +21,7 @@ func Windows(p *Plan, opts RunOptions) [][]string {
 			return
 		}
 		r.state[s.pos] = running
-		deps := append(append([]*step{}, s.prereqBy...), s.requisiteDeps()...)
-		for _, g := range s.groups {
-			if g.kind == reqPrereq {
-				for _, t := range g.targets {
-					deps = append(deps, t.requisiteDeps()...)
-				}
-			}
-		}
-		for _, d := range deps {
+		for _, d := range s.deps() {
 			solo(d)
 		}
 		out = append(out, []string{s.low.ID})

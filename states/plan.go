@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -429,11 +430,12 @@ func assignOrder(steps []*step) {
 	}
 }
 
-// deps returns the states that must have run before s: its requisite
-// targets (listen does not order), the states with a prereq on it, and, for
-// its own prereqs, what their targets require (they are test-run first).
+// deps returns the states that must have run before s, in the order a run
+// runs them: the states with a prereq on it, its requisite targets (listen
+// does not order), and, for its own prereqs, what their targets require
+// (they are test-run first).
 func (s *step) deps() []*step {
-	out := append(s.requisiteDeps(), s.prereqBy...)
+	out := append(slices.Clip(s.prereqBy), s.requisiteDeps()...)
 	for _, g := range s.groups {
 		if g.kind == reqPrereq {
 			for _, t := range g.targets {

@@ -24,21 +24,19 @@ type RunOptions struct {
 // affect one another run at the same time (see markShareable); the
 // results are those of a sequential run.
 func (p *Plan) Run(ctx context.Context, opts RunOptions) Highstate {
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.DiscardHandler)
-	}
-	r := &runner{
-		opts:    opts,
-		results: make([]*Result, len(p.steps)),
-		state:   make([]runState, len(p.steps)),
-		calls:   make([]*Call, len(p.steps)),
-		tested:  map[*step]Outcome{},
-	}
+	return p.run(ctx, opts, true)
+}
+
+// run is Run; without concurrent, every state runs alone.
+func (p *Plan) run(ctx context.Context, opts RunOptions, concurrent bool) Highstate {
+	r := newRunner(p, opts)
 	for i := 0; i < len(p.steps) && !r.stopped; {
-		if members, calls, end := r.window(p.steps, i); len(members) > 1 {
-			r.runWindow(ctx, members, calls)
-			i = end
-			continue
+		if concurrent {
+			if members, calls, end := r.window(p.steps, i); len(members) > 1 {
+				r.runWindow(ctx, members, calls)
+				i = end
+				continue
+			}
 		}
 		r.runStep(ctx, p.steps[i])
 		i++
@@ -49,6 +47,20 @@ func (p *Plan) Run(ctx context.Context, opts RunOptions) Highstate {
 		out = append(out, *res)
 	}
 	return out
+}
+
+// newRunner prepares a run of p.
+func newRunner(p *Plan, opts RunOptions) *runner {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	return &runner{
+		opts:    opts,
+		results: make([]*Result, len(p.steps)),
+		state:   make([]runState, len(p.steps)),
+		calls:   make([]*Call, len(p.steps)),
+		tested:  map[*step]Outcome{},
+	}
 }
 
 type runState uint8
@@ -86,20 +98,8 @@ func (r *runner) runStep(ctx context.Context, s *step) {
 	}
 	r.state[s.pos] = running
 	defer func() { r.state[s.pos] = done }()
-	for _, d := range s.prereqBy {
+	for _, d := range s.deps() {
 		r.runStep(ctx, d)
-	}
-	for _, d := range s.requisiteDeps() {
-		r.runStep(ctx, d)
-	}
-	for _, g := range s.groups {
-		if g.kind == reqPrereq {
-			for _, t := range g.targets {
-				for _, d := range t.requisiteDeps() {
-					r.runStep(ctx, d)
-				}
-			}
-		}
 	}
 	if r.stopped || ctx.Err() != nil {
 		r.stopped = true

@@ -71,12 +71,23 @@ func (s *State) PortsOf(bridge string) []*Port {
 }
 
 // Read takes a snapshot of the switch configuration from OVSDB.
-func (c *Client) Read(ctx context.Context) (_ *State, err error) {
+func (c *Client) Read(ctx context.Context) (*State, error) {
+	var st *State
+	err := c.session(ctx, func(ctx context.Context, db *ovsdb.Client) error {
+		var err error
+		st, err = readState(ctx, db)
+		return err
+	})
+	return st, err
+}
+
+// session connects to OVSDB and runs fn, bounded by the client's timeout.
+func (c *Client) session(ctx context.Context, fn func(context.Context, *ovsdb.Client) error) (err error) {
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	db, err := ovsdb.Dial("unix", c.Socket)
 	if err != nil {
-		return nil, fmt.Errorf("connect to OVSDB at %s: %w", c.Socket, err)
+		return fmt.Errorf("connect to OVSDB at %s: %w", c.Socket, err)
 	}
 	defer db.Close()
 	defer func() { // the library panics on some protocol violations
@@ -84,25 +95,21 @@ func (c *Client) Read(ctx context.Context) (_ *State, err error) {
 			err = fmt.Errorf("read OVSDB: %v", r)
 		}
 	}()
+	return fn(ctx, db)
+}
 
-	root, err := selectTable(ctx, db, "Open_vSwitch")
+// readState reads the bridges, ports and interfaces from db.
+func readState(ctx context.Context, db *ovsdb.Client) (*State, error) {
+	ifaces, root, err := selectTable(ctx, db, "Interface")
 	if err != nil {
 		return nil, err
 	}
-	if len(root) != 1 {
-		return nil, fmt.Errorf("read OVSDB: %d rows in table Open_vSwitch, want 1", len(root))
-	}
-	st := &State{Version: str(root[0]["ovs_version"]), Bridges: map[string]*Bridge{}, Ports: map[string]*Port{}}
-
-	ifaces, err := selectTable(ctx, db, "Interface")
-	if err != nil {
-		return nil, err
-	}
+	st := &State{Version: str(root["ovs_version"]), Bridges: map[string]*Bridge{}, Ports: map[string]*Port{}}
 	ifaceByUUID := map[string]ovsdb.Row{}
 	for _, r := range ifaces {
 		ifaceByUUID[uuid(r["_uuid"])] = r
 	}
-	ports, err := selectTable(ctx, db, "Port")
+	ports, _, err := selectTable(ctx, db, "Port")
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +117,7 @@ func (c *Client) Read(ctx context.Context) (_ *State, err error) {
 	for _, r := range ports {
 		portByUUID[uuid(r["_uuid"])] = r
 	}
-	bridges, err := selectTable(ctx, db, "Bridge")
+	bridges, _, err := selectTable(ctx, db, "Bridge")
 	if err != nil {
 		return nil, err
 	}
@@ -157,26 +164,27 @@ func (c *Client) Read(ctx context.Context) (_ *State, err error) {
 	return st, nil
 }
 
-// selectTable reads every row of table. go-openvswitch flattens the rows
-// of a transaction's operations and drops a failed operation's error, so
-// each table is read with a canary select of the root table after it: the
-// server stops at a failed operation, and a missing canary row means the
-// first select failed.
-func selectTable(ctx context.Context, db *ovsdb.Client, table string) ([]ovsdb.Row, error) {
-	rows, err := db.Transact(ctx, "Open_vSwitch", []ovsdb.TransactOp{
+// selectTable reads every row of table, and the root table's row.
+// go-openvswitch flattens the rows of a transaction's operations and drops
+// a failed operation's error, so each table is read with a canary select of
+// the root table after it: the server stops at a failed operation, and a
+// missing canary row means the first select failed.
+func selectTable(ctx context.Context, db *ovsdb.Client, table string) (rows []ovsdb.Row, root ovsdb.Row, err error) {
+	rows, err = db.Transact(ctx, "Open_vSwitch", []ovsdb.TransactOp{
 		ovsdb.Select{Table: table},
 		ovsdb.Select{Table: "Open_vSwitch"},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read OVSDB table %s: %w", table, err)
+		return nil, nil, fmt.Errorf("read OVSDB table %s: %w", table, err)
 	}
 	if len(rows) == 0 {
-		return nil, fmt.Errorf("read OVSDB table %s: %w", table, errNoCanary)
+		return nil, nil, fmt.Errorf("read OVSDB table %s: %w", table, errNoCanary)
 	}
-	if _, ok := rows[len(rows)-1]["ovs_version"]; !ok {
-		return nil, fmt.Errorf("read OVSDB table %s: %w", table, errNoCanary)
+	root = rows[len(rows)-1]
+	if _, ok := root["ovs_version"]; !ok {
+		return nil, nil, fmt.Errorf("read OVSDB table %s: %w", table, errNoCanary)
 	}
-	return rows[:len(rows)-1], nil
+	return rows[:len(rows)-1], root, nil
 }
 
 var errNoCanary = errors.New("the server answered with an error")

@@ -2,7 +2,6 @@ package ovsx
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
@@ -37,37 +36,17 @@ func Grains(ctx context.Context) map[string]any {
 // OVSDB transaction: each round trip to ovsdb-server costs about 200 µs,
 // and grains are collected at every start.
 func (c *Client) summary(ctx context.Context) (version string, bridges []string, err error) {
-	ctx, cancel := c.withTimeout(ctx)
-	defer cancel()
-	db, err := ovsdb.Dial("unix", c.Socket)
-	if err != nil {
-		return "", nil, fmt.Errorf("connect to OVSDB at %s: %w", c.Socket, err)
-	}
-	defer db.Close()
-	defer func() { // the library panics on some protocol violations
-		if r := recover(); r != nil {
-			err = fmt.Errorf("read OVSDB: %v", r)
+	err = c.session(ctx, func(ctx context.Context, db *ovsdb.Client) error {
+		rows, root, err := selectTable(ctx, db, "Bridge")
+		if err != nil {
+			return err
 		}
-	}()
-	// The Open_vSwitch row comes last: its select cannot come back empty.
-	rows, err := db.Transact(ctx, "Open_vSwitch", []ovsdb.TransactOp{
-		ovsdb.Select{Table: "Bridge"},
-		ovsdb.Select{Table: "Open_vSwitch"},
+		version = str(root["ovs_version"])
+		for _, r := range rows {
+			bridges = append(bridges, str(r["name"]))
+		}
+		return nil
 	})
-	if err != nil {
-		return "", nil, fmt.Errorf("read OVSDB: %w", err)
-	}
-	if len(rows) == 0 {
-		return "", nil, fmt.Errorf("read OVSDB: %w", errNoCanary)
-	}
-	v, ok := rows[len(rows)-1]["ovs_version"]
-	if !ok {
-		return "", nil, fmt.Errorf("read OVSDB: %w", errNoCanary)
-	}
-	version = str(v)
-	for _, r := range rows[:len(rows)-1] {
-		bridges = append(bridges, str(r["name"]))
-	}
 	slices.Sort(bridges)
-	return version, bridges, nil
+	return version, bridges, err
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -261,25 +260,6 @@ func render(ctx context.Context, c *states.Call, a *ManagedArgs, srcName string,
 		return nil, fmt.Sprintf("Unable to render %s as %s: %v", srcName, a.Template, err)
 	}
 	return out, ""
-}
-
-// readAll reads the rest of f, which is expected to hold size bytes: one
-// allocation when it does.
-func readAll(f *os.File, size int64) ([]byte, error) {
-	buf := make([]byte, 0, size+1)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := f.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if errors.Is(err, io.EOF) {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }
 
 // openFile opens name for reading and returns its descriptor and status.

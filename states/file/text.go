@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"unicode"
 
 	"github.com/brinecm/brine/pkg/diff"
@@ -22,33 +23,31 @@ type AppendArgs struct {
 	IgnoreWhitespace *bool    `arg:"ignore_whitespace"`
 }
 
-// readExisting reads a regular file; exists is false when it is missing.
-func readExisting(name string) (data []byte, fi fs.FileInfo, exists bool, err error) {
-	f, err := os.Open(name)
+// readExisting reads a regular file and returns its status; exists is
+// false when it is missing.
+func readExisting(name string) (data []byte, st *syscall.Stat_t, exists bool, err error) {
+	fd, st, err := openFile(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, false, nil
 	}
 	if err != nil {
 		return nil, nil, false, err
 	}
-	defer f.Close()
-	if fi, err = f.Stat(); err != nil {
-		return nil, nil, false, err
+	defer syscall.Close(fd)
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return nil, st, true, fmt.Errorf("%s is not a regular file", name)
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fi, true, fmt.Errorf("%s is not a regular file", name)
-	}
-	data, err = readAll(f, fi.Size())
-	return data, fi, true, err
+	data, err = readFile(fd, name, st.Size)
+	return data, st, true, err
 }
 
 // writeText writes data to name, keeping the owner and mode of the file
-// fi describes, or with default permissions for a new file.
-func writeText(name string, data []byte, fi fs.FileInfo) error {
-	if fi == nil {
+// st describes, or with default permissions for a new file.
+func writeText(name string, data []byte, st *syscall.Stat_t) error {
+	if st == nil {
 		return writeAtomic(name, data, newSpec(perms{uid: -1, gid: -1}))
 	}
-	return writeAtomic(name, data, keepSpec(statT(fi), perms{uid: -1, gid: -1}))
+	return writeAtomic(name, data, keepSpec(st, perms{uid: -1, gid: -1}))
 }
 
 func appendText(_ context.Context, c *states.Call, a *AppendArgs) states.Outcome {
@@ -56,7 +55,7 @@ func appendText(_ context.Context, c *states.Call, a *AppendArgs) states.Outcome
 	if !filepath.IsAbs(name) {
 		return notAbsolute(name)
 	}
-	old, fi, exists, err := readExisting(name)
+	old, st, exists, err := readExisting(name)
 	if err != nil {
 		return states.Failedf("Unable to read %s: %v", name, err)
 	}
@@ -96,7 +95,7 @@ func appendText(_ context.Context, c *states.Call, a *AppendArgs) states.Outcome
 			}
 		}
 	}
-	if err := writeText(name, data, fi); err != nil {
+	if err := writeText(name, data, st); err != nil {
 		return states.Failedf("Unable to append to %s: %v", name, err)
 	}
 	return states.Succeeded(fmt.Sprintf("Appended %d lines", len(add)), changes)
@@ -200,7 +199,7 @@ func line(_ context.Context, c *states.Call, a *LineArgs) states.Outcome {
 	if match == "" && a.Before == "" && a.After == "" {
 		match = content
 	}
-	old, fi, exists, err := readExisting(name)
+	old, st, exists, err := readExisting(name)
 	if err != nil {
 		return states.Failedf("Unable to read %s: %v", name, err)
 	}
@@ -232,7 +231,7 @@ func line(_ context.Context, c *states.Call, a *LineArgs) states.Outcome {
 	if c.Test {
 		return states.WouldChange("Changes would be made", changes)
 	}
-	if err := writeText(name, data, fi); err != nil {
+	if err := writeText(name, data, st); err != nil {
 		return states.Failedf("Unable to write %s: %v", name, err)
 	}
 	return states.Succeeded("Changes were made", changes)
