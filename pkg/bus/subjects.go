@@ -123,6 +123,19 @@ func AuthSubject(id string) string { return prefixAuth + token(id) }
 // InboxPrefix is minion id's inbox prefix for request/reply: _INBOX_<id>.
 func InboxPrefix(id string) string { return prefixInbox + token(id) }
 
+// OwnInbox reports whether reply is in minion id's own inbox: the only
+// subject a master-side handler may answer a request from id on. A reply
+// subject is chosen freely by the requester and the server does not check
+// it, so a handler answering elsewhere would publish there with the
+// master's rights.
+func OwnInbox(id, reply string) bool {
+	rest, ok := strings.CutPrefix(reply, InboxPrefix(id)+".")
+	return ok && rest != "" && len(reply) <= maxReplyLen && !strings.ContainsAny(rest, " \t\r\n*>")
+}
+
+// maxReplyLen bounds the reply subjects a master answers on.
+const maxReplyLen = 256
+
 // ConsumerName is the name of minion id's durable job consumer: minion_<id>.
 func ConsumerName(id string) string { return prefixCons + token(id) }
 

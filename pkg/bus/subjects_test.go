@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -138,6 +139,30 @@ func TestBackoff(t *testing.T) {
 			if d := backoff(n); d < base || d > base+base/2 {
 				t.Fatalf("backoff(%d) = %s, want within [%s, %s]", n, d, base, base+base/2)
 			}
+		}
+	}
+}
+
+func TestOwnInbox(t *testing.T) {
+	for _, c := range []struct {
+		id, reply string
+		want      bool
+	}{
+		{"web1", "_INBOX_web1.abc.1", true},
+		{"web1.example.com", "_INBOX_web1~example~com.x", true},
+		{"web1", "_INBOX_web2.abc", false},
+		{"web1", "_INBOX_web1", false},
+		{"web1", "_INBOX_web1.", false},
+		{"web1", "_INBOX_web10.abc", false},
+		{"web1", "$JS.API.STREAM.DELETE.BRINE_RETURNS", false},
+		{"web1", "brine.grains.web2", false},
+		{"web1", "_INBOX_web1.*", false},
+		{"web1", "_INBOX_web1.>", false},
+		{"web1", "_INBOX_web1." + strings.Repeat("x", 300), false},
+		{"web1", "", false},
+	} {
+		if got := OwnInbox(c.id, c.reply); got != c.want {
+			t.Errorf("OwnInbox(%q, %q) = %v, want %v", c.id, c.reply, got, c.want)
 		}
 	}
 }
