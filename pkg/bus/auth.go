@@ -3,11 +3,14 @@ package bus
 import (
 	"encoding/base64"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
+
+	"github.com/brinecm/brine/pkg/ratelimit"
 )
 
 // Role is what a key may do on the bus.
@@ -68,6 +71,14 @@ func minionPermissions(id string) *server.Permissions {
 	}
 }
 
+// How many connections of keys that are not accepted one remote address
+// may open: a burst, then a few per second. A fleet starting behind one
+// address retries with back-off; a flood of new keys is slowed to this.
+const (
+	pendingBurst = 64
+	pendingRate  = 4
+)
+
 // pendingPermissions let a key that is not accepted ask to be, and nothing else.
 func pendingPermissions(id string) *server.Permissions {
 	return &server.Permissions{
@@ -95,6 +106,7 @@ type authenticator struct {
 	auth       Authorizer
 	log        *slog.Logger
 	monitorKey string                         // public key of the bus's own monitor connection
+	pending    *ratelimit.Limiter             // pending connections per remote address
 	sysAccount func() *server.Account         // the server's system account, once started
 	mu         sync.Mutex                     // guards byKey and byCID
 	byKey      map[string]map[uint64]struct{} // public key -> client ids
@@ -106,6 +118,7 @@ func newAuthenticator(auth Authorizer, log *slog.Logger, monitorKey string) *aut
 		auth:       auth,
 		log:        log,
 		monitorKey: monitorKey,
+		pending:    ratelimit.New(pendingRate, pendingBurst),
 		byKey:      make(map[string]map[uint64]struct{}),
 		byCID:      make(map[uint64]string),
 	}
@@ -145,6 +158,9 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 		if err := ValidID(id); err != nil {
 			return a.refuse(c, key, name, "pending key: "+err.Error())
 		}
+		if host := remoteHost(c); host != "" && !a.pending.Allow(host) {
+			return a.refuse(c, key, name, "too many connections of keys that are not accepted from this address; retry later")
+		}
 		perms = pendingPermissions(id)
 	default:
 		return a.refuse(c, key, name, "key is not allowed")
@@ -163,6 +179,19 @@ func (a *authenticator) refuse(c server.ClientAuthentication, key, name, reason 
 	}
 	a.log.Info("bus: connection refused", "key", key, "name", name, "remote", addr, "reason", reason)
 	return false
+}
+
+// remoteHost is the client's address without its port; "" in process.
+func remoteHost(c server.ClientAuthentication) string {
+	ra := c.RemoteAddress()
+	if ra == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(ra.String())
+	if err != nil {
+		return ra.String()
+	}
+	return host
 }
 
 // signedNonce reports whether sig (base64, as nats clients send it) is key's

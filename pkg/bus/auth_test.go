@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -329,4 +330,45 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// TestPendingFloodIsLimited: one address opening connections with ever new
+// keys gets its burst, then is refused, while an accepted key still
+// connects from the same address.
+func TestPendingFloodIsLimited(t *testing.T) {
+	keys := newKeyTable()
+	srv := startServer(t, ServerConfig{Listen: "127.0.0.1:0", Auth: keys})
+	accepted, acceptedPub := newKey(t)
+	keys.set(acceptedPub, RoleMinion, "good1")
+	connect := func(kp nkeys.KeyPair, pub, name string) (*nats.Conn, error) {
+		return nats.Connect(srv.ClientURL(), nats.Name(name), nats.Nkey(pub, kp.Sign), nats.NoReconnect())
+	}
+	var conns []*nats.Conn
+	defer func() {
+		for _, nc := range conns {
+			nc.Close()
+		}
+	}()
+	refused := 0
+	for i := range pendingBurst + 20 {
+		kp, pub := newKey(t)
+		nc, err := connect(kp, pub, fmt.Sprintf("flood%d", i))
+		if err != nil {
+			if !errors.Is(err, nats.ErrAuthorization) {
+				t.Fatalf("connection %d: %v, want an authorization error", i, err)
+			}
+			refused++
+			continue
+		}
+		conns = append(conns, nc)
+	}
+	if len(conns) < pendingBurst || refused == 0 {
+		t.Fatalf("%d pending connections admitted, %d refused; want at least the burst of %d admitted and the rest refused",
+			len(conns), refused, pendingBurst)
+	}
+	nc, err := connect(accepted, acceptedPub, "good1")
+	if err != nil {
+		t.Fatalf("an accepted key from the flooding address: %v", err)
+	}
+	nc.Close()
 }

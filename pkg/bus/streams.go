@@ -18,8 +18,26 @@ const (
 	// JobAckWait is how long a minion has to acknowledge a delivered job
 	// before it is delivered again.
 	JobAckWait = 30 * time.Second
-	// dupWindow is how long a return's message id guards against a duplicate.
+	// dupWindow is the return stream's duplicate window. No return carries
+	// a message id (one minion could set another's), so it guards nothing;
+	// a return published twice replaces itself instead (one message per
+	// subject, and only its minion may publish on that subject).
 	dupWindow = 2 * time.Minute
+	// EventMaxSize is the largest event the bus keeps.
+	EventMaxSize = 64 << 10
+	// GrainsMaxSize is the largest grains document the bus keeps.
+	GrainsMaxSize = 1 << 20
+)
+
+// Disk limits of the streams and buckets at most: the oldest messages go
+// once a stream is full, so no minion can fill the master's disk. They
+// shrink to fit when JetStream has less room (see fitLimits).
+const (
+	JobsMaxBytes    = 1 << 30
+	ReturnsMaxBytes = 4 << 30
+	EventsMaxBytes  = 512 << 20
+	GrainsMaxBytes  = 512 << 20
+	JobInfoMaxBytes = 256 << 20
 )
 
 // SetupStreams creates or updates the job, return and event streams and the
@@ -37,6 +55,7 @@ func SetupStreams(ctx context.Context, js jetstream.JetStream, returnsMaxAge tim
 	if returnsMaxAge > 0 && returnsMaxAge < dups {
 		dups = returnsMaxAge
 	}
+	lim := fitLimits(ctx, js)
 	streams := []jetstream.StreamConfig{
 		{
 			Name:        JobStream,
@@ -47,6 +66,8 @@ func SetupStreams(ctx context.Context, js jetstream.JetStream, returnsMaxAge tim
 			MaxAge:      MaxJobAge,
 			AllowMsgTTL: true,
 			MaxMsgSize:  MaxPayload,
+			MaxBytes:    lim.jobs,
+			Discard:     jetstream.DiscardNew,
 		},
 		{
 			Name:        ReturnStream,
@@ -56,14 +77,21 @@ func SetupStreams(ctx context.Context, js jetstream.JetStream, returnsMaxAge tim
 			MaxAge:      returnsMaxAge,
 			Duplicates:  dups,
 			MaxMsgSize:  MaxPayload,
+			MaxBytes:    lim.returns,
+			Discard:     jetstream.DiscardOld,
+			// One return per job and minion: a minion sending its return
+			// again after a lost acknowledgement replaces it.
+			MaxMsgsPerSubject: 1,
 		},
 		{
 			Name:        EventStream,
 			Description: "brine minion and master events",
-			Subjects:    []string{AllEvents},
+			Subjects:    []string{AllLogged},
 			Storage:     jetstream.FileStorage,
 			MaxAge:      eventsAge,
-			MaxMsgSize:  MaxPayload,
+			MaxMsgSize:  EventMaxSize,
+			MaxBytes:    lim.events,
+			Discard:     jetstream.DiscardOld,
 		},
 	}
 	for _, cfg := range streams {
@@ -76,12 +104,40 @@ func SetupStreams(ctx context.Context, js jetstream.JetStream, returnsMaxAge tim
 		Description:  "brine: latest grains of each minion",
 		History:      1,
 		Storage:      jetstream.FileStorage,
-		MaxValueSize: MaxPayload,
+		MaxValueSize: GrainsMaxSize,
+		MaxBytes:     lim.grains,
 	})
 	if err != nil {
 		return fmt.Errorf("set up bucket %s: %w", GrainsBucket, err)
 	}
 	return nil
+}
+
+// limits are the disk limits SetupStreams gives the streams and buckets.
+type limits struct{ jobs, returns, events, grains, jobInfo int64 }
+
+// fitLimits scales the disk limits down when JetStream's storage limit
+// cannot hold them all (with a tenth to spare), since JetStream refuses a
+// stream whose limit it cannot reserve. Without an answer it keeps them.
+func fitLimits(ctx context.Context, js jetstream.JetStream) limits {
+	lim := limits{JobsMaxBytes, ReturnsMaxBytes, EventsMaxBytes, GrainsMaxBytes, JobInfoMaxBytes}
+	info, err := js.AccountInfo(ctx)
+	if err != nil || info.Limits.MaxStore <= 0 {
+		return lim
+	}
+	total := lim.jobs + lim.returns + lim.events + lim.grains + lim.jobInfo
+	room := info.Limits.MaxStore - info.Limits.MaxStore/10
+	if total <= room {
+		return lim
+	}
+	scale := func(n int64) int64 { return max(int64(float64(n)*float64(room)/float64(total)), 1<<20) }
+	return limits{scale(lim.jobs), scale(lim.returns), scale(lim.events), scale(lim.grains), scale(lim.jobInfo)}
+}
+
+// JobInfoLimit is the disk limit of a master's job information bucket,
+// scaled as SetupStreams scales the others.
+func JobInfoLimit(ctx context.Context, js jetstream.JetStream) int64 {
+	return fitLimits(ctx, js).jobInfo
 }
 
 // EnsureMinionConsumer creates (or updates) minion id's durable push consumer:
@@ -132,9 +188,9 @@ func PublishJob(ctx context.Context, js jetstream.JetStream, id string, signed [
 
 // PublishReturn stores minion id's return for job jid in the job cache and
 // waits for the server's acknowledgement; a return published twice (after a
-// lost acknowledgement) is stored once.
+// lost acknowledgement) replaces the first, so it is stored once.
 func PublishReturn(ctx context.Context, js jetstream.JetStream, jid, id string, data []byte) error {
-	_, err := js.Publish(ctx, ReturnSubject(jid, id), data, jetstream.WithMsgID(jid+"."+token(id)))
+	_, err := js.Publish(ctx, ReturnSubject(jid, id), data)
 	if err != nil {
 		return fmt.Errorf("publish return of %s for job %s: %w", id, jid, err)
 	}

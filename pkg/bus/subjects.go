@@ -21,7 +21,7 @@ import (
 const (
 	JobStream    = "BRINE_JOBS"    // jobs waiting for their minion (brine.job.>)
 	ReturnStream = "BRINE_RETURNS" // the job cache (brine.ret.>)
-	EventStream  = "BRINE_EVENTS"  // minion and master events (brine.event.>)
+	EventStream  = "BRINE_EVENTS"  // minion and master events as the master logged them (brine.events.>)
 	GrainsBucket = "BRINE_GRAINS"  // key-value bucket: latest grains per minion
 )
 
@@ -33,7 +33,8 @@ const MasterID = "master"
 const (
 	AllJobs    = "brine.job.>"
 	AllReturns = "brine.ret.>"
-	AllEvents  = "brine.event.>"
+	AllEvents  = "brine.event.*.>"  // events as minions emit them
+	AllLogged  = "brine.events.*.>" // events as the master checked and logged them
 	AllGrains  = "brine.grains.*"
 	AllFiles   = "brine.fs.*"
 	AllAuth    = "brine.auth.*"
@@ -44,12 +45,14 @@ const (
 	prefixDeliver = "brine.deliver."
 	prefixReturn  = "brine.ret."
 	prefixEvent   = "brine.event."
+	prefixLogged  = "brine.events."
 	prefixGrains  = "brine.grains."
 	prefixFile    = "brine.fs."
 	prefixAuth    = "brine.auth."
 	prefixInbox   = "_INBOX_"
 	prefixCons    = "minion_"
 	maxIDLen      = 128
+	maxTagLen     = 64
 	idDotInToken  = '~'
 )
 
@@ -107,9 +110,39 @@ func ReturnSubject(jid, id string) string { return prefixReturn + jid + "." + to
 // ReturnsFor matches every minion's return for job jid: brine.ret.<jid>.*.
 func ReturnsFor(jid string) string { return prefixReturn + jid + ".*" }
 
-// EventSubject is where minion id (or MasterID) publishes events: brine.event.<id>.<tag>.
-// The tag may have several dot-separated tokens.
+// EventSubject is where minion id emits events: brine.event.<id>.<tag>.
+// The tag may have several dot-separated tokens. Nothing reads this
+// subject but the master, which checks each event, limits each minion's
+// rate and logs it on LoggedEventSubject.
 func EventSubject(id, tag string) string { return prefixEvent + token(id) + "." + tag }
+
+// LoggedEventSubject is where the master logs an event of minion id (or
+// its own, with MasterID) after checking it: brine.events.<id>.<tag>. The
+// event stream keeps these, and only a master may publish them, so the
+// source and tag of a logged event are the ones its subject names.
+func LoggedEventSubject(id, tag string) string { return prefixLogged + token(id) + "." + tag }
+
+// ValidTag reports whether tag can name an event: 1 to 64 characters among
+// ASCII letters, digits, '-', '_' and '/', in dot-separated tokens none of
+// which is empty.
+func ValidTag(tag string) error {
+	if tag == "" || len(tag) > maxTagLen {
+		return fmt.Errorf("event tag %.20q: 1 to %d characters", tag, maxTagLen)
+	}
+	for i := 0; i < len(tag); i++ {
+		c := tag[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '/':
+		case c == '.':
+			if i == 0 || i == len(tag)-1 || tag[i-1] == '.' {
+				return fmt.Errorf("event tag %q has an empty token", tag)
+			}
+		default:
+			return fmt.Errorf("event tag %q: character %q is not allowed", tag, c)
+		}
+	}
+	return nil
+}
 
 // GrainsSubject is where minion id publishes its grains: brine.grains.<id>.
 func GrainsSubject(id string) string { return prefixGrains + token(id) }
@@ -169,10 +202,20 @@ func ParseReturnSubject(subject string) (jid, id string, ok bool) {
 	return jid, untoken(tok), true
 }
 
-// ParseEventSubject splits brine.event.<id>.<tag> into the minion id (or
-// MasterID) and the tag.
+// ParseEventSubject splits brine.event.<id>.<tag> into the minion id and
+// the tag.
 func ParseEventSubject(subject string) (id, tag string, ok bool) {
-	rest, ok := strings.CutPrefix(subject, prefixEvent)
+	return parseEvent(prefixEvent, subject)
+}
+
+// ParseLoggedEventSubject splits brine.events.<id>.<tag> into the minion
+// id (or MasterID) and the tag.
+func ParseLoggedEventSubject(subject string) (id, tag string, ok bool) {
+	return parseEvent(prefixLogged, subject)
+}
+
+func parseEvent(prefix, subject string) (id, tag string, ok bool) {
+	rest, ok := strings.CutPrefix(subject, prefix)
 	if !ok {
 		return "", "", false
 	}

@@ -44,7 +44,10 @@ var (
 	ErrInvalidID  = errors.New("invalid minion id")
 	ErrInvalidKey = errors.New("invalid minion public key")
 	ErrKeyInUse   = errors.New("public key already belongs to another minion")
-	ErrNotFound   = errors.New("no such key")
+	// ErrTooManyPending refuses a new key while the store holds its limit
+	// of pending keys.
+	ErrTooManyPending = errors.New("too many pending keys")
+	ErrNotFound       = errors.New("no such key")
 )
 
 // validID is what a minion id may look like: ids become file names and NATS
@@ -97,7 +100,8 @@ func clip(s string) string {
 // public key, like Salt's pki dir. It is safe for concurrent use; an in-memory
 // index by public key makes Lookup O(1).
 type Store struct {
-	dir string
+	dir        string
+	maxPending int // 0 = no limit
 
 	mu       sync.RWMutex
 	byID     map[string]Key // pending, accepted and rejected keys
@@ -213,6 +217,10 @@ func (s *Store) Submit(id, publicKey string) (State, error) {
 	if known || wasDenied {
 		k.State = Denied
 	}
+	if k.State == Pending && s.maxPending > 0 && s.countPending() >= s.maxPending {
+		s.mu.Unlock()
+		return "", fmt.Errorf("submit key of %s: %w (%d): accept, reject or delete some (brine key list)", id, ErrTooManyPending, s.maxPending)
+	}
 	if err := writeFileAtomic(s.path(k), []byte(publicKey+"\n")); err != nil {
 		s.mu.Unlock()
 		return "", fmt.Errorf("submit key of %s: %w", id, err)
@@ -231,6 +239,25 @@ func (s *Store) Submit(id, publicKey string) (State, error) {
 	changes = append(changes, change{k, "", k.State})
 	s.unlockNotify(changes)
 	return k.State, nil
+}
+
+// LimitPending makes Submit refuse new keys while n keys are pending
+// (0: no limit), so that a flood of key requests cannot fill the store.
+func (s *Store) LimitPending(n int) {
+	s.mu.Lock()
+	s.maxPending = n
+	s.mu.Unlock()
+}
+
+// countPending counts the pending keys; s.mu is held.
+func (s *Store) countPending() int {
+	n := 0
+	for _, k := range s.byID {
+		if k.State == Pending {
+			n++
+		}
+	}
+	return n
 }
 
 // Lookup finds a key by public key (denied keys included).

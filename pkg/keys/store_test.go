@@ -586,3 +586,34 @@ func TestSubmitToDeniedOnlyID(t *testing.T) {
 	}
 	checkIndex(t, s, pubs)
 }
+
+// TestLimitPending: a store at its pending limit refuses new keys, and
+// takes them again once one is accepted; keys already known still answer.
+func TestLimitPending(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.LimitPending(2)
+	k := userKeys(t, 4)
+	for i, id := range []string{"m0", "m1"} {
+		if st, err := s.Submit(id, k[i]); err != nil || st != Pending {
+			t.Fatalf("submit %s: %v %v", id, st, err)
+		}
+	}
+	if _, err := s.Submit("m2", k[2]); !errors.Is(err, ErrTooManyPending) {
+		t.Fatalf("third pending key: %v, want ErrTooManyPending", err)
+	}
+	if _, ok := s.Get("m2"); ok {
+		t.Fatal("the refused key was stored")
+	}
+	if st, err := s.Submit("m0", k[0]); err != nil || st != Pending {
+		t.Fatalf("a known key asking again: %v %v", st, err)
+	}
+	if err := s.Accept("m0"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Submit("m2", k[2]); err != nil || st != Pending {
+		t.Fatalf("after an accept: %v %v", st, err)
+	}
+}
