@@ -47,7 +47,10 @@ func (a *api) ListJobs(ctx context.Context, req *brinepb.ListJobsRequest) (*brin
 // GetJob returns one cached job.
 func (a *api) GetJob(ctx context.Context, req *brinepb.GetJobRequest) (*brinepb.GetJobResponse, error) {
 	resp, err := a.m.getJob(ctx, req.Jid)
-	if err != nil {
+	switch {
+	case errors.Is(err, errBadJID):
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	case err != nil:
 		return nil, status.Error(codes.NotFound, err.Error())
 	}
 	return resp, nil
@@ -90,7 +93,7 @@ func (a *api) KeyAction(_ context.Context, req *brinepb.KeyActionRequest) (*brin
 // Events streams the event bus.
 func (a *api) Events(req *brinepb.EventsRequest, stream brinepb.Master_EventsServer) error {
 	ch := make(chan *nats.Msg, 4096)
-	sub, err := a.m.nc.ChanSubscribe(bus.EventSubject("*", ">"), ch)
+	sub, err := a.m.nc.ChanSubscribe(bus.AllLogged, ch)
 	if err != nil {
 		return status.Error(codes.Unavailable, err.Error())
 	}
@@ -100,17 +103,20 @@ func (a *api) Events(req *brinepb.EventsRequest, stream brinepb.Master_EventsSer
 		case <-stream.Context().Done():
 			return nil
 		case msg := <-ch:
+			// The source and tag are the subject's: only a master
+			// publishes logged events, and it names the sender there.
+			source, tag, ok := bus.ParseLoggedEventSubject(msg.Subject)
 			var ev wire.Event
-			if err := json.Unmarshal(msg.Data, &ev); err != nil {
+			if !ok || json.Unmarshal(msg.Data, &ev) != nil {
 				continue
 			}
 			if req.TagGlob != "" {
-				if ok, _ := path.Match(req.TagGlob, ev.Tag); !ok {
+				if ok, _ := path.Match(req.TagGlob, tag); !ok {
 					continue
 				}
 			}
 			data, _ := json.Marshal(ev.Data)
-			if err := stream.Send(&brinepb.Event{Tag: ev.Tag, Source: ev.Source, DataJson: data, TimeUnixMs: ev.Time.UnixMilli()}); err != nil {
+			if err := stream.Send(&brinepb.Event{Tag: tag, Source: source, DataJson: data, TimeUnixMs: ev.Time.UnixMilli()}); err != nil {
 				return err
 			}
 		}

@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -36,7 +37,8 @@ func (a authorizer) Authorize(publicKey, name string) (bus.Role, string) {
 // handleAuth files a minion's request to be accepted.
 func (m *Master) handleAuth(msg *nats.Msg) {
 	id, ok := bus.SubjectID(msg.Subject)
-	if !ok {
+	if !ok || bus.ValidID(id) != nil {
+		m.dropped("key request", "?", "bad subject", "subject", clip(msg.Subject))
 		return
 	}
 	var req wire.AuthRequest
@@ -108,22 +110,27 @@ func (m *Master) event(tag string, data map[string]any) {
 		m.log.Error("encode event", "tag", tag, "err", err)
 		return
 	}
-	if err := m.nc.Publish(bus.EventSubject(bus.MasterID, tag), b); err != nil {
+	if err := m.nc.Publish(bus.LoggedEventSubject(bus.MasterID, tag), b); err != nil {
 		m.log.Warn("publish event", "tag", tag, "err", err)
 	}
 }
 
-// subscribe starts the master's subscriptions: key requests, grains and
-// the file server.
+// subscribe starts the master's subscriptions: key requests, grains,
+// events and the file server. Every handler is guarded: a message that
+// makes one fail is logged and dropped.
 func (m *Master) subscribe(ctx context.Context) error {
-	for subj, h := range map[string]nats.MsgHandler{
-		bus.AllAuth:   m.handleAuth,
-		bus.AllGrains: func(msg *nats.Msg) { m.grains.handle(ctx, m, msg) },
-		bus.AllFiles:  m.files.handler(m),
+	for _, s := range []struct {
+		subject, queue string
+		h              nats.MsgHandler
+	}{
+		{bus.AllAuth, "", m.handleAuth},
+		{bus.AllGrains, "", func(msg *nats.Msg) { m.grains.handle(ctx, m, msg) }},
+		{bus.AllFiles, "", m.files.handler(m)},
+		{bus.AllEvents, eventQueue, m.handleEvent},
 	} {
-		sub, err := m.nc.Subscribe(subj, h)
+		sub, err := m.nc.QueueSubscribe(s.subject, s.queue, guarded(m.log, s.subject, s.h))
 		if err != nil {
-			return err
+			return fmt.Errorf("subscribe to %s: %w", s.subject, err)
 		}
 		if err := sub.SetPendingLimits(-1, -1); err != nil {
 			return err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"reflect"
 	"sync"
 
@@ -23,33 +25,59 @@ type grainsCache struct {
 
 func newGrainsCache() *grainsCache { return &grainsCache{m: map[string]map[string]any{}} }
 
-// load reads the grains bucket into memory.
-func (g *grainsCache) load(ctx context.Context, js jetstream.JetStream) error {
+// load reads the grains bucket into memory. What it cannot read is
+// skipped with a log line: the minions report their grains again anyway,
+// and a bad entry must never keep the master from starting.
+func (g *grainsCache) load(ctx context.Context, js jetstream.JetStream, log *slog.Logger) {
 	kv, err := js.KeyValue(ctx, bus.GrainsBucket)
 	if err != nil {
-		return err
+		log.Warn("grains cache: bucket unavailable; starting without cached grains", "err", err)
+		return
 	}
 	g.kv = kv
 	lister, err := kv.ListKeys(ctx)
 	if err != nil {
-		return err
+		log.Warn("grains cache: cannot list; starting without cached grains", "err", err)
+		return
 	}
 	for key := range lister.Keys() {
+		id, ok := bus.GrainsKeyID(key)
+		if !ok {
+			// Never ask the bus for it: a key too long for a request
+			// would cost the master its connection.
+			log.Warn("grains cache: skipping an entry that names no minion", "key", clip(key))
+			continue
+		}
 		e, err := kv.Get(ctx, key)
 		if err != nil {
-			if errors.Is(err, jetstream.ErrKeyNotFound) {
-				continue
+			if !errors.Is(err, jetstream.ErrKeyNotFound) {
+				log.Warn("grains cache: skipping an entry", "minion", id, "err", err)
 			}
-			return err
+			continue
 		}
-		var grains map[string]any
-		if json.Unmarshal(e.Value(), &grains) == nil {
-			if id, ok := grains["id"].(string); ok {
-				g.set(id, grains)
-			}
+		grains, err := decodeGrains(e.Value())
+		if err != nil {
+			log.Warn("grains cache: skipping an entry", "minion", id, "err", err)
+			continue
 		}
+		grains["id"] = id
+		g.set(id, grains)
 	}
-	return nil
+}
+
+// decodeGrains decodes a grains document: a JSON object of bounded size.
+func decodeGrains(data []byte) (map[string]any, error) {
+	if len(data) > bus.GrainsMaxSize {
+		return nil, fmt.Errorf("grains of %d bytes, over the %d-byte limit", len(data), bus.GrainsMaxSize)
+	}
+	var grains map[string]any
+	if err := json.Unmarshal(data, &grains); err != nil {
+		return nil, fmt.Errorf("grains are not a JSON object: %w", err)
+	}
+	if grains == nil {
+		return nil, errors.New("grains are not a JSON object: null")
+	}
+	return grains, nil
 }
 
 // set stores a minion's grains and reports whether they differ from what
@@ -74,12 +102,17 @@ func (g *grainsCache) get(id string) map[string]any {
 // minion, so that a fleet reporting at once does not wait for each write.
 func (g *grainsCache) handle(ctx context.Context, m *Master, msg *nats.Msg) {
 	id, ok := bus.SubjectID(msg.Subject)
-	if !ok {
+	if !ok || bus.ValidID(id) != nil {
+		m.dropped("grains", "?", "bad subject", "subject", clip(msg.Subject))
 		return
 	}
-	var grains map[string]any
-	if err := json.Unmarshal(msg.Data, &grains); err != nil {
-		m.log.Warn("bad grains", "minion", id, "err", err)
+	if !m.ingest.grains.Allow(id) {
+		m.dropped("grains", id, "over its rate", "rate", grainsRate, "burst", grainsBurst)
+		return
+	}
+	grains, err := decodeGrains(msg.Data)
+	if err != nil {
+		m.dropped("grains", id, "bad grains", "err", err)
 		return
 	}
 	grains["id"] = id // a minion's grains always carry the id it is authenticated as

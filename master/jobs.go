@@ -36,7 +36,13 @@ func (m *Master) saveJobInfo(ctx context.Context, jid string, rr *runRequest, id
 	return nil
 }
 
+// errBadJID is the error of a job id that cannot be one.
+var errBadJID = errors.New("not a job id (letters, digits, '_' and '-', at most 64)")
+
 func (m *Master) loadJobInfo(ctx context.Context, jid string) (*jobInfo, error) {
+	if !job.ValidJID(jid) {
+		return nil, fmt.Errorf("job %q: %w", clip(jid), errBadJID)
+	}
 	e, err := m.jobInfo.Get(ctx, jid)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -81,6 +87,12 @@ func (m *Master) listJobs(ctx context.Context, limit int) ([]*brinepb.JobSummary
 	}
 	var jids []string
 	for k := range lister.Keys() {
+		if !job.ValidJID(k) {
+			// Never ask the bus for it: a key too long for a request
+			// would cost the master its connection.
+			m.log.Warn("job cache: skipping an entry that names no job", "key", clip(k))
+			continue
+		}
 		jids = append(jids, k)
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(jids)))
@@ -129,10 +141,19 @@ func (m *Master) getJob(ctx context.Context, jid string) (*brinepb.GetJobRespons
 		got := 0
 		for msg := range batch.Messages() {
 			got++
+			// Whose return it is comes from the subject, on which only
+			// that minion (or the master) may publish, never from the body.
+			rjid, id, ok := bus.ParseReturnSubject(msg.Subject())
 			var r job.Return
-			if err := json.Unmarshal(msg.Data(), &r); err != nil {
+			if !ok || rjid != jid || json.Unmarshal(msg.Data(), &r) != nil {
+				m.log.Warn("job cache: skipping a bad return", "jid", jid, "subject", clip(msg.Subject()))
 				continue
 			}
+			if r.Minion != id || r.JID != jid {
+				m.log.Warn("job cache: a return names another minion or job than its subject", "jid", jid, "minion", id,
+					"claims", clip(r.Minion), "claimed_jid", clip(r.JID))
+			}
+			r.Minion, r.JID = id, jid
 			resp.Returns = append(resp.Returns, toProtoReturn(&r))
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {

@@ -50,6 +50,7 @@ type Master struct {
 	js      jetstream.JetStream
 	jobInfo jetstream.KeyValue
 	grains  *grainsCache
+	ingest  ingestLimits
 	files   *fileServer
 	work    *keyedPool // per-minion background work: key changes, grains
 	mesh    *meshes    // nil when mesh_reapply is off
@@ -82,8 +83,9 @@ func New(opts Options) (*Master, error) {
 	if err != nil {
 		return nil, fmt.Errorf("master key store: %w", err)
 	}
+	store.LimitPending(opts.MaxPendingKeys)
 	m := &Master{opts: opts, log: opts.Log, key: key, pub: pub, keys: store,
-		grains: newGrainsCache(), files: newFileServer(opts.FileRoots), ready: make(chan struct{})}
+		grains: newGrainsCache(), ingest: newIngestLimits(), files: newFileServer(opts.FileRoots), ready: make(chan struct{})}
 	m.mesh = newMeshes(m, opts.Master)
 	return m, nil
 }
@@ -109,6 +111,9 @@ func applyDefaults(c *config.Master) {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = config.Duration(config.DefaultTimeout)
+	}
+	if c.MaxPendingKeys == 0 {
+		c.MaxPendingKeys = config.DefaultMaxPending
 	}
 }
 
@@ -242,12 +247,14 @@ func (m *Master) startBus(ctx context.Context) error {
 		return err
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: jobInfoBucket,
-		Description: "brine job metadata", TTL: time.Duration(m.opts.KeepJobs), Storage: jetstream.FileStorage})
+		Description: "brine job metadata", TTL: time.Duration(m.opts.KeepJobs), Storage: jetstream.FileStorage,
+		MaxValueSize: bus.MaxPayload, MaxBytes: bus.JobInfoLimit(ctx, js)})
 	if err != nil {
 		return fmt.Errorf("job info bucket: %w", err)
 	}
 	m.jobInfo = kv
-	return m.grains.load(ctx, js)
+	m.grains.load(ctx, js, m.log)
+	return nil
 }
 
 // maxJobConsumers is the job stream's consumer limit: one durable consumer

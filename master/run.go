@@ -383,7 +383,7 @@ func (m *Master) newCollector(jid string) (*collector, error) {
 	c := &collector{jid: jid, returns: make(chan *nats.Msg, 1<<16), started: make(chan *nats.Msg, 1<<16)}
 	for subj, ch := range map[string]chan *nats.Msg{
 		bus.ReturnsFor(jid):                       c.returns,
-		bus.EventSubject("*", wire.TagJobStarted): c.started,
+		bus.LoggedEventSubject("*", wire.TagJobStarted): c.started,
 	} {
 		sub, err := m.nc.ChanSubscribe(subj, ch)
 		if err != nil {
@@ -437,7 +437,7 @@ func (m *Master) collect(ctx context.Context, c *collector, ids []string, timeou
 				return nil, err
 			}
 		case msg := <-c.started:
-			id, _, ok := bus.ParseEventSubject(msg.Subject)
+			id, _, ok := bus.ParseLoggedEventSubject(msg.Subject)
 			var ev wire.Event
 			if ok && pending[id] && json.Unmarshal(msg.Data, &ev) == nil && ev.Data["jid"] == c.jid {
 				started[id] = true

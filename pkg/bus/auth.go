@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
@@ -45,12 +44,6 @@ type Authorizer interface {
 	Authorize(publicKey, name string) (role Role, id string)
 }
 
-// How long and how often an accepted minion may answer a request it received.
-const (
-	responseMaxMsgs = 1
-	responseExpires = 2 * time.Minute
-)
-
 // minionPermissions are the subjects an accepted minion may use. It needs no
 // JetStream API right at all: a JetStream publish is a plain publish whose
 // acknowledgement comes back on the minion's own inbox.
@@ -67,7 +60,6 @@ func minionPermissions(id string) *server.Permissions {
 			DeliverSubject(id),
 			InboxPrefix(id) + ".>",
 		}},
-		Response: &server.ResponsePermission{MaxMsgs: responseMaxMsgs, Expires: responseExpires},
 	}
 }
 
@@ -108,6 +100,7 @@ type authenticator struct {
 	monitorKey string                         // public key of the bus's own monitor connection
 	pending    *ratelimit.Limiter             // pending connections per remote address
 	sysAccount func() *server.Account         // the server's system account, once started
+	minions    *server.Account                // the account of minion connections, once started
 	mu         sync.Mutex                     // guards byKey and byCID
 	byKey      map[string]map[uint64]struct{} // public key -> client ids
 	byCID      map[uint64]string              // client id -> public key
@@ -165,7 +158,14 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 	default:
 		return a.refuse(c, key, name, "key is not allowed")
 	}
-	c.RegisterUser(&server.User{Username: key, Permissions: perms})
+	user := &server.User{Username: key, Permissions: perms}
+	if role != RoleAdmin {
+		if a.minions == nil {
+			return a.refuse(c, key, name, "the bus is still starting")
+		}
+		user.Account = a.minions
+	}
+	c.RegisterUser(user)
 	a.track(c.GetID(), key)
 	a.log.Debug("bus: client authenticated", "key", key, "name", name, "role", role, "id", id, "cid", c.GetID())
 	return true

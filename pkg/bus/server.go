@@ -113,12 +113,63 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("start bus: %w", err)
 	}
+	minions, err := minionAccount(ns)
+	if err != nil {
+		ns.Shutdown()
+		return nil, fmt.Errorf("start bus: %w", err)
+	}
+	s.auth.minions = minions
 	if err := s.watchDisconnects(monitorKey); err != nil {
 		s.Shutdown()
 		return nil, fmt.Errorf("start bus: %w", err)
 	}
 	log.Info("bus: started", "listen", cfg.Listen, "tls", s.caFP != "", "max_conn", opts.MaxConn, "store", opts.StoreDir)
 	return s, nil
+}
+
+// minionAccountName is the NATS account every minion connection is in.
+const minionAccountName = "BRINE_MINIONS"
+
+// minionAccount makes the account minions connect in, apart from the
+// master's account that holds JetStream, and the exports and imports that
+// join them. Requests from minions (returns, job acknowledgements, file
+// requests) reach the master's account through service imports, so their
+// replies are subjects the server makes, which lead back to the requester
+// alone: a minion cannot have JetStream or the master answer, with the
+// master's rights, on a subject it chose. What minions only send (events,
+// grains, key requests) and what they only receive (job deliveries) are
+// stream imports, which carry no reply of the sender's.
+func minionAccount(ns *server.Server) (*server.Account, error) {
+	master := ns.GlobalAccount()
+	minions, err := ns.RegisterAccount(minionAccountName)
+	if err != nil {
+		return nil, fmt.Errorf("minion account: %w", err)
+	}
+	to := []*server.Account{minions}
+	from := []*server.Account{master}
+	for _, subject := range []string{prefixReturn + ">", ackAll, prefixFile + "*"} {
+		if err := master.AddServiceExport(subject, to); err != nil {
+			return nil, fmt.Errorf("export %s to minions: %w", subject, err)
+		}
+		if err := minions.AddServiceImport(master, subject, subject); err != nil {
+			return nil, fmt.Errorf("import %s for minions: %w", subject, err)
+		}
+	}
+	if err := master.AddStreamExport(prefixDeliver+"*", to); err != nil {
+		return nil, fmt.Errorf("export job deliveries to minions: %w", err)
+	}
+	if err := minions.AddStreamImport(master, prefixDeliver+"*", ""); err != nil {
+		return nil, fmt.Errorf("import job deliveries for minions: %w", err)
+	}
+	for _, subject := range []string{AllEvents, AllGrains, AllAuth} {
+		if err := minions.AddStreamExport(subject, from); err != nil {
+			return nil, fmt.Errorf("export %s to the master: %w", subject, err)
+		}
+		if err := master.AddStreamImport(minions, subject, ""); err != nil {
+			return nil, fmt.Errorf("import %s for the master: %w", subject, err)
+		}
+	}
+	return minions, nil
 }
 
 // tlsTimeout bounds a client's TLS handshake.

@@ -156,15 +156,23 @@ func AuthSubject(id string) string { return prefixAuth + token(id) }
 // InboxPrefix is minion id's inbox prefix for request/reply: _INBOX_<id>.
 func InboxPrefix(id string) string { return prefixInbox + token(id) }
 
-// OwnInbox reports whether reply is in minion id's own inbox: the only
-// subject a master-side handler may answer a request from id on. A reply
-// subject is chosen freely by the requester and the server does not check
-// it, so a handler answering elsewhere would publish there with the
-// master's rights.
+// OwnInbox reports whether a master-side handler may answer minion id's
+// request on reply: a reply the server made for a request that crossed
+// from the minions' account (it leads back to the requester alone), or one
+// in id's own inbox. A reply subject is chosen freely by the requester and
+// the server does not check it, so a handler answering elsewhere would
+// publish there with the master's rights.
 func OwnInbox(id, reply string) bool {
 	rest, ok := strings.CutPrefix(reply, InboxPrefix(id)+".")
+	if !ok {
+		rest, ok = strings.CutPrefix(reply, serviceReplyPrefix)
+	}
 	return ok && rest != "" && len(reply) <= maxReplyLen && !strings.ContainsAny(rest, " \t\r\n*>")
 }
+
+// serviceReplyPrefix starts the reply subjects the server makes for
+// requests that cross accounts.
+const serviceReplyPrefix = "_R_."
 
 // maxReplyLen bounds the reply subjects a master answers on.
 const maxReplyLen = 256
@@ -174,6 +182,15 @@ func ConsumerName(id string) string { return prefixCons + token(id) }
 
 // GrainsKey is minion id's key in the GrainsBucket.
 func GrainsKey(id string) string { return token(id) }
+
+// GrainsKeyID is the minion id of a GrainsBucket key, if it names one.
+func GrainsKeyID(key string) (string, bool) {
+	id := untoken(key)
+	return id, !strings.Contains(key, ".") && ValidID(id) == nil
+}
+
+// ackAll matches the acknowledgements of every minion's jobs.
+const ackAll = "$JS.ACK." + JobStream + ".>"
 
 // ackPrefix is the subject prefix of acknowledgements for minion id's jobs.
 func ackPrefix(id string) string { return "$JS.ACK." + JobStream + "." + ConsumerName(id) + "." }

@@ -36,6 +36,10 @@ type Master struct {
 	// MeshReapplyDelay gathers the changes of this long into one re-apply
 	// per minion (default 2s).
 	MeshReapplyDelay Duration `yaml:"mesh_reapply_delay"`
+	// MaxPendingKeys is how many keys may wait for acceptance at once
+	// (default 1000); more key requests are refused until some are
+	// accepted, rejected or deleted.
+	MaxPendingKeys int `yaml:"max_pending_keys"`
 }
 
 // Master defaults.
@@ -46,6 +50,7 @@ const (
 	DefaultJobTTL        = time.Hour
 	DefaultTimeout       = 10 * time.Second
 	DefaultMeshDelay     = 2 * time.Second
+	DefaultMaxPending    = 1000
 )
 
 // DefaultSocket is the CLI socket path under a data directory.
