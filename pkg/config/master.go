@@ -36,6 +36,10 @@ type Master struct {
 	// MeshReapplyDelay gathers the changes of this long into one re-apply
 	// per minion (default 2s).
 	MeshReapplyDelay Duration `yaml:"mesh_reapply_delay"`
+	// MaxSLSBytes is the largest SLS, pillar, top or template file the
+	// master reads when it compiles recipes (default DefaultMaxSLSBytes);
+	// a larger file fails the compile before it is read.
+	MaxSLSBytes int64 `yaml:"max_sls_bytes"`
 }
 
 // Master defaults.
@@ -46,6 +50,7 @@ const (
 	DefaultJobTTL        = time.Hour
 	DefaultTimeout       = 10 * time.Second
 	DefaultMeshDelay     = 2 * time.Second
+	DefaultMaxSLSBytes   = 4 << 20
 )
 
 // DefaultSocket is the CLI socket path under a data directory.
@@ -74,6 +79,9 @@ func LoadMaster(path string) (*Master, error) {
 	m := &Master{}
 	if err := load(path, DefaultMasterPath, m); err != nil {
 		return nil, err
+	}
+	if m.MaxSLSBytes < 0 {
+		return nil, fmt.Errorf("%s: max_sls_bytes is %d: give a positive number of bytes, or leave it out for %d", path, m.MaxSLSBytes, DefaultMaxSLSBytes)
 	}
 	return m, nil
 }
