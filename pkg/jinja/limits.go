@@ -464,12 +464,10 @@ type sizeFunc func(in string, va *exec.VarArgs) (n int, ok bool)
 // strings by versions that check the size against l: before building where
 // the size can be told from the arguments, after otherwise.
 func guardFilters(fs *exec.FilterSet, l limits) *exec.FilterSet {
-	pre := map[string]sizeFunc{
-		"join":    nil, // estimated from the iterable, below
+	pre := map[string]sizeFunc{ // join and list are estimated below
 		"replace": replaceSize,
 		"center":  widthSize("width"),
 		"indent":  indentSize,
-		"list":    nil,
 	}
 	for _, name := range []string{"join", "replace", "center", "indent", "list", "format", "wordwrap", "json", "yaml", "yaml_encode", "tojson"} {
 		inner, ok := fs.Get(name)
