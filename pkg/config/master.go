@@ -40,6 +40,10 @@ type Master struct {
 	// (default 1000); more key requests are refused until some are
 	// accepted, rejected or deleted.
 	MaxPendingKeys int `yaml:"max_pending_keys"`
+	// MaxSLSBytes is the largest SLS, pillar, top or template file the
+	// master reads when it compiles recipes (default DefaultMaxSLSBytes);
+	// a larger file fails the compile before it is read.
+	MaxSLSBytes int64 `yaml:"max_sls_bytes"`
 }
 
 // Master defaults.
@@ -51,6 +55,7 @@ const (
 	DefaultTimeout       = 10 * time.Second
 	DefaultMeshDelay     = 2 * time.Second
 	DefaultMaxPending    = 1000
+	DefaultMaxSLSBytes   = 4 << 20
 )
 
 // DefaultSocket is the CLI socket path under a data directory.
@@ -79,6 +84,9 @@ func LoadMaster(path string) (*Master, error) {
 	m := &Master{}
 	if err := load(path, DefaultMasterPath, m); err != nil {
 		return nil, err
+	}
+	if m.MaxSLSBytes < 0 {
+		return nil, fmt.Errorf("%s: max_sls_bytes is %d: give a positive number of bytes, or leave it out for %d", path, m.MaxSLSBytes, DefaultMaxSLSBytes)
 	}
 	return m, nil
 }

@@ -17,7 +17,11 @@ type Error struct {
 	Name string // template name, relative to the state tree root
 	Line int    // 1-based line, 0 when unknown
 	Msg  string
+	Err  error // the cause, when known (a *LimitError, a context error)
 }
+
+// Unwrap returns the cause, so errors.As finds a *LimitError.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Error formats as "web/init.sls:3: unknown filter 'foo'".
 func (e *Error) Error() string {
@@ -56,7 +60,7 @@ func toError(name string, err error, cause error) *Error {
 		return &Error{Name: name, Line: line, Msg: fmt.Sprintf("unknown filter '%s'", m[1])}
 	}
 	if cause != nil && strings.Contains(msg, cause.Error()) {
-		return &Error{Name: name, Line: line, Msg: cause.Error()}
+		return &Error{Name: name, Line: line, Msg: cause.Error(), Err: cause}
 	}
 	// gonja wraps the cause in messages naming the line and the node; the
 	// first message in the chain without a line is the cause itself.

@@ -13,6 +13,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nikolalohinski/gonja/v2/builtins"
 	"github.com/nikolalohinski/gonja/v2/config"
@@ -36,6 +37,17 @@ type Options struct {
 	Loader Loader
 	// Call backs the `salt` variable; when nil salt[...] calls fail with a clear error.
 	Call CallFunc
+
+	// MaxOutputBytes bounds the text one render produces, counted where it
+	// is produced (loop and macro bodies, {{ }} expressions, the final
+	// output), and the size of any one string built by +, ~, *, joins and
+	// filters, checked before it is built. 0 means DefaultMaxOutputBytes.
+	MaxOutputBytes int
+	// MaxSteps bounds the loop iterations, macro calls, imports, includes
+	// and list items copied by + in one render. 0 means DefaultMaxSteps.
+	MaxSteps int
+	// MaxRenderTime bounds one render's wall time. 0 means DefaultMaxRenderTime.
+	MaxRenderTime time.Duration
 }
 
 // maxDepth bounds nested imports, includes and macro calls, so that a
@@ -47,6 +59,8 @@ const maxDepth = 64
 // per Env. Safe for concurrent use.
 type Env struct {
 	opts    Options
+	lim     limits
+	str     map[string]exec.Method[string] // gonja's string methods
 	cfg     *config.Config
 	env     *exec.Environment // filters, tests, tags and globals; Context holds the globals
 	mu      sync.Mutex
@@ -73,6 +87,8 @@ func New(opts Options) *Env {
 
 	e := &Env{
 		opts:    opts,
+		lim:     resolveLimits(opts),
+		str:     strMethodMap(builtins.Methods.Str),
 		cfg:     cfg,
 		files:   map[string]*file{},
 		sources: map[string]*file{},
@@ -80,6 +96,7 @@ func New(opts Options) *Env {
 	filters := exec.NewFilterSet(map[string]exec.FilterFunction{}).
 		Update(builtins.Filters).
 		Update(exec.NewFilterSet(saltFilters()))
+	filters = guardFilters(filters, e.lim)
 	e.env = &exec.Environment{
 		Context:           globals(),
 		Filters:           filters,
@@ -108,7 +125,9 @@ func NeedsRender(src []byte) bool {
 
 // Render renders src (the template called name, e.g. "web/init.sls") with
 // vars as the context, plus the `salt` variable. ctx is passed to every
-// CallFunc invocation.
+// CallFunc invocation; the render stops soon after ctx is done. A render
+// stopped by one of the Options limits fails with an *Error wrapping a
+// *LimitError.
 func (e *Env) Render(ctx context.Context, name string, src []byte, vars map[string]any) (out []byte, err error) {
 	name = cleanName(name)
 	defer func() {
@@ -125,7 +144,11 @@ func (e *Env) Render(ctx context.Context, name string, src []byte, vars map[stri
 		return nil, err
 	}
 
-	st := &renderState{ctx: ctx}
+	ctx, cancel := context.WithTimeoutCause(ctx, e.lim.maxTime,
+		&LimitError{Limit: LimitTime, Max: int64(e.lim.maxTime), What: "render " + name})
+	defer cancel()
+	st := &renderState{ctx: ctx, lim: e.lim, methods: e.env.Methods}
+	st.methods.Str = strMethods(e.str, st)
 	data := make(map[string]any, len(vars)+2)
 	for k, v := range vars {
 		if m, ok := v.(map[string]any); ok {
@@ -138,8 +161,11 @@ func (e *Env) Render(ctx context.Context, name string, src []byte, vars map[stri
 	st.base = e.env.Context.Inherit().Update(exec.NewContext(data))
 
 	var buf bytes.Buffer
-	if err := e.execute(f, tmpl, st.base.Inherit(), &buf); err != nil {
+	if err := e.execute(st, f, tmpl, st.base.Inherit(), &buf); err != nil {
 		return nil, toError(name, err, st.cause)
+	}
+	if err := e.lim.check("the rendered template", buf.Len()); err != nil {
+		return nil, &Error{Name: name, Msg: err.Error(), Err: err}
 	}
 	return buf.Bytes(), nil
 }
@@ -231,19 +257,21 @@ func (e *Env) parse(f *file) (*exec.Template, error) {
 			f.parseErr = parseError(f.name, err)
 			return
 		}
+		instrument(t)
 		f.tmpl = t
 	})
 	return f.tmpl, f.parseErr
 }
 
-// execute renders a parsed template with ctx as its variables into w.
-func (e *Env) execute(f *file, t *exec.Template, ctx *exec.Context, w *bytes.Buffer) error {
+// execute renders a parsed template with ctx as its variables into w, as
+// part of the render st.
+func (e *Env) execute(st *renderState, f *file, t *exec.Template, ctx *exec.Context, w *bytes.Buffer) error {
 	env := &exec.Environment{
 		Context:           ctx,
 		Filters:           e.env.Filters,
 		Tests:             e.env.Tests,
 		ControlStructures: e.env.ControlStructures,
-		Methods:           e.env.Methods,
+		Methods:           st.methods,
 	}
 	return exec.NewRenderer(env, w, e.cfg, &treeLoader{env: e, file: f}, t).Execute()
 }

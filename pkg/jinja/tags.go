@@ -177,7 +177,7 @@ func (t *importTag) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) er
 	}
 	defer st.leave()
 	var discard bytes.Buffer
-	if err := t.env.execute(f, tmpl, ctx, &discard); err != nil {
+	if err := t.env.execute(st, f, tmpl, ctx, &discard); err != nil {
 		return toError(f.name, err, st.cause)
 	}
 	exported := map[string]any{}
@@ -251,7 +251,7 @@ func (t *includeTag) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) e
 	}
 	defer st.leave()
 	var buf bytes.Buffer
-	if err := t.env.execute(f, tmpl, ctx, &buf); err != nil {
+	if err := t.env.execute(st, f, tmpl, ctx, &buf); err != nil {
 		return toError(f.name, err, st.cause)
 	}
 	_, err = r.Output.Write(buf.Bytes())
@@ -316,7 +316,7 @@ func (t *dataTag) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) erro
 		}
 		defer st.leave()
 		var buf bytes.Buffer
-		if err := t.env.execute(f, tmpl, r.Environment.Context.Inherit(), &buf); err != nil {
+		if err := t.env.execute(st, f, tmpl, r.Environment.Context.Inherit(), &buf); err != nil {
 			return toError(f.name, err, st.cause)
 		}
 		src = buf.Bytes()

@@ -20,10 +20,14 @@ const stateKey = "__brine_render__"
 
 // renderState is what one Render call shares with its tags and functions.
 type renderState struct {
-	ctx   context.Context
-	base  *exec.Context // globals and the caller's vars, without template locals
-	depth int           // nesting of imports, includes and macro calls
-	cause error         // first failure raised by brine's own functions
+	ctx     context.Context
+	lim     limits
+	methods exec.Methods  // the Env's methods, string methods bounded by lim
+	base    *exec.Context // globals and the caller's vars, without template locals
+	depth   int           // nesting of imports, includes and macro calls
+	steps   int           // loop iterations, macro calls, imports and includes so far
+	emitted int           // bytes of text produced so far, wherever they went
+	cause   error         // first failure raised by brine's own functions
 }
 
 // fail records err as the render's cause of failure, unless one is
@@ -36,8 +40,12 @@ func (s *renderState) fail(err error) error {
 	return err
 }
 
-// enter counts one more level of nesting, failing past maxDepth.
+// enter counts one more level of nesting, failing past maxDepth, and one
+// step of the render.
 func (s *renderState) enter(what string) error {
+	if err := s.step(what, 0); err != nil {
+		return err
+	}
 	if s.depth >= maxDepth {
 		return s.fail(fmt.Errorf("%s: nesting deeper than %d levels (recursive template?)", what, maxDepth))
 	}
@@ -248,6 +256,7 @@ func globals() *exec.Context {
 	return exec.EmptyContext().
 		Update(builtins.GlobalFunctions).
 		Update(builtins.GlobalVariables).
+		Update(exec.NewContext(guardGlobals())).
 		Update(exec.NewContext(map[string]any{
 			"range": rangeFunc,
 			"raise": func(e *exec.Evaluator, va *exec.VarArgs) (any, error) {

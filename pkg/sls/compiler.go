@@ -36,6 +36,10 @@ type Config struct {
 	Opts        map[string]any // the `opts` Jinja variable
 	Saltenv     string         // default "base"
 	Caller      Caller         // may be nil
+	// MaxFileBytes is the largest SLS, pillar, top or template file read
+	// (the master's max_sls_bytes); 0 means DefaultMaxFileBytes. Files
+	// given as salt:// sources to states are not limited.
+	MaxFileBytes int64
 }
 
 // Compiler compiles state trees for one minion. It caches the pillar and
@@ -64,9 +68,12 @@ func New(cfg Config) *Compiler {
 	if cfg.Opts == nil {
 		cfg.Opts = map[string]any{}
 	}
-	c := &Compiler{cfg: cfg, states: newTree(cfg.FileRoots), pillars: newTree(cfg.PillarRoots)}
+	if cfg.MaxFileBytes <= 0 {
+		cfg.MaxFileBytes = DefaultMaxFileBytes
+	}
+	c := &Compiler{cfg: cfg, states: newTree(cfg.FileRoots, cfg.MaxFileBytes), pillars: newTree(cfg.PillarRoots, cfg.MaxFileBytes)}
 	if cfg.Files != nil {
-		c.states = &tree{roots: []fs.FS{cfg.Files}}
+		c.states = &tree{roots: []fs.FS{cfg.Files}, limit: cfg.MaxFileBytes}
 	}
 	c.jinja = jinja.New(jinja.Options{Loader: c.states, Call: c.caller(c.statePillar)})
 	c.pjinja = jinja.New(jinja.Options{Loader: c.pillars, Call: c.caller(c.extraPillar)})
@@ -123,7 +130,7 @@ func (c *Compiler) Source(ctx context.Context, url string) ([]byte, error) {
 	for _, scheme := range []string{"salt://", "brine://"} {
 		if rest, ok := strings.CutPrefix(url, scheme); ok {
 			rest, _, _ = strings.Cut(rest, "?") // ?saltenv=... is not used
-			b, err := c.states.ReadFile(rest)
+			b, err := c.states.read(rest, 0)
 			if err != nil {
 				return nil, fmt.Errorf("source %s: %w", url, err)
 			}

@@ -3,21 +3,27 @@ package sls
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"strings"
 )
 
+// DefaultMaxFileBytes is the largest SLS, pillar, top or template file a
+// compile reads when Config.MaxFileBytes is 0.
+const DefaultMaxFileBytes = 4 << 20
+
 // tree is a state or pillar tree: directories searched in order, like
 // Salt's file_roots for one environment.
 type tree struct {
 	roots []fs.FS
+	limit int64 // largest file ReadFile reads
 }
 
-// newTree opens the given directories.
-func newTree(dirs []string) *tree {
-	t := &tree{roots: make([]fs.FS, len(dirs))}
+// newTree opens the given directories; ReadFile refuses files over limit bytes.
+func newTree(dirs []string, limit int64) *tree {
+	t := &tree{roots: make([]fs.FS, len(dirs)), limit: limit}
 	for i, d := range dirs {
 		t.roots[i] = os.DirFS(d)
 	}
@@ -25,14 +31,19 @@ func newTree(dirs []string) *tree {
 }
 
 // ReadFile reads name (relative to the tree root) from the first root that
-// has it.
+// has it, refusing a file over the tree's size limit before reading it.
 func (t *tree) ReadFile(name string) ([]byte, error) {
+	return t.read(name, t.limit)
+}
+
+// read is ReadFile with the size limit of limit bytes (0: none).
+func (t *tree) read(name string, limit int64) ([]byte, error) {
 	name = strings.TrimPrefix(path.Clean("/"+name), "/")
 	if !fs.ValidPath(name) || name == "." {
 		return nil, fmt.Errorf("read %q: invalid path", name)
 	}
 	for _, root := range t.roots {
-		b, err := fs.ReadFile(root, name)
+		b, err := readFile(root, name, limit)
 		if err == nil {
 			return b, nil
 		}
@@ -41,6 +52,40 @@ func (t *tree) ReadFile(name string) ([]byte, error) {
 		}
 	}
 	return nil, fmt.Errorf("read %s: %w", name, fs.ErrNotExist)
+}
+
+// readFile reads name from root, refusing it when it is over limit bytes
+// (0: no limit): stat first, then read no more than limit+1 bytes, so that a
+// file growing while read is refused too.
+func readFile(root fs.FS, name string, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		return fs.ReadFile(root, name)
+	}
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() > limit {
+		return nil, tooLarge(name, fi.Size(), limit)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, tooLarge(name, int64(len(b)), limit)
+	}
+	return b, nil
+}
+
+// tooLarge is the error for a tree file over the size limit.
+func tooLarge(name string, size, limit int64) error {
+	return fmt.Errorf("file %s is %d bytes, over the %d-byte limit (max_sls_bytes): split it, or raise max_sls_bytes in the master configuration", name, size, limit)
 }
 
 // findSLS reads the SLS called name ("web.nginx"): web/nginx.sls, else
