@@ -79,6 +79,8 @@ type Minion struct {
 	queue   spool
 	outbox  spool
 	guard   *job.ReplayGuard
+	// fileTimeout bounds one file server request (fileRequestTimeout).
+	fileTimeout time.Duration
 
 	running atomic.Bool
 
@@ -154,6 +156,8 @@ func New(cfg Config) (*Minion, error) {
 		guard:     guard,
 		masterKey: master,
 		sendWake:  make(chan struct{}, 1),
+
+		fileTimeout: fileRequestTimeout,
 	}
 	if tlsNeeded {
 		m.pinFile = filepath.Join(cfg.DataDir, caPinFile)
