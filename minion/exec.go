@@ -304,11 +304,7 @@ func (m *Minion) execute(ctx context.Context, q *queued) {
 // wakes the sender and reports failed states.
 func (m *Minion) finish(q *queued, ret *job.Return, failed []string) {
 	j := q.Job
-	data, err := json.Marshal(ret)
-	if err != nil {
-		data, _ = json.Marshal(failure(j, fmt.Sprintf("encode return: %v", err), ret.Started, ret.Finished))
-	}
-	if err := m.outbox.put(j.JID, data); err != nil {
+	if err := m.outbox.put(j.JID, m.encodeReturn(ret, maxReturn)); err != nil {
 		m.log.Error("cannot store return in the outbox", "jid", j.JID, "err", err)
 	} else if err := m.queue.remove(j.JID); err != nil {
 		m.log.Warn("cannot remove finished job from the queue", "jid", j.JID, "err", err)
@@ -325,12 +321,7 @@ func (m *Minion) finish(q *queued, ret *job.Return, failed []string) {
 // reply sends the return of a read-only job straight from memory, until
 // the job cache acknowledges it or ctx is done.
 func (m *Minion) reply(ctx context.Context, ret *job.Return) {
-	data, err := json.Marshal(ret)
-	if err != nil {
-		data, _ = json.Marshal(failure(&job.Job{JID: ret.JID, Minion: ret.Minion, Fun: ret.Fun},
-			fmt.Sprintf("encode return: %v", err), ret.Started, ret.Finished))
-	}
-	m.publishReturn(ctx, ret.JID, data)
+	m.sendReturn(ctx, ret, nil)
 }
 
 // failure is the return of a job that failed with msg.

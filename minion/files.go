@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/brinecm/brine/pkg/wire"
 )
 
@@ -19,8 +21,8 @@ const acceptWait = 10 * time.Second
 
 // remoteFS is the master's state tree as one state run reads it: each file
 // comes from the master's file server once per run and is kept under
-// DataDir/files, from where it is read when the master cannot be reached,
-// so a cached highstate can be applied again offline.
+// DataDir/files, from where it is read when the minion is not connected to
+// its master, so a cached highstate can be applied again offline.
 type remoteFS struct {
 	ctx context.Context // the run's
 	m   *Minion
@@ -49,8 +51,10 @@ func (f *remoteFS) ReadFile(name string) ([]byte, error) {
 func (f *remoteFS) cache() fs.FS { return os.DirFS(filepath.Join(f.m.cfg.DataDir, filesDir)) }
 
 // fetch brings the cached copy of name up to date with the master, once
-// per run. When the master cannot be reached, the cached copy stays as it
-// is; when the master no longer has the file, the copy goes too.
+// per run. A file the master cannot serve while the minion is connected is
+// an error: a stale copy must not make a state look right. Only when the
+// minion is not connected at all does it use the cached copy, with a
+// warning; when the master no longer has the file, the copy goes too.
 func (f *remoteFS) fetch(name string) error {
 	if !fs.ValidPath(name) || name == "." {
 		return &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
@@ -77,27 +81,24 @@ func (f *remoteFS) update(name string) error {
 		cancel()
 		nc = f.m.conn.Load()
 	}
-	var err error
-	var resp *wire.FileResponse
-	if nc != nil && f.m.accepted.Load() {
-		resp, err = f.m.fileRequest(f.ctx, nc, wire.FileRequest{Op: wire.OpRead, Path: name}, fileRequestTimeout)
-	} else {
-		err = errors.New("not connected to the master")
+	if nc == nil || !f.m.accepted.Load() {
+		if _, err := os.Stat(local); err != nil {
+			return fmt.Errorf("cannot fetch salt://%s: not connected to the master (and no cached copy)", name)
+		}
+		f.m.log.Warn("not connected to the master: using the cached copy, which may be out of date", "file", "salt://"+name)
+		return nil
 	}
+	resp, err := f.m.fileRequest(f.ctx, nc, wire.FileRequest{Op: wire.OpRead, Path: name}, f.m.fileTimeout)
 	switch {
 	case err != nil:
-		if _, serr := os.Stat(local); serr == nil {
-			f.m.log.Warn("master unreachable: using the cached copy", "file", name, "err", err)
-			return nil
-		}
-		return fmt.Errorf("read %s from the master: %w (and no cached copy)", name, err)
+		return fmt.Errorf("cannot fetch salt://%s from the master: %s", name, fetchFailure(err, f.m.fileTimeout))
 	case resp.NotFound:
 		if err := os.Remove(local); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			f.m.log.Warn("cannot remove stale cached file", "file", name, "err", err)
 		}
 		return &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 	case resp.Error != "":
-		return fmt.Errorf("read %s from the master: %s", name, resp.Error)
+		return fmt.Errorf("cannot fetch salt://%s from the master: %s", name, resp.Error)
 	}
 	if err := os.MkdirAll(filepath.Dir(local), 0o700); err != nil {
 		return fmt.Errorf("cache %s: %w", name, err)
@@ -106,6 +107,17 @@ func (f *remoteFS) update(name string) error {
 		return fmt.Errorf("cache %s: %w", name, err)
 	}
 	return nil
+}
+
+// fetchFailure says why a file server request failed.
+func fetchFailure(err error, timeout time.Duration) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
+		return fmt.Sprintf("timeout after %s", timeout)
+	case errors.Is(err, nats.ErrNoResponders):
+		return "no file server answers on the bus (is the master running?)"
+	}
+	return err.Error()
 }
 
 // waitAccepted waits until the connection has minion rights or ctx is done.

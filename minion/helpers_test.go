@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,9 +45,12 @@ type master struct {
 	pub    string
 	auto   bool // accept every key request at once
 
+	filesSilent atomic.Bool // the file server takes read requests but never answers them
+
 	mu     sync.Mutex
 	srv    *bus.Server
 	nc     *nats.Conn
+	files  *nats.Subscription // the file server's
 	js     jetstream.JetStream
 	events []wire.Event
 	grains map[string]map[string]any // latest grains by minion id
@@ -133,8 +137,14 @@ func (m *master) start() {
 	m.srv, m.nc, m.js = srv, nc, js
 	m.mu.Unlock()
 	for subj, h := range map[string]nats.MsgHandler{bus.AllAuth: m.onAuth, bus.AllFiles: m.onFile, bus.AllEvents: m.onEvent, bus.AllGrains: m.onGrains} {
-		if _, err := nc.Subscribe(subj, h); err != nil {
+		sub, err := nc.Subscribe(subj, h)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if subj == bus.AllFiles {
+			m.mu.Lock()
+			m.files = sub
+			m.mu.Unlock()
 		}
 	}
 	if err := nc.Flush(); err != nil {
@@ -222,6 +232,8 @@ func (m *master) onFile(msg *nats.Msg) {
 		resp.Error = err.Error()
 	case req.Op == wire.OpMasterKey:
 		resp.PublicKey = m.pub
+	case req.Op == wire.OpRead && m.filesSilent.Load():
+		return
 	case req.Op == wire.OpRead && fs.ValidPath(req.Path):
 		data, err := os.ReadFile(filepath.Join("testdata/tree", path.Clean(req.Path)))
 		switch {

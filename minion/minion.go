@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/brinecm/brine/pkg/bus"
+	"github.com/brinecm/brine/pkg/cmdrun"
 	"github.com/brinecm/brine/pkg/grains"
 	"github.com/brinecm/brine/pkg/job"
 	"github.com/brinecm/brine/pkg/keys"
@@ -40,7 +41,8 @@ type Config struct {
 	// master.pub (the pinned job signing key), ca.pin (the pinned bus CA),
 	// replay (job ids already taken), queue/ (jobs accepted but not
 	// finished), outbox/ (returns not yet acknowledged), highstate.json
-	// (the last compiled highstate) and files/ (the state tree file cache).
+	// (the last compiled highstate), files/ (the state tree file cache)
+	// and commands/ (the process groups of the commands running now).
 	DataDir string
 	// Grains are static custom grains, merged over the collected ones.
 	Grains map[string]any
@@ -64,6 +66,7 @@ const (
 	outboxDir     = "outbox"
 	filesDir      = "files"
 	highstateFile = "highstate.json"
+	commandsDir   = "commands"
 )
 
 // defaultGrainsInterval is how often grains are refreshed by default.
@@ -79,6 +82,8 @@ type Minion struct {
 	queue   spool
 	outbox  spool
 	guard   *job.ReplayGuard
+	// fileTimeout bounds one file server request (fileRequestTimeout).
+	fileTimeout time.Duration
 
 	running atomic.Bool
 
@@ -123,7 +128,8 @@ func New(cfg Config) (*Minion, error) {
 		return nil, fmt.Errorf("new minion: %w", err)
 	}
 	for _, d := range []string{cfg.DataDir, filepath.Join(cfg.DataDir, queueDir),
-		filepath.Join(cfg.DataDir, outboxDir), filepath.Join(cfg.DataDir, filesDir)} {
+		filepath.Join(cfg.DataDir, outboxDir), filepath.Join(cfg.DataDir, filesDir),
+		filepath.Join(cfg.DataDir, commandsDir)} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("new minion: %w", err)
 		}
@@ -154,6 +160,8 @@ func New(cfg Config) (*Minion, error) {
 		guard:     guard,
 		masterKey: master,
 		sendWake:  make(chan struct{}, 1),
+
+		fileTimeout: fileRequestTimeout,
 	}
 	if tlsNeeded {
 		m.pinFile = filepath.Join(cfg.DataDir, caPinFile)
@@ -205,10 +213,11 @@ func (m *Minion) Fingerprint() string { return keys.Fingerprint(m.pub) }
 
 // Run runs the minion until ctx is done: jobs left in the queue run first,
 // returns left in the outbox are sent again, and the minion connects to its
-// master, asks to be accepted, and takes jobs; it reconnects forever. When
-// ctx is done it stops taking jobs, cancels the running ones (a cancelled
-// job stays queued and runs again at the next start) and returns once
-// everything is on disk.
+// master, asks to be accepted, and takes jobs; it reconnects forever.
+// Commands left running by a previous run that was killed are killed
+// first. When ctx is done it stops taking jobs, cancels the running ones
+// (a cancelled job stays queued and runs again at the next start) and
+// returns once everything is on disk.
 func (m *Minion) Run(ctx context.Context) error {
 	if !m.running.CompareAndSwap(false, true) {
 		return errors.New("minion: Run called twice")
@@ -216,6 +225,17 @@ func (m *Minion) Run(ctx context.Context) error {
 	m.log.Info("minion starting", "public_key", m.pub, "fingerprint", m.Fingerprint())
 	cleanTemp(m.queue.dir)
 	cleanTemp(m.outbox.dir)
+	// Commands a killed run of this minion left running die now; the
+	// jobs that ran them run again from the queue.
+	commands := filepath.Join(m.cfg.DataDir, commandsDir)
+	killed, err := cmdrun.KillLeftovers(commands)
+	if len(killed) > 0 {
+		m.log.Warn("killed commands left running by the previous run", "pids", killed)
+	}
+	if err != nil {
+		m.log.Error("cannot clean up commands left running by the previous run", "err", err)
+	}
+	ctx = cmdrun.WithGroupDir(ctx, commands)
 	m.refreshGrains(ctx)
 
 	var wg sync.WaitGroup

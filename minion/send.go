@@ -3,8 +3,11 @@ package minion
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/brinecm/brine/pkg/bus"
@@ -38,7 +41,9 @@ func (m *Minion) sendLoop(ctx context.Context) {
 }
 
 // send publishes one return from the outbox, retrying with back-off and at
-// every reconnection; false when ctx is done first.
+// every reconnection; false when ctx is done first. A return the job cache
+// refuses for good (retrying cannot help) is replaced by a small failure
+// return saying why, so that it never holds back the returns after it.
 func (m *Minion) send(ctx context.Context, name string) bool {
 	data, err := m.outbox.get(name)
 	var ret job.Return
@@ -52,7 +57,12 @@ func (m *Minion) send(ctx context.Context, name string) bool {
 		}
 		return true
 	}
-	if !m.publishReturn(ctx, name, data) {
+	stored := func(f []byte) {
+		if err := m.outbox.put(name, f); err != nil {
+			m.log.Warn("cannot replace the refused return in the outbox", "jid", name, "err", err)
+		}
+	}
+	if !m.sendReturn(ctx, &ret, stored) {
 		return false
 	}
 	if err := m.outbox.remove(name); err != nil {
@@ -61,31 +71,78 @@ func (m *Minion) send(ctx context.Context, name string) bool {
 	return true
 }
 
-// publishReturn publishes the return of job jid, retrying with back-off
-// and at every reconnection until the job cache acknowledges it; false when
-// ctx is done first.
-func (m *Minion) publishReturn(ctx context.Context, jid string, data []byte) bool {
+// sendReturn publishes ret until the job cache acknowledges it; false
+// when ctx is done first. A return the job cache refuses for good is
+// replaced by a small failure return saying why, handed to replaced (when
+// not nil) before it is sent; should that be refused too, it is dropped.
+func (m *Minion) sendReturn(ctx context.Context, ret *job.Return, replaced func([]byte)) bool {
+	err := m.publishReturn(ctx, ret)
+	if ctx.Err() != nil {
+		return false
+	}
+	if err == nil {
+		return true
+	}
+	m.log.Error("the job cache refuses a return: sending a failure return in its place", "jid", ret.JID, "err", err)
+	f := failure(&job.Job{JID: ret.JID, Minion: ret.Minion, Fun: ret.Fun},
+		fmt.Sprintf("the job's return could not be delivered: %v", err), ret.Started, ret.Finished)
+	if replaced != nil {
+		replaced(m.encodeReturn(f, maxReturn))
+	}
+	err = m.publishReturn(ctx, f)
+	if ctx.Err() != nil {
+		return false
+	}
+	if err != nil {
+		m.log.Error("dropping a return the job cache refuses", "jid", ret.JID, "err", err)
+	}
+	return true
+}
+
+// publishReturn publishes ret, cut to what the connection carries,
+// retrying with back-off and at every reconnection until the job cache
+// acknowledges it. It returns nil once acknowledged, ctx's error when ctx
+// is done first, and at once an error that retrying cannot fix (see
+// refusedForGood).
+func (m *Minion) publishReturn(ctx context.Context, ret *job.Return) error {
 	b := backoff{lo: 250 * time.Millisecond, hi: 30 * time.Second}
 	for {
 		wake := m.changed.wait()
 		if nc := m.conn.Load(); nc != nil && m.accepted.Load() {
+			data := m.encodeReturn(ret, returnLimit(nc.MaxPayload()))
 			js, err := jetstream.New(nc)
 			if err == nil {
 				pctx, cancel := context.WithTimeout(ctx, publishTimeout)
-				err = bus.PublishReturn(pctx, js, jid, m.cfg.ID, data)
+				err = bus.PublishReturn(pctx, js, ret.JID, m.cfg.ID, data)
 				cancel()
 			}
 			if err == nil {
-				m.log.Debug("return sent", "jid", jid)
-				return true
+				m.log.Debug("return sent", "jid", ret.JID)
+				return nil
 			}
 			if ctx.Err() != nil {
-				return false
+				return ctx.Err()
 			}
-			m.log.Warn("cannot send return; retrying", "jid", jid, "err", err)
+			if refusedForGood(err) {
+				return err
+			}
+			m.log.Warn("cannot send return; retrying", "jid", ret.JID, "err", err)
 		}
 		if !sleep(ctx, b.next(), wake) {
-			return false
+			return ctx.Err()
 		}
 	}
+}
+
+// refusedForGood reports whether publishing a return failed in a way that
+// publishing it again cannot fix: the message is larger than the server
+// carries, or the stream rejects the message itself (a 400 answer, such as
+// a message over the stream's size limit). Lost connections, timeouts and
+// a stream that is missing or full for now are worth retrying.
+func refusedForGood(err error) bool {
+	if errors.Is(err, nats.ErrMaxPayload) {
+		return true
+	}
+	var api *jetstream.APIError
+	return errors.As(err, &api) && api.Code == 400
 }

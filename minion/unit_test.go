@@ -246,8 +246,9 @@ func TestSpool(t *testing.T) {
 	}
 }
 
-// TestRemoteFSOffline: without a master, state tree files come from the
-// cache; a file never cached is an error saying so.
+// TestRemoteFSOffline: while the minion is not connected to a master,
+// state tree files come from the cache; a file never cached is an error
+// saying so.
 func TestRemoteFSOffline(t *testing.T) {
 	dir := t.TempDir()
 	mn, err := New(Config{ID: "web1", DataDir: dir, Log: testLog(t)})
@@ -273,12 +274,76 @@ func TestRemoteFSOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if _, err := files.ReadFile("web/missing"); err == nil || !strings.Contains(err.Error(), "no cached copy") {
+	if _, err := files.ReadFile("web/missing"); err == nil ||
+		!strings.Contains(err.Error(), "cannot fetch salt://web/missing: not connected to the master (and no cached copy)") {
 		t.Errorf("missing file: %v", err)
 	}
 	for _, bad := range []string{"../etc/passwd", "/etc/passwd", "."} {
 		if _, err := files.ReadFile(bad); !errors.Is(err, fs.ErrInvalid) {
 			t.Errorf("ReadFile(%q): %v, want invalid", bad, err)
 		}
+	}
+}
+
+// TestFetchFailsWhileConnected: a state tree file the master does not
+// serve while the minion is connected fails the state that needs it, with
+// the reason, even though a cached copy exists: a stale copy must not make
+// a state report itself in the correct state.
+func TestFetchFailsWhileConnected(t *testing.T) {
+	cases := []struct {
+		name  string
+		cut   func(ms *master) // how the master's file server fails
+		cause string
+	}{
+		{"no answer", func(ms *master) { ms.filesSilent.Store(true) }, "timeout after 300ms"},
+		{"no file server", func(ms *master) {
+			if err := ms.files.Unsubscribe(); err != nil {
+				t.Fatal(err)
+			}
+			if err := ms.nc.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}, "no file server answers on the bus"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ms := newMaster(t, false)
+			dir := t.TempDir()
+			mn, err := New(ms.minionConfig("web1", dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mn.fileTimeout = 300 * time.Millisecond
+			for _, f := range []string{"files/motd.j2", "files/map.jinja"} {
+				p := filepath.Join(dir, filesDir, f)
+				if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte("stale copy\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ms.preAccept(mn, "web1")
+			runIt(t, mn)
+			waitFor(t, 10*time.Second, "acceptance", mn.accepted.Load)
+			c.cut(ms)
+
+			root := t.TempDir()
+			j := ms.stateJob("web1", "state.apply", nil, map[string]any{"root": root})
+			ms.publish(j)
+			r := ms.waitReturn(j.JID, "web1")
+			res := decodeHighstate(t, r)["file_|-motd_|-"+root+"/etc/motd_|-managed"]
+			comment, _ := res["comment"].(string)
+			want := "cannot fetch salt://files/motd.j2 from the master: " + c.cause
+			if res["result"] != false || !strings.Contains(comment, want) {
+				t.Errorf("motd state: result %v, comment %q; want false and %q", res["result"], comment, want)
+			}
+			if r.Retcode != retStateFailed {
+				t.Errorf("retcode %d, want %d", r.Retcode, retStateFailed)
+			}
+			if _, err := os.Stat(filepath.Join(root, "etc/motd")); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("motd written from the stale copy (%v)", err)
+			}
+		})
 	}
 }

@@ -51,7 +51,9 @@ type Result struct {
 // is for commands that could not start, a runas user that does not exist,
 // a timeout (wrapping ErrTimeout) or a cancelled ctx. After a timeout or a
 // cancellation Retcode is -1 and the output so far is kept. Cancelling ctx
-// kills the command's whole process group.
+// kills the command's whole process group. The shell is killed when the
+// process calling Run dies; under a context from WithGroupDir its process
+// group is recorded too, so KillLeftovers can kill what the shell started.
 func Run(ctx context.Context, s Spec) (Result, error) {
 	res := Result{Retcode: -1}
 	shell := s.Shell
@@ -78,6 +80,11 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 		cwd = "/"
 	}
 	env = setEnv(env, s.Env)
+	recordDir, token := groupDir(ctx), ""
+	if recordDir != "" {
+		token = newToken()
+		env = setEnv(env, map[string]string{groupEnv: token})
+	}
 
 	runCtx := ctx
 	if s.Timeout > 0 {
@@ -88,7 +95,9 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 	cmd := exec.CommandContext(runCtx, shell, "-c", s.Cmd)
 	cmd.Dir = cwd
 	cmd.Env = env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
+	// The shell dies with the process running it; what the shell started
+	// is in its process group, recorded when ctx asks for it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error {
 		if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 			return err
@@ -106,6 +115,16 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 		return res, fmt.Errorf("start %q: %w", s.Cmd, err)
 	}
 	res.Pid = cmd.Process.Pid
+	if recordDir != "" {
+		record, err := recordGroup(recordDir, res.Pid, token, s.Cmd)
+		if err != nil {
+			// An untracked command could outlive a crash: do not run it.
+			syscall.Kill(-res.Pid, syscall.SIGKILL)
+			cmd.Wait()
+			return res, err
+		}
+		defer os.Remove(record)
+	}
 	err := cmd.Wait()
 	res.Stdout = strings.TrimSuffix(stdout.String(), "\n")
 	res.Stderr = strings.TrimSuffix(stderr.String(), "\n")

@@ -59,6 +59,10 @@ type Return struct {
 	Error    string          `json:"error,omitempty"`
 	Started  time.Time       `json:"started"`
 	Finished time.Time       `json:"finished"`
+	// Truncated is set when the minion cut long strings inside Return and
+	// Error (each cut one ends in "...[truncated N bytes]") so that the
+	// return fits in one bus message.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // ValidJID reports whether s may be a job id: 1 to 64 letters, digits,

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/brinecm/brine/pkg/tmpfile"
 	"github.com/brinecm/brine/states"
 )
 
@@ -217,13 +217,14 @@ func newSpec(p perms) writeSpec {
 // same directory: written, owned and moded before the rename, so readers
 // see the old file or the new one, never a mix. When an existing file is
 // replaced, the data is synced first, so a crash cannot leave an empty
-// file where a good one was; a new file needs no such guard.
+// file where a good one was; a new file needs no such guard. The
+// temporary name carries this process's pid, and the temporary files that
+// a killed writer left beside path are removed first (see tmpfile).
 func writeAtomic(path string, data []byte, w writeSpec) (err error) {
-	dir, base := filepath.Split(path)
+	tmpfile.CleanStale(path)
 	var f *os.File
 	for range 100 {
-		tmp := filepath.Join(dir, "."+base+".brine-"+strconv.FormatUint(rand.Uint64(), 36))
-		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, w.createPerm)
+		f, err = os.OpenFile(tmpfile.Name(path), os.O_WRONLY|os.O_CREATE|os.O_EXCL, w.createPerm)
 		if !errors.Is(err, fs.ErrExist) {
 			break
 		}

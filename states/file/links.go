@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
 
+	"github.com/brinecm/brine/pkg/tmpfile"
 	"github.com/brinecm/brine/states"
 )
 
@@ -157,9 +157,11 @@ func symlink(_ context.Context, c *states.Call, a *SymlinkArgs) states.Outcome {
 }
 
 // replaceWithSymlink creates the link under a temporary name, owns it and
-// renames it over name, so name never goes missing.
+// renames it over name, so name never goes missing. Temporary links a
+// killed writer left beside name are removed first.
 func replaceWithSymlink(target, name string, p perms) error {
-	tmp := filepath.Join(filepath.Dir(name), "."+filepath.Base(name)+".brine-"+strconv.FormatUint(rand.Uint64(), 36))
+	tmpfile.CleanStale(name)
+	tmp := tmpfile.Name(name)
 	if err := os.Symlink(target, tmp); err != nil {
 		return err
 	}

@@ -1,8 +1,13 @@
 package file
 
 import (
+	"errors"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"syscall"
 	"testing"
 )
 
@@ -291,5 +296,47 @@ func TestManagedFollowsSymlink(t *testing.T) {
 	o := apply(t, "file.managed", filepath.Join(d, "link"), map[string]any{"contents": "same"}, false)
 	if !o.OK() || o.Changed() {
 		t.Errorf("a symlink to a correct file: %q %v", o.Comment, o.Changes)
+	}
+}
+
+// TestWritesRemoveStaleTemporaryFiles: a temporary file a killed writer
+// left beside the target (its pid no longer runs) goes when a state writes
+// the target; one of a live writer stays.
+func TestWritesRemoveStaleTemporaryFiles(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := strconv.Itoa(cmd.Process.Pid)
+	if err := syscall.Kill(cmd.Process.Pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Skipf("pid %s was reused at once", dead)
+	}
+	live := strconv.Itoa(os.Getppid())
+	cases := []struct {
+		fun  string
+		args map[string]any
+	}{
+		{"file.managed", map[string]any{"contents": "new"}},
+		{"file.symlink", map[string]any{"target": "/etc/hostname"}},
+	}
+	for _, c := range cases {
+		t.Run(c.fun, func(t *testing.T) {
+			d := t.TempDir()
+			stale := filepath.Join(d, ".f.brine-"+dead+"-k3j5")
+			busy := filepath.Join(d, ".f.brine-"+live+"-k3j5")
+			for _, p := range []string{stale, busy} {
+				write(t, p, "half", 0o600)
+			}
+			o := apply(t, c.fun, filepath.Join(d, "f"), c.args, false)
+			if !o.OK() || !o.Changed() {
+				t.Fatalf("%s: %s %v", c.fun, o.Comment, o.Changes)
+			}
+			if _, err := os.Lstat(stale); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("stale temporary file left (%v)", err)
+			}
+			if _, err := os.Lstat(busy); err != nil {
+				t.Errorf("a live writer's temporary file removed: %v", err)
+			}
+		})
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"sync"
 
 	"github.com/brinecm/brine/pkg/pkgmgr"
+	"github.com/brinecm/brine/pkg/tmpfile"
 	"github.com/brinecm/brine/states"
 )
 
@@ -313,12 +314,14 @@ func refresh(ctx context.Context, changes map[string]any) (states.Outcome, bool)
 }
 
 // writeFile writes a world-readable file (apt reads sources and keys as
-// an unprivileged user) through a temporary file, so apt never sees half of it.
+// an unprivileged user) through a temporary file, so apt never sees half of
+// it. Temporary files a killed writer left beside path are removed first.
 func writeFile(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".brine-*")
+	tmpfile.CleanStale(path)
+	tmp, err := os.CreateTemp(filepath.Dir(path), tmpfile.Pattern(path))
 	if err != nil {
 		return err
 	}

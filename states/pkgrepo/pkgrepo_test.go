@@ -2,10 +2,14 @@ package pkgrepo
 
 import (
 	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/brinecm/brine/pkg/pkgmgr"
@@ -199,5 +203,34 @@ func TestBadRepositories(t *testing.T) {
 		if o.OK() || !strings.Contains(o.Comment, tt.comment) || strings.Contains(o.Comment, "exit status") {
 			t.Errorf("%s: %s %q; want failure with %q", tt.name, states.ResultString(o.Result), o.Comment, tt.comment)
 		}
+	}
+}
+
+// TestWriteFileRemovesStaleTemporaryFiles: writing a sources file removes
+// the temporary files a killed writer left beside it and leaves none of
+// its own behind.
+func TestWriteFileRemovesStaleTemporaryFiles(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(cmd.Process.Pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Skipf("pid %d was reused at once", cmd.Process.Pid)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "brine.list")
+	stale := filepath.Join(dir, ".brine.list.brine-"+strconv.Itoa(cmd.Process.Pid)+"-123")
+	if err := os.WriteFile(stale, []byte("deb half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFile(path, []byte("deb http://example.org/ stable main\n")); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "brine.list" {
+		t.Errorf("directory holds %v, want only brine.list", entries)
 	}
 }

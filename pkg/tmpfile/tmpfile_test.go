@@ -1,0 +1,84 @@
+package tmpfile
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// deadPid returns the pid of a process that ran and was reaped.
+func deadPid(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Skipf("pid %d was reused at once", pid)
+	}
+	return pid
+}
+
+func TestName(t *testing.T) {
+	target := filepath.Join(t.TempDir(), "motd")
+	a, b := Name(target), Name(target)
+	want := filepath.Join(filepath.Dir(target), ".motd.brine-"+strconv.Itoa(os.Getpid())+"-")
+	if !strings.HasPrefix(a, want) || len(a) == len(want) {
+		t.Errorf("Name = %q, want %q followed by a random part", a, want)
+	}
+	if a == b {
+		t.Errorf("two names are the same: %q", a)
+	}
+	if got := Pattern(target); got != ".motd.brine-"+strconv.Itoa(os.Getpid())+"-*" {
+		t.Errorf("Pattern = %q", got)
+	}
+}
+
+func TestCleanStale(t *testing.T) {
+	dead := strconv.Itoa(deadPid(t))
+	self := strconv.Itoa(os.Getpid())
+	parent := strconv.Itoa(os.Getppid())
+	cases := []struct {
+		file string
+		gone bool
+	}{
+		{".motd.brine-" + dead + "-abc", true},        // writer gone
+		{".motd.brine-" + dead + "-x-y", true},        // random part with a dash
+		{".motd.brine-" + self + "-abc", false},       // this process writes it now
+		{".motd.brine-" + parent + "-abc", false},     // another live writer
+		{".other.brine-" + dead + "-abc", false},      // another target's
+		{".motd.brine-k3j5h2", false},                 // no pid (an older brine's name)
+		{".motd.brine-" + dead, false},                // not a temporary name
+		{".motd.brine-12x-abc", false},                // not a pid
+		{".motd.brine-" + dead + ".brine-1-a", false}, // the temporary of another target
+		{"motd", false},                               // the target itself
+		{".motd.d.brine-" + dead + "-abc", false},     // the temporary of motd.d
+	}
+	dir := t.TempDir()
+	for _, c := range cases {
+		if err := os.WriteFile(filepath.Join(dir, c.file), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed := CleanStale(filepath.Join(dir, "motd"))
+	for _, c := range cases {
+		p := filepath.Join(dir, c.file)
+		_, err := os.Stat(p)
+		if gone := errors.Is(err, os.ErrNotExist); gone != c.gone {
+			t.Errorf("%s: removed %v, want %v", c.file, gone, c.gone)
+		}
+		if slices.Contains(removed, p) != c.gone {
+			t.Errorf("%s: reported removed %v, want %v", c.file, slices.Contains(removed, p), c.gone)
+		}
+	}
+	if CleanStale(filepath.Join(dir, "missing-dir", "x")) != nil {
+		t.Error("an unreadable directory reports removals")
+	}
+}
