@@ -36,6 +36,10 @@ type Master struct {
 	// MeshReapplyDelay gathers the changes of this long into one re-apply
 	// per minion (default 2s).
 	MeshReapplyDelay Duration `yaml:"mesh_reapply_delay"`
+	// JinjaCallTimeout bounds how long a compile waits for a minion to
+	// answer a salt['mod.fun'](...) call its recipe makes, which runs on
+	// that minion (default 30s).
+	JinjaCallTimeout Duration `yaml:"jinja_call_timeout"`
 }
 
 // Master defaults.
@@ -46,6 +50,8 @@ const (
 	DefaultJobTTL        = time.Hour
 	DefaultTimeout       = 10 * time.Second
 	DefaultMeshDelay     = 2 * time.Second
+	// DefaultJinjaCallTimeout is the default of Master.JinjaCallTimeout.
+	DefaultJinjaCallTimeout = 30 * time.Second
 )
 
 // DefaultSocket is the CLI socket path under a data directory.
@@ -74,6 +80,10 @@ func LoadMaster(path string) (*Master, error) {
 	m := &Master{}
 	if err := load(path, DefaultMasterPath, m); err != nil {
 		return nil, err
+	}
+	if m.JinjaCallTimeout < 0 {
+		return nil, fmt.Errorf("%s: jinja_call_timeout: %s is negative: give how long a compile may wait for a minion, like 30s",
+			path, time.Duration(m.JinjaCallTimeout))
 	}
 	return m, nil
 }
