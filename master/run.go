@@ -119,10 +119,13 @@ func (m *Master) compileConfig(id string) sls.Config {
 	return sls.Config{FileRoots: m.opts.FileRoots, PillarRoots: m.opts.PillarRoots, ID: id, Grains: m.grainsOf(id)}
 }
 
-// runtimeFor is the master's view of a minion, for compiling its recipes.
+// runtimeFor is the master's view of a minion, for compiling its recipes:
+// a template's calls to functions that are not Pure run on that minion
+// (see remotecall.go), never on the master.
 func (m *Master) runtimeFor(id string) *modules.Runtime {
 	return &modules.Runtime{ID: id, Grains: m.grainsOf(id), FileRoots: m.opts.FileRoots,
-		PillarRoots: m.opts.PillarRoots, Opts: map[string]any{"id": id}, Log: m.log, Mine: fleetMine{m}}
+		PillarRoots: m.opts.PillarRoots, Opts: map[string]any{"id": id}, Log: m.log, Mine: fleetMine{m},
+		Remote: m.remoteCall(id)}
 }
 
 // fleetMine is the master's mine: the cached grains of accepted minions.

@@ -27,6 +27,12 @@ type Runtime struct {
 	// peers): the master's grains cache when a master compiles; nil means
 	// the local minion alone.
 	Mine mine.Mine
+	// Remote runs a function that is not Pure on the minion itself, when
+	// this runtime is not that minion: a master compiling the minion's
+	// recipe sets it, so that salt['cmd.run'](...) in a template runs on
+	// the minion, never on the master. Nil means the runtime is the minion
+	// (or masterless), and every function runs here.
+	Remote func(ctx context.Context, fun string, args []any, kwargs map[string]any) (any, error)
 }
 
 // FleetMine returns the runtime's mine, or the local minion alone.
@@ -47,7 +53,14 @@ type Func[A any] struct {
 	// ReadOnly marks a function that only reads the system: a minion need
 	// not keep such a job on disk, since one lost in a crash changed nothing.
 	ReadOnly bool
-	Call     func(ctx context.Context, rt *Runtime, args *A) (any, error)
+	// Pure marks a function that answers from what the runtime carries
+	// (grains, the mine, the state tree, its own arguments), changes
+	// nothing and reads nothing of the host it runs on: a master may answer
+	// it for a minion. Every other function called from a template a master
+	// renders runs on the minion through Runtime.Remote. ReadOnly is not
+	// enough: pkg.version changes nothing but must read the minion's dpkg.
+	Pure bool
+	Call func(ctx context.Context, rt *Runtime, args *A) (any, error)
 }
 
 // Entry is a registered execution function with its argument type erased.
@@ -56,6 +69,7 @@ type Entry struct {
 	Doc      string
 	Params   []string
 	ReadOnly bool
+	Pure     bool
 	ArgType  reflect.Type
 	call     func(ctx context.Context, rt *Runtime, raw map[string]any) (any, error)
 }
@@ -70,6 +84,7 @@ func Register[A any](name string, f Func[A]) {
 		Doc:      f.Doc,
 		Params:   f.Params,
 		ReadOnly: f.ReadOnly,
+		Pure:     f.Pure,
 		ArgType:  reflect.TypeFor[A](),
 		call: func(ctx context.Context, rt *Runtime, raw map[string]any) (any, error) {
 			a := new(A)
@@ -139,7 +154,16 @@ func (e *Entry) Bind(args []any, kwargs map[string]any) (map[string]any, error) 
 // Caller runs execution functions for Jinja's salt['mod.fun'](...) calls.
 type Caller struct{ Runtime *Runtime }
 
-// Call runs the named function on the caller's runtime.
+// Call runs the named function for the caller's runtime: a Pure function
+// (or any function when the runtime has no Remote) here, any other on the
+// minion through Runtime.Remote. An unknown function is an error here, and
+// nothing is sent.
 func (c Caller) Call(ctx context.Context, fun string, args []any, kwargs map[string]any) (any, error) {
-	return Call(ctx, c.Runtime, fun, args, kwargs)
+	if c.Runtime.Remote == nil {
+		return Call(ctx, c.Runtime, fun, args, kwargs)
+	}
+	if e, ok := Lookup(fun); !ok || e.Pure {
+		return Call(ctx, c.Runtime, fun, args, kwargs)
+	}
+	return c.Runtime.Remote(ctx, fun, args, kwargs)
 }

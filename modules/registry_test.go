@@ -52,3 +52,49 @@ func TestCallBinding(t *testing.T) {
 		}
 	}
 }
+
+func init() {
+	Register("testmod.pure", Func[bindArgs]{Params: []string{"cmd"}, Pure: true,
+		Call: func(_ context.Context, _ *Runtime, a *bindArgs) (any, error) { return "here:" + a.Cmd, nil }})
+}
+
+// TestCallerRoutes checks where Caller runs a function: a runtime with
+// Remote runs only Pure functions itself, one without Remote runs all.
+func TestCallerRoutes(t *testing.T) {
+	cases := []struct {
+		name       string
+		remote     bool
+		fun        string
+		want       string
+		wantErr    string
+		wantRemote bool
+	}{
+		{"impure call goes to the minion", true, "testmod.one", "there:testmod.one", "", true},
+		{"pure call answers here", true, "testmod.pure", "here:ls", "", false},
+		{"without Remote an impure call runs here", false, "testmod.one", "ls|", "", false},
+		{"unknown function is an error here", true, "testmod.nope", "", "'testmod.nope' is not available", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rt := &Runtime{ID: "web1"}
+			var sent []string
+			if c.remote {
+				rt.Remote = func(_ context.Context, fun string, args []any, _ map[string]any) (any, error) {
+					sent = append(sent, fun)
+					return "there:" + fun, nil
+				}
+			}
+			got, err := Caller{Runtime: rt}.Call(context.Background(), c.fun, []any{"ls"}, nil)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Errorf("error %v, want %q", err, c.wantErr)
+				}
+			} else if err != nil || got != c.want {
+				t.Errorf("= %v, %v; want %q", got, err, c.want)
+			}
+			if remote := len(sent) > 0; remote != c.wantRemote {
+				t.Errorf("sent to the minion: %v (%v), want %v", remote, sent, c.wantRemote)
+			}
+		})
+	}
+}

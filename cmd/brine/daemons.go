@@ -66,15 +66,16 @@ flags win over the file.`,
 	fl.DurationVar(&mf.timeout, "timeout", config.DefaultTimeout, "default wait for returns")
 	fl.BoolVar(&mf.meshReapply, "mesh-reapply", true, "re-apply mesh states (ovs.mesh, net.vxlan_mesh) when their peers join, leave or move")
 	fl.DurationVar(&mf.meshDelay, "mesh-reapply-delay", config.DefaultMeshDelay, "gather peer changes this long into one re-apply")
+	fl.DurationVar(&mf.jinjaCallTimeout, "jinja-call-timeout", config.DefaultJinjaCallTimeout, "how long a compile waits for a minion to run a salt['mod.fun'](...) call of its recipe")
 	return cmd
 }
 
 // masterFlags are the master's flags that do not map onto config.Master
 // one to one.
 type masterFlags struct {
-	keepJobs, jobTTL, timeout, meshDelay time.Duration
-	nats                                 string
-	meshReapply                          bool
+	keepJobs, jobTTL, timeout, meshDelay, jinjaCallTimeout time.Duration
+	nats                                                   string
+	meshReapply                                            bool
 }
 
 // mergeMaster applies the flags the user set over the configuration file.
@@ -115,6 +116,9 @@ func mergeMaster(fl *pflag.FlagSet, dst, flags *config.Master, mf *masterFlags) 
 	}
 	if set("mesh-reapply-delay") || dst.MeshReapplyDelay == 0 {
 		dst.MeshReapplyDelay = config.Duration(mf.meshDelay)
+	}
+	if set("jinja-call-timeout") || dst.JinjaCallTimeout == 0 {
+		dst.JinjaCallTimeout = config.Duration(mf.jinjaCallTimeout)
 	}
 }
 

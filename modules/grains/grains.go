@@ -25,6 +25,7 @@ type itemArgs struct {
 func init() {
 	modules.Register("grains.items", modules.Func[noArgs]{
 		ReadOnly: true,
+		Pure:     true,
 		Doc:      "Return all grains of the minion.",
 		Call: func(_ context.Context, rt *modules.Runtime, _ *noArgs) (any, error) {
 			return rt.Grains, nil
@@ -32,6 +33,7 @@ func init() {
 	})
 	modules.Register("grains.get", modules.Func[getArgs]{
 		ReadOnly: true,
+		Pure:     true,
 		Doc:      "Return one grain; nested keys are joined by ':' (or delimiter), default when missing.",
 		Params:   []string{"key", "default"},
 		Call: func(_ context.Context, rt *modules.Runtime, a *getArgs) (any, error) {
@@ -46,6 +48,7 @@ func init() {
 	})
 	modules.Register("grains.item", modules.Func[itemArgs]{
 		ReadOnly: true,
+		Pure:     true,
 		Doc:      "Return the named grains as a mapping.",
 		Params:   []string{"keys..."},
 		Call: func(_ context.Context, rt *modules.Runtime, a *itemArgs) (any, error) {
@@ -59,6 +62,7 @@ func init() {
 	})
 	modules.Register("grains.ls", modules.Func[noArgs]{
 		ReadOnly: true,
+		Pure:     true,
 		Doc:      "Return the names of all grains, sorted.",
 		Call: func(_ context.Context, rt *modules.Runtime, _ *noArgs) (any, error) {
 			keys := make([]any, 0, len(rt.Grains))

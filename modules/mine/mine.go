@@ -23,6 +23,7 @@ func init() {
 			"master, it sees every accepted minion; masterless, the local minion alone.",
 		Params:   []string{"tgt", "fun"},
 		ReadOnly: true,
+		Pure:     true,
 		Call: func(ctx context.Context, rt *modules.Runtime, a *getArgs) (any, error) {
 			kind := target.Kind(a.TgtType)
 			if kind == "" {

@@ -63,7 +63,11 @@ func init() {
 		Params: []string{"fun", "name"},
 		Call:   single,
 	})
+	// The state.show_* functions are Pure: they compile the master's state
+	// tree with the runtime they are given, so a template's own calls to
+	// functions that are not Pure still go through its Remote.
 	modules.Register("state.show_sls", modules.Func[runArgs]{
+		Pure:   true,
 		Doc:    "Show the compiled data of the named SLS files, by ID.",
 		Params: []string{"mods..."},
 		Call: func(ctx context.Context, rt *modules.Runtime, a *runArgs) (any, error) {
@@ -74,13 +78,15 @@ func init() {
 		},
 	})
 	modules.Register("state.show_highstate", modules.Func[runArgs]{
-		Doc: "Show the compiled data of the highstate, by ID.",
+		Pure: true,
+		Doc:  "Show the compiled data of the highstate, by ID.",
 		Call: func(ctx context.Context, rt *modules.Runtime, a *runArgs) (any, error) {
 			a.Mods = nil
 			return show(ctx, rt, a, highData)
 		},
 	})
 	modules.Register("state.show_lowstate", modules.Func[runArgs]{
+		Pure:   true,
 		Doc:    "Show the low chunks of the highstate (or of the named SLS files) in run order.",
 		Params: []string{"mods..."},
 		Call: func(ctx context.Context, rt *modules.Runtime, a *runArgs) (any, error) {
@@ -88,7 +94,8 @@ func init() {
 		},
 	})
 	modules.Register("state.show_top", modules.Func[runArgs]{
-		Doc: "Show the SLS files the top file assigns to this minion.",
+		Pure: true,
+		Doc:  "Show the SLS files the top file assigns to this minion.",
 		Call: func(ctx context.Context, rt *modules.Runtime, a *runArgs) (any, error) {
 			c := compiler(rt, a.Pillar)
 			names, err := c.Top(ctx)

@@ -25,6 +25,7 @@ func init() {
 	})
 	modules.Register("test.echo", modules.Func[echoArgs]{
 		ReadOnly: true,
+		Pure:     true,
 		Doc:      "Return the text given.",
 		Params:   []string{"text"},
 		Call: func(_ context.Context, _ *modules.Runtime, a *echoArgs) (any, error) {

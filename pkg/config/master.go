@@ -44,6 +44,10 @@ type Master struct {
 	// master reads when it compiles recipes (default DefaultMaxSLSBytes);
 	// a larger file fails the compile before it is read.
 	MaxSLSBytes int64 `yaml:"max_sls_bytes"`
+	// JinjaCallTimeout bounds how long a compile waits for a minion to
+	// answer a salt['mod.fun'](...) call its recipe makes, which runs on
+	// that minion (default 30s).
+	JinjaCallTimeout Duration `yaml:"jinja_call_timeout"`
 }
 
 // Master defaults.
@@ -56,6 +60,8 @@ const (
 	DefaultMeshDelay     = 2 * time.Second
 	DefaultMaxPending    = 1000
 	DefaultMaxSLSBytes   = 4 << 20
+	// DefaultJinjaCallTimeout is the default of Master.JinjaCallTimeout.
+	DefaultJinjaCallTimeout = 30 * time.Second
 )
 
 // DefaultSocket is the CLI socket path under a data directory.
@@ -87,6 +93,10 @@ func LoadMaster(path string) (*Master, error) {
 	}
 	if m.MaxSLSBytes < 0 {
 		return nil, fmt.Errorf("%s: max_sls_bytes is %d: give a positive number of bytes, or leave it out for %d", path, m.MaxSLSBytes, DefaultMaxSLSBytes)
+	}
+	if m.JinjaCallTimeout < 0 {
+		return nil, fmt.Errorf("%s: jinja_call_timeout: %s is negative: give how long a compile may wait for a minion, like 30s",
+			path, time.Duration(m.JinjaCallTimeout))
 	}
 	return m, nil
 }

@@ -5,18 +5,24 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
-func TestLoadMasterMaxSLSBytes(t *testing.T) {
+func TestLoadMasterLimits(t *testing.T) {
 	for _, c := range []struct {
-		name, text string
-		want       int64
-		wantErr    string
+		name, text  string
+		wantSLS     int64
+		wantTimeout time.Duration
+		wantErr     string
 	}{
-		{"absent", "data_dir: /d\n", 0, ""},
-		{"set", "max_sls_bytes: 1048576\n", 1 << 20, ""},
-		{"negative", "max_sls_bytes: -1\n", 0, "max_sls_bytes is -1: give a positive number of bytes"},
-		{"not a number", "max_sls_bytes: big\n", 0, "cannot unmarshal"},
+		{"absent", "data_dir: /d\n", 0, 0, ""},
+		{"sls set", "max_sls_bytes: 1048576\n", 1 << 20, 0, ""},
+		{"sls negative", "max_sls_bytes: -1\n", 0, 0, "max_sls_bytes is -1: give a positive number of bytes"},
+		{"sls not a number", "max_sls_bytes: big\n", 0, 0, "cannot unmarshal"},
+		{"timeout duration", "jinja_call_timeout: 2m\n", 0, 2 * time.Minute, ""},
+		{"timeout seconds", "jinja_call_timeout: 45\n", 0, 45 * time.Second, ""},
+		{"timeout negative", "jinja_call_timeout: -5s\n", 0, 0, "jinja_call_timeout: -5s is negative"},
+		{"timeout not a duration", "jinja_call_timeout: soon\n", 0, 0, "expected a duration like 10s or 1h"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "master")
@@ -33,8 +39,8 @@ func TestLoadMasterMaxSLSBytes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.MaxSLSBytes != c.want {
-				t.Errorf("MaxSLSBytes = %d, want %d", m.MaxSLSBytes, c.want)
+			if m.MaxSLSBytes != c.wantSLS || time.Duration(m.JinjaCallTimeout) != c.wantTimeout {
+				t.Errorf("max_sls_bytes %d, jinja_call_timeout %s; want %d, %s", m.MaxSLSBytes, time.Duration(m.JinjaCallTimeout), c.wantSLS, c.wantTimeout)
 			}
 		})
 	}

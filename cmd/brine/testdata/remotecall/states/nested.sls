@@ -1,0 +1,4 @@
+nested:
+  file.managed:
+    - name: {{ grains['root'] }}/nested
+    - contents: "{{ salt['state.apply']('whoami') }}"
