@@ -22,8 +22,8 @@ import (
 	"github.com/brinecm/brine/minion"
 	_ "github.com/brinecm/brine/modules/all"
 	"github.com/brinecm/brine/pkg/config"
+	"github.com/brinecm/brine/pkg/result"
 	"github.com/brinecm/brine/proto/brinepb"
-	"github.com/brinecm/brine/states"
 	_ "github.com/brinecm/brine/states/all"
 )
 
@@ -203,7 +203,7 @@ func (f *fleet) run(ctx context.Context, fun string, timeout time.Duration) erro
 		case *brinepb.RunEvent_Ret:
 			rets++
 			if e.Ret.Success && strings.HasPrefix(fun, "state.") {
-				var hs states.Highstate
+				var hs result.Highstate
 				if err := json.Unmarshal(e.Ret.ReturnJson, &hs); err != nil || len(hs) != fleetStates {
 					e.Ret.Success, e.Ret.Error = false, fmt.Sprintf("%d states (%v), want %d", len(hs), err, fleetStates)
 				}

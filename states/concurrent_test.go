@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/brinecm/brine/pkg/result"
 	"github.com/brinecm/brine/pkg/sls"
 	"github.com/brinecm/brine/states"
 	_ "github.com/brinecm/brine/states/file"
@@ -311,7 +312,7 @@ func tree(t *testing.T, root string) map[string]string {
 }
 
 // normalized is a result with the run's root directory and times taken out.
-func normalized(h states.Highstate, root string) []string {
+func normalized(h result.Highstate, root string) []string {
 	out := make([]string, len(h))
 	for i, r := range h {
 		out[i] = strings.ReplaceAll(fmt.Sprintf("%d %s %s %q %v", r.RunNum, r.Key, states.ResultString(r.Result), r.Comment, r.Changes), root, "ROOT")

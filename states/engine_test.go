@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/brinecm/brine/pkg/result"
 	"github.com/brinecm/brine/pkg/sls"
 	"github.com/brinecm/brine/states"
 	_ "github.com/brinecm/brine/states/test"
@@ -38,7 +39,7 @@ type summary struct {
 	Changed bool   `yaml:"changed"`
 }
 
-func summarize(h states.Highstate) []summary {
+func summarize(h result.Highstate) []summary {
 	out := make([]summary, len(h))
 	for i, r := range h {
 		res := "None"
@@ -172,7 +173,7 @@ func TestTruthTable(t *testing.T) {
 		{"globals", "check_fails", "false", "Success!\ncheck_cmd determined the state failed"},
 		{"globals", "retried", "false", "Attempt 1: Returned a result of \"False\""},
 	}
-	runs := map[string]map[string]states.Result{}
+	runs := map[string]map[string]result.State{}
 	for _, c := range cases {
 		byID, ok := runs[c.dir]
 		if !ok {
@@ -180,7 +181,7 @@ func TestTruthTable(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: compile: %v", c.dir, err)
 			}
-			byID = map[string]states.Result{}
+			byID = map[string]result.State{}
 			for _, r := range plan.Run(context.Background(), states.RunOptions{Env: env}) {
 				byID[r.ID] = r
 			}

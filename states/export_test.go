@@ -1,10 +1,14 @@
 package states
 
-import "context"
+import (
+	"context"
+
+	"github.com/brinecm/brine/pkg/result"
+)
 
 // RunSequential runs p one state at a time, never in windows: the run
 // order the concurrent run must reproduce.
-func RunSequential(ctx context.Context, p *Plan, opts RunOptions) Highstate {
+func RunSequential(ctx context.Context, p *Plan, opts RunOptions) result.Highstate {
 	return p.run(ctx, opts, false)
 }
 

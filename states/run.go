@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/brinecm/brine/pkg/result"
 )
 
 // RunOptions configure one run of a plan.
@@ -23,12 +25,12 @@ type RunOptions struct {
 // states not reached are not reported. Consecutive states that cannot
 // affect one another run at the same time (see markShareable); the
 // results are those of a sequential run.
-func (p *Plan) Run(ctx context.Context, opts RunOptions) Highstate {
+func (p *Plan) Run(ctx context.Context, opts RunOptions) result.Highstate {
 	return p.run(ctx, opts, true)
 }
 
 // run is Run; without concurrent, every state runs alone.
-func (p *Plan) run(ctx context.Context, opts RunOptions, concurrent bool) Highstate {
+func (p *Plan) run(ctx context.Context, opts RunOptions, concurrent bool) result.Highstate {
 	r := newRunner(p, opts)
 	for i := 0; i < len(p.steps) && !r.stopped; {
 		if concurrent {
@@ -42,7 +44,7 @@ func (p *Plan) run(ctx context.Context, opts RunOptions, concurrent bool) Highst
 		i++
 	}
 	r.runListeners(ctx, p.steps)
-	out := make(Highstate, 0, len(r.order))
+	out := make(result.Highstate, 0, len(r.order))
 	for _, res := range r.order {
 		out = append(out, *res)
 	}
@@ -56,7 +58,7 @@ func newRunner(p *Plan, opts RunOptions) *runner {
 	}
 	return &runner{
 		opts:    opts,
-		results: make([]*Result, len(p.steps)),
+		results: make([]*result.State, len(p.steps)),
 		state:   make([]runState, len(p.steps)),
 		calls:   make([]*Call, len(p.steps)),
 		tested:  map[*step]Outcome{},
@@ -73,10 +75,10 @@ const (
 
 type runner struct {
 	opts    RunOptions
-	results []*Result // by step position
+	results []*result.State // by step position
 	state   []runState
-	calls   []*Call   // by step position, made once
-	order   []*Result // in run order, incl. listeners
+	calls   []*Call         // by step position, made once
+	order   []*result.State // in run order, incl. listeners
 	tested  map[*step]Outcome
 	stopped bool
 }
@@ -113,7 +115,7 @@ func (r *runner) runStep(ctx context.Context, s *step) {
 // record adds s's result to the run, and stops the run when s failed with
 // failhard.
 func (r *runner) record(s *step, o Outcome, start time.Time, took time.Duration) {
-	res := &Result{
+	res := &result.State{
 		Key:       s.low.Key(),
 		ID:        s.low.ID,
 		SLS:       s.low.SLS,
@@ -366,7 +368,7 @@ func (r *runner) runListeners(ctx context.Context, steps []*step) {
 		start := time.Now()
 		o := r.apply(ctx, s, r.callFor(s), s.entry.modWatch)
 		id := "listener_" + s.low.ID
-		r.order = append(r.order, &Result{
+		r.order = append(r.order, &result.State{
 			Key:       s.low.Module + "_|-" + id + "_|-" + s.low.Name + "_|-mod_watch",
 			ID:        id,
 			SLS:       s.low.SLS,

@@ -18,8 +18,8 @@ import (
 	"github.com/brinecm/brine/pkg/config"
 	"github.com/brinecm/brine/pkg/grains"
 	"github.com/brinecm/brine/pkg/output"
+	"github.com/brinecm/brine/pkg/result"
 	"github.com/brinecm/brine/pkg/sls"
-	"github.com/brinecm/brine/states"
 )
 
 type callFlags struct {
@@ -98,7 +98,7 @@ func (f *callFlags) run(cmd *cobra.Command, args []string) error {
 	case callErr != nil:
 		return &exitStatus{code: exitError, err: callErr}
 	}
-	if h, ok := data.(states.Highstate); ok && h.Failed() {
+	if h, ok := data.(result.Highstate); ok && h.Failed() {
 		code = exitStateFailed
 	}
 	w := cmd.OutOrStdout()

@@ -13,8 +13,8 @@ import (
 
 	"github.com/brinecm/brine/master"
 	"github.com/brinecm/brine/pkg/output"
+	"github.com/brinecm/brine/pkg/result"
 	"github.com/brinecm/brine/proto/brinepb"
-	"github.com/brinecm/brine/states"
 )
 
 // exitNoReturn is the exit status when some targeted minion did not return.
@@ -240,8 +240,8 @@ func (p *printer) printReturn(r *brinepb.MinionReturn) error {
 }
 
 // asHighstate decodes a state run's return in Salt's keyed shape.
-func asHighstate(b []byte) (states.Highstate, bool) {
-	var h states.Highstate
+func asHighstate(b []byte) (result.Highstate, bool) {
+	var h result.Highstate
 	if len(b) == 0 || b[0] != '{' || json.Unmarshal(b, &h) != nil || len(h) == 0 {
 		return nil, false
 	}

@@ -22,8 +22,8 @@ import (
 	_ "github.com/brinecm/brine/modules/state"
 	"github.com/brinecm/brine/pkg/dockerx"
 	"github.com/brinecm/brine/pkg/dockerx/dockertest"
+	"github.com/brinecm/brine/pkg/result"
 	"github.com/brinecm/brine/pkg/systest"
-	"github.com/brinecm/brine/states"
 	_ "github.com/brinecm/brine/states/cmd"
 	_ "github.com/brinecm/brine/states/docker_container"
 	_ "github.com/brinecm/brine/states/docker_image"
@@ -63,7 +63,7 @@ func setup(t *testing.T) *example {
 
 // apply writes the pillar the team edits, applies the highstate (in test
 // mode when test is set) and returns the results by state ID.
-func (e *example) apply(release, greeting string, test bool) map[string]states.Result {
+func (e *example) apply(release, greeting string, test bool) map[string]result.State {
 	e.t.Helper()
 	dockertest.WriteFile(e.t, e.pillar, "api.sls", fmt.Sprintf(
 		"api:\n  prefix: %s\n  build_dir: %s\n  release: %s\n  greeting: %s\n  subnet: 10.239.0.0/24\n",
@@ -74,13 +74,13 @@ func (e *example) apply(release, greeting string, test bool) map[string]states.R
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	byID := map[string]states.Result{}
-	for _, r := range out.(states.Highstate) {
+	byID := map[string]result.State{}
+	for _, r := range out.(result.Highstate) {
 		byID[r.ID] = r
 	}
-	for _, r := range out.(states.Highstate) {
+	for _, r := range out.(result.Highstate) {
 		if !r.Succeeded() {
-			for _, o := range out.(states.Highstate) {
+			for _, o := range out.(result.Highstate) {
 				e.t.Logf("%s: %v %s %v", o.ID, o.Result != nil && *o.Result, o.Comment, o.Changes)
 			}
 			e.t.Fatalf("%s failed: %s", r.ID, r.Comment)
@@ -128,7 +128,7 @@ func (e *example) get(name string) map[string]string {
 	return nil
 }
 
-func changed(r states.Result) []string {
+func changed(r result.State) []string {
 	var out []string
 	for k := range r.Changes {
 		out = append(out, k)
@@ -137,7 +137,7 @@ func changed(r states.Result) []string {
 	return out
 }
 
-func fields(r states.Result, replica string) []string {
+func fields(r result.State, replica string) []string {
 	ch, _ := r.Changes[replica].(map[string]any)
 	var out []string
 	for k := range ch {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/brinecm/brine/modules"
 	_ "github.com/brinecm/brine/modules/state"
-	"github.com/brinecm/brine/states"
+	"github.com/brinecm/brine/pkg/result"
 	_ "github.com/brinecm/brine/states/file"
 )
 
@@ -33,13 +33,13 @@ func benchTree(b *testing.B, n int) (*modules.Runtime, string) {
 	return &modules.Runtime{ID: "bench", Grains: map[string]any{"id": "bench"}, FileRoots: []string{dir}}, out
 }
 
-func apply(b *testing.B, rt *modules.Runtime) states.Highstate {
+func apply(b *testing.B, rt *modules.Runtime) result.Highstate {
 	b.Helper()
 	res, err := modules.Call(context.Background(), rt, "state.apply", []any{"bench"}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := res.(states.Highstate)
+	h := res.(result.Highstate)
 	if h.Failed() {
 		b.Fatalf("a state failed: %+v", h[0])
 	}

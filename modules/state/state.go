@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/brinecm/brine/modules"
+	"github.com/brinecm/brine/pkg/result"
 	"github.com/brinecm/brine/pkg/sls"
 	"github.com/brinecm/brine/states"
 )
@@ -239,7 +240,7 @@ func CompileFor(ctx context.Context, rt *modules.Runtime, fun string, args []any
 // RunCompiled applies, on a minion, states its master compiled: files is
 // the master's state tree as the minion reaches it, pillar the minion's
 // own pillar; kwargs carry test and failhard.
-func RunCompiled(ctx context.Context, rt *modules.Runtime, files fs.FS, lows []sls.Low, pillar, kwargs map[string]any) (states.Highstate, error) {
+func RunCompiled(ctx context.Context, rt *modules.Runtime, files fs.FS, lows []sls.Low, pillar, kwargs map[string]any) (result.Highstate, error) {
 	var a struct {
 		Test     bool           `arg:"test"`
 		Failhard bool           `arg:"failhard"`
@@ -257,7 +258,7 @@ func RunCompiled(ctx context.Context, rt *modules.Runtime, files fs.FS, lows []s
 	return plan.Run(ctx, states.RunOptions{Test: a.Test, Env: c, Log: rt.Log, Failhard: a.Failhard}), nil
 }
 
-func run(ctx context.Context, rt *modules.Runtime, a *runArgs) (states.Highstate, error) {
+func run(ctx context.Context, rt *modules.Runtime, a *runArgs) (result.Highstate, error) {
 	if a.Saltenv != "" && a.Saltenv != "base" {
 		return nil, fmt.Errorf("saltenv %q: only the base environment exists", a.Saltenv)
 	}

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/brinecm/brine/modules"
+	"github.com/brinecm/brine/pkg/result"
 	"github.com/brinecm/brine/pkg/sls"
-	"github.com/brinecm/brine/states"
 )
 
 func runtimeFor(t *testing.T, id string) (*modules.Runtime, map[string]any) {
@@ -56,7 +56,7 @@ func TestHighstatePerMinion(t *testing.T) {
 		t.Run(c.id, func(t *testing.T) {
 			rt, pillar := runtimeFor(t, c.id)
 			root := pillar["root"].(string)
-			h := call(t, rt, "state.highstate", nil, map[string]any{"pillar": pillar}).(states.Highstate)
+			h := call(t, rt, "state.highstate", nil, map[string]any{"pillar": pillar}).(result.Highstate)
 			if len(h) != c.wantCount || h.Failed() {
 				t.Fatalf("%d states (failed=%v), want %d: %+v", len(h), h.Failed(), c.wantCount, h)
 			}
@@ -72,7 +72,7 @@ func TestHighstatePerMinion(t *testing.T) {
 			if got := read(t, filepath.Join(root, "etc/vhost")); got != "extended\n" {
 				t.Errorf("extend did not overwrite contents: %q", got)
 			}
-			again := call(t, rt, "state.highstate", nil, map[string]any{"pillar": pillar}).(states.Highstate)
+			again := call(t, rt, "state.highstate", nil, map[string]any{"pillar": pillar}).(result.Highstate)
 			for _, r := range again {
 				if len(r.Changes) != 0 {
 					t.Errorf("second run changed %s: %v", r.Key, r.Changes)
@@ -109,7 +109,7 @@ func TestShowFunctions(t *testing.T) {
 func TestSingle(t *testing.T) {
 	rt, pillar := runtimeFor(t, "web1")
 	path := filepath.Join(pillar["root"].(string), "single")
-	h := call(t, rt, "state.single", []any{"file.managed", path}, map[string]any{"contents": "one"}).(states.Highstate)
+	h := call(t, rt, "state.single", []any{"file.managed", path}, map[string]any{"contents": "one"}).(result.Highstate)
 	if len(h) != 1 || h.Failed() || read(t, path) != "one\n" {
 		t.Fatalf("state.single: %+v", h)
 	}
@@ -122,7 +122,7 @@ func TestSingle(t *testing.T) {
 
 func TestCommaSeparatedMods(t *testing.T) {
 	rt, pillar := runtimeFor(t, "db1")
-	h := call(t, rt, "state.sls", []any{"common,web.vhost"}, map[string]any{"pillar": pillar, "test": true}).(states.Highstate)
+	h := call(t, rt, "state.sls", []any{"common,web.vhost"}, map[string]any{"pillar": pillar, "test": true}).(result.Highstate)
 	if len(h) != 2 {
 		t.Fatalf("%d states, want 2", len(h))
 	}

@@ -53,7 +53,7 @@ type Return struct {
 	JID      string          `json:"jid"`
 	Minion   string          `json:"minion"`
 	Fun      string          `json:"fun"`
-	Return   json.RawMessage `json:"return"`  // the function's result as JSON (a states.Highstate for state.*)
+	Return   json.RawMessage `json:"return"`  // the function's result as JSON (a result.Highstate for state.*)
 	Retcode  int             `json:"retcode"` // 0 ok, 1 error or compile error, 2 a state failed (as brine call)
 	Success  bool            `json:"success"`
 	Error    string          `json:"error,omitempty"`

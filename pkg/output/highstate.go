@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/brinecm/brine/states"
+	"github.com/brinecm/brine/pkg/result"
 )
 
 // commentIndent is the column where comment continuation lines and the
@@ -18,7 +18,7 @@ const commentIndent = 14
 // Salt's "Data failed to compile" block; any other data is printed nested.
 func writeHighstate(b *bytes.Buffer, r Return, p palette, opts Options) error {
 	switch d := r.Data.(type) {
-	case states.Highstate:
+	case result.Highstate:
 		body, hcolor, err := stateLines(d, p, opts)
 		if err != nil {
 			return err
@@ -39,7 +39,7 @@ func writeHighstate(b *bytes.Buffer, r Return, p palette, opts Options) error {
 // run; compile errors as the highstate printer does; other data nested.
 func writeSummaryOut(b *bytes.Buffer, r Return, p palette, opts Options) error {
 	switch d := r.Data.(type) {
-	case states.Highstate:
+	case result.Highstate:
 		writeLines(b, summaryLines(r.Minion, d, p))
 		return nil
 	case CompileErrors:
@@ -53,7 +53,7 @@ func writeSummaryOut(b *bytes.Buffer, r Return, p palette, opts Options) error {
 // verbose, otherwise those that failed, changed or ran in test mode) and
 // returns the colour of the minion id line: green, or as Salt does, the
 // colour of the last shown state that failed (red) or did not run (yellow).
-func stateLines(h states.Highstate, p palette, opts Options) ([]string, func(...any) string, error) {
+func stateLines(h result.Highstate, p palette, opts Options) ([]string, func(...any) string, error) {
 	var lines []string
 	hcolor := p.green.Sprint
 	for i := range h {
@@ -104,7 +104,7 @@ func stateLines(h states.Highstate, p palette, opts Options) ([]string, func(...
 // results true and null (test mode); of those, a state with changes counts
 // as changed and one without as unchanged. The run time is the sum of the
 // durations, in seconds past 999 ms.
-func summaryLines(minion string, h states.Highstate, p palette) []string {
+func summaryLines(minion string, h result.Highstate, p palette) []string {
 	var nTrue, nFalse, nNull, changed int
 	var ms float64
 	for i := range h {

@@ -11,7 +11,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/brinecm/brine/states"
+	"github.com/brinecm/brine/pkg/result"
 	"github.com/fatih/color"
 )
 
@@ -80,11 +80,11 @@ func Write(w io.Writer, format string, r Return, opts Options) error {
 }
 
 // normalize turns the shapes a state run may arrive in (a pointer, or a
-// highstate decoded from JSON into plain maps) into a states.Highstate, and
+// highstate decoded from JSON into plain maps) into a result.Highstate, and
 // leaves any other data as it is.
 func normalize(data any) any {
 	switch v := data.(type) {
-	case *states.Highstate:
+	case *result.Highstate:
 		if v != nil {
 			return sortedRun(*v)
 		}
@@ -92,7 +92,7 @@ func normalize(data any) any {
 		if v != nil {
 			return *v
 		}
-	case states.Highstate:
+	case result.Highstate:
 		return sortedRun(v)
 	case map[string]any:
 		if h, ok := decodeHighstate(v); ok {
@@ -103,11 +103,11 @@ func normalize(data any) any {
 }
 
 // sortedRun returns h in run order (by __run_num__, stable), as Salt prints.
-func sortedRun(h states.Highstate) states.Highstate {
+func sortedRun(h result.Highstate) result.Highstate {
 	if sort.SliceIsSorted(h, func(i, j int) bool { return h[i].RunNum < h[j].RunNum }) {
 		return h
 	}
-	s := append(states.Highstate(nil), h...)
+	s := append(result.Highstate(nil), h...)
 	sort.SliceStable(s, func(i, j int) bool { return s[i].RunNum < s[j].RunNum })
 	return s
 }
@@ -115,7 +115,7 @@ func sortedRun(h states.Highstate) states.Highstate {
 // decodeHighstate recognises a state run that was decoded from JSON into
 // plain maps: every value is a mapping holding "result" and "__run_num__",
 // the test Salt's highstate outputter makes.
-func decodeHighstate(m map[string]any) (states.Highstate, bool) {
+func decodeHighstate(m map[string]any) (result.Highstate, bool) {
 	if len(m) == 0 {
 		return nil, false
 	}
@@ -134,7 +134,7 @@ func decodeHighstate(m map[string]any) (states.Highstate, bool) {
 	if err != nil {
 		return nil, false
 	}
-	var h states.Highstate
+	var h result.Highstate
 	if err := json.Unmarshal(raw, &h); err != nil {
 		return nil, false
 	}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/brinecm/brine/states"
+	"github.com/brinecm/brine/pkg/result"
 	"github.com/fatih/color"
 	"gopkg.in/yaml.v3"
 )
@@ -19,13 +19,13 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // loadHighstate reads a Salt-shaped state run from testdata.
-func loadHighstate(t *testing.T, name string) states.Highstate {
+func loadHighstate(t *testing.T, name string) result.Highstate {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var h states.Highstate
+	var h result.Highstate
 	if err := json.Unmarshal(raw, &h); err != nil {
 		t.Fatalf("decode %s: %v", name, err)
 	}
@@ -93,7 +93,7 @@ func TestGolden(t *testing.T) {
 		{"highstate_mixed_terse", "", mixed, Options{}},
 		{"highstate_test", "highstate", testRun, verbose},
 		{"highstate_test_color", "highstate", testRun, colour},
-		{"highstate_empty", "highstate", states.Highstate{}, verbose},
+		{"highstate_empty", "highstate", result.Highstate{}, verbose},
 		{"compile_errors", "highstate", compile, verbose},
 		{"compile_errors_color", "highstate", compile, colour},
 		{"compile_errors_json", "json", compile, verbose},
@@ -191,7 +191,7 @@ func stripANSI(s string) string {
 }
 
 // TestJSONRoundTrip checks that the json output decodes back, through
-// states.Highstate's UnmarshalJSON, to the run that was printed.
+// result.Highstate's UnmarshalJSON, to the run that was printed.
 func TestJSONRoundTrip(t *testing.T) {
 	for _, name := range []string{"highstate_mixed.json", "highstate_test.json"} {
 		t.Run(name, func(t *testing.T) {
@@ -200,7 +200,7 @@ func TestJSONRoundTrip(t *testing.T) {
 			if err := Write(&b, "json", Return{Minion: "web1", Data: h}, Options{}); err != nil {
 				t.Fatal(err)
 			}
-			var out map[string]states.Highstate
+			var out map[string]result.Highstate
 			if err := json.Unmarshal(b.Bytes(), &out); err != nil {
 				t.Fatalf("decode json output: %v\n%s", err, b.String())
 			}
@@ -255,7 +255,7 @@ func TestDecodedHighstate(t *testing.T) {
 
 func TestRunOrder(t *testing.T) {
 	h := loadHighstate(t, "highstate_test.json")
-	shuffled := states.Highstate{h[2], h[0], h[1]}
+	shuffled := result.Highstate{h[2], h[0], h[1]}
 	var a, b bytes.Buffer
 	if err := Write(&a, "highstate", Return{Minion: "local", Data: h}, Options{Verbose: true}); err != nil {
 		t.Fatal(err)
@@ -291,15 +291,15 @@ func TestSummaryCounts(t *testing.T) {
 	yes, no := true, false
 	tests := []struct {
 		name string
-		run  states.Highstate
+		run  result.Highstate
 		want []string
 	}{
 		{"empty", nil, []string{"-----------", "Succeeded: 0 (unchanged=0, changed=0)", "Failed:   0", "Total run time:  0.000 ms"}},
-		{"null counts as succeeded", states.Highstate{
+		{"null counts as succeeded", result.Highstate{
 			{Key: "a_|-a_|-a_|-b", Result: nil, Changes: map[string]any{"x": 1}, Duration: 0.5},
 			{Key: "a_|-b_|-b_|-b", Result: nil, Duration: 0.25},
 		}, []string{"Succeeded: 2 (unchanged=1, changed=1)", "Failed:    0", "Total run time:   0.750 ms"}},
-		{"failed changes are not counted as succeeded", states.Highstate{
+		{"failed changes are not counted as succeeded", result.Highstate{
 			{Key: "a_|-a_|-a_|-b", Result: &no, Changes: map[string]any{"x": 1}, Duration: 999},
 			{Key: "a_|-b_|-b_|-b", Result: &yes, Duration: 1},
 		}, []string{"Succeeded: 1 (unchanged=1, changed=0)", "Failed:    1", "Total run time:   1.000 s"}},
@@ -321,10 +321,10 @@ func TestSummaryCounts(t *testing.T) {
 	}
 }
 
-func manyStates(n int, result *bool) states.Highstate {
-	h := make(states.Highstate, n)
+func manyStates(n int, res *bool) result.Highstate {
+	h := make(result.Highstate, n)
 	for i := range h {
-		h[i] = states.Result{Key: "test_|-s_|-s_|-nop", ID: "s", Name: "s", RunNum: i, Result: result}
+		h[i] = result.State{Key: "test_|-s_|-s_|-nop", ID: "s", Name: "s", RunNum: i, Result: res}
 	}
 	return h
 }

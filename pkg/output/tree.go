@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/brinecm/brine/states"
+	"github.com/brinecm/brine/pkg/result"
 )
 
 // A tree is the JSON form of a return, decoded so that every printer sees
@@ -35,7 +35,7 @@ func toTree(v any) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode return data: %w", err)
 	}
-	if h, ok := v.(states.Highstate); ok {
+	if h, ok := v.(result.Highstate); ok {
 		floatDurations(t, h)
 	}
 	return t, nil
@@ -44,7 +44,7 @@ func toTree(v any) (any, error) {
 // floatDurations prints each state's duration as the float it is ("40.0",
 // as Salt prints it, not "40"); t is the tree of h, one member per state in
 // the same order.
-func floatDurations(t any, h states.Highstate) {
+func floatDurations(t any, h result.Highstate) {
 	run, ok := t.(object)
 	if !ok || len(run) != len(h) {
 		return

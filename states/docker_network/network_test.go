@@ -12,6 +12,7 @@ import (
 
 	"github.com/brinecm/brine/pkg/dockerx"
 	"github.com/brinecm/brine/pkg/dockerx/dockertest"
+	"github.com/brinecm/brine/states/statetest"
 )
 
 func TestPresentAbsent(t *testing.T) {
@@ -30,16 +31,16 @@ func TestPresentAbsent(t *testing.T) {
 		return &struct{ ID, Subnet string }{res.Network.ID, res.Network.IPAM.Config[0].Subnet.String()}
 	}
 
-	dockertest.Expect(t, dockertest.Apply(t, "docker_network.present", name, args, true), "None", true)
+	statetest.Expect(t, statetest.Run(t, "docker_network.present", name, args, true), "None", true)
 	if inspect() != nil {
 		t.Fatal("test mode created the network")
 	}
-	dockertest.Expect(t, dockertest.Apply(t, "docker_network.present", name, args, false), "true", true)
+	statetest.Expect(t, statetest.Run(t, "docker_network.present", name, args, false), "true", true)
 	first := inspect()
 	if first == nil || first.Subnet != "10.231.0.0/24" {
 		t.Fatalf("network %+v", first)
 	}
-	dockertest.Expect(t, dockertest.Apply(t, "docker_network.present", name, args, false), "true", false)
+	statetest.Expect(t, statetest.Run(t, "docker_network.present", name, args, false), "true", false)
 
 	// A container on the network keeps its alias across a recreate.
 	img := dockertest.Image(t, dc, dockertest.Context(t), "brine-test-net-app:1", "1")
@@ -58,8 +59,8 @@ func TestPresentAbsent(t *testing.T) {
 	}
 
 	args["subnet"], args["gateway"] = "10.232.0.0/24", "10.232.0.1"
-	o := dockertest.Apply(t, "docker_network.present", name, args, false)
-	dockertest.Expect(t, o, "true", true)
+	o := statetest.Run(t, "docker_network.present", name, args, false)
+	statetest.Expect(t, o, "true", true)
 	var fields []string
 	for k := range o.Changes {
 		fields = append(fields, k)
@@ -79,12 +80,12 @@ func TestPresentAbsent(t *testing.T) {
 		t.Fatalf("container not reconnected with its alias: %+v", ep)
 	}
 
-	o = dockertest.Apply(t, "docker_network.absent", name, nil, false)
-	dockertest.Expect(t, o, "true", true)
+	o = statetest.Run(t, "docker_network.absent", name, nil, false)
+	statetest.Expect(t, o, "true", true)
 	if fmt.Sprint(o.Changes["disconnected"]) != "[brine-test-net-c]" || inspect() != nil {
 		t.Fatalf("absent: %v", o.Changes)
 	}
-	dockertest.Expect(t, dockertest.Apply(t, "docker_network.absent", name, nil, false), "true", false)
+	statetest.Expect(t, statetest.Run(t, "docker_network.absent", name, nil, false), "true", false)
 }
 
 func TestBadInput(t *testing.T) {
@@ -96,8 +97,8 @@ func TestBadInput(t *testing.T) {
 		{map[string]any{"gateway": "10.0.0.1"}, "gateway needs subnet"},
 		{map[string]any{"subnet": "10.0.0.0/24", "gateway": "10.0.1.1"}, "not in subnet"},
 	} {
-		o := dockertest.Apply(t, "docker_network.present", "brine-test-net-bad", tc.args, false)
-		dockertest.Expect(t, o, "false", false)
+		o := statetest.Run(t, "docker_network.present", "brine-test-net-bad", tc.args, false)
+		statetest.Expect(t, o, "false", false)
 		if !strings.Contains(o.Comment, tc.msg) {
 			t.Errorf("%v: comment %q", tc.args, o.Comment)
 		}
@@ -110,8 +111,8 @@ func TestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	taken := res.Network.IPAM.Config[0].Subnet.String()
-	o := dockertest.Apply(t, "docker_network.present", "brine-test-net-bad", map[string]any{"subnet": taken}, false)
-	dockertest.Expect(t, o, "false", false)
+	o := statetest.Run(t, "docker_network.present", "brine-test-net-bad", map[string]any{"subnet": taken}, false)
+	statetest.Expect(t, o, "false", false)
 	t.Logf("comment: %s", o.Comment)
 	if !strings.Contains(o.Comment, "Error response from daemon") {
 		t.Errorf("comment %q", o.Comment)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/brinecm/brine/pkg/dockerx"
 	"github.com/brinecm/brine/pkg/dockerx/dockertest"
+	"github.com/brinecm/brine/states/statetest"
 )
 
 func TestPresentAbsent(t *testing.T) {
@@ -26,42 +27,42 @@ func TestPresentAbsent(t *testing.T) {
 		return res.Volume.Labels
 	}
 	args := map[string]any{"labels": []any{"backup=daily"}}
-	dockertest.Expect(t, dockertest.Apply(t, "docker_volume.present", name, args, true), "None", true)
+	statetest.Expect(t, statetest.Run(t, "docker_volume.present", name, args, true), "None", true)
 	if exists() != nil {
 		t.Fatal("test mode created the volume")
 	}
-	dockertest.Expect(t, dockertest.Apply(t, "docker_volume.present", name, args, false), "true", true)
+	statetest.Expect(t, statetest.Run(t, "docker_volume.present", name, args, false), "true", true)
 	if exists()["backup"] != "daily" {
 		t.Fatalf("labels %v", exists())
 	}
-	dockertest.Expect(t, dockertest.Apply(t, "docker_volume.present", name, args, false), "true", false)
-	dockertest.Expect(t, dockertest.Apply(t, "docker_volume.present", name, nil, false), "true", false)
+	statetest.Expect(t, statetest.Run(t, "docker_volume.present", name, args, false), "true", false)
+	statetest.Expect(t, statetest.Run(t, "docker_volume.present", name, nil, false), "true", false)
 
 	// Different labels: refused without force (data would be lost), done with it.
 	changed := map[string]any{"labels": []any{"backup=weekly"}}
-	o := dockertest.Apply(t, "docker_volume.present", name, changed, false)
-	dockertest.Expect(t, o, "false", true)
+	o := statetest.Run(t, "docker_volume.present", name, changed, false)
+	statetest.Expect(t, o, "false", true)
 	if !strings.Contains(o.Comment, "force") || exists()["backup"] != "daily" {
 		t.Fatalf("comment %q, labels %v", o.Comment, exists())
 	}
 	changed["force"] = true
-	dockertest.Expect(t, dockertest.Apply(t, "docker_volume.present", name, changed, false), "true", true)
+	statetest.Expect(t, statetest.Run(t, "docker_volume.present", name, changed, false), "true", true)
 	if exists()["backup"] != "weekly" {
 		t.Fatalf("labels %v", exists())
 	}
 
-	dockertest.Expect(t, dockertest.Apply(t, "docker_volume.absent", name, nil, true), "None", true)
-	dockertest.Expect(t, dockertest.Apply(t, "docker_volume.absent", name, nil, false), "true", true)
+	statetest.Expect(t, statetest.Run(t, "docker_volume.absent", name, nil, true), "None", true)
+	statetest.Expect(t, statetest.Run(t, "docker_volume.absent", name, nil, false), "true", true)
 	if exists() != nil {
 		t.Fatal("volume not removed")
 	}
-	dockertest.Expect(t, dockertest.Apply(t, "docker_volume.absent", name, nil, false), "true", false)
+	statetest.Expect(t, statetest.Run(t, "docker_volume.absent", name, nil, false), "true", false)
 }
 
 func TestEngineDown(t *testing.T) {
 	t.Setenv("DOCKER_HOST", "unix://"+t.TempDir()+"/none.sock")
-	o := dockertest.Apply(t, "docker_volume.present", "brine-test-vol-down", nil, false)
-	dockertest.Expect(t, o, "false", false)
+	o := statetest.Run(t, "docker_volume.present", "brine-test-vol-down", nil, false)
+	statetest.Expect(t, o, "false", false)
 	if !strings.Contains(o.Comment, "not reachable") {
 		t.Errorf("comment %q", o.Comment)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/brinecm/brine/pkg/mine"
 	"github.com/brinecm/brine/pkg/netx/nettest"
+	"github.com/brinecm/brine/pkg/result"
 	"github.com/brinecm/brine/pkg/sls"
 	"github.com/brinecm/brine/pkg/systest"
 	"github.com/brinecm/brine/states"
@@ -353,7 +354,7 @@ func (l *meshLab) addHost(n int, bridge bool) string {
 
 // apply compiles the recipe for minion id through the real compile path
 // (render, resolve against the mine, plan) and runs it.
-func (l *meshLab) apply(id string, test bool) states.Highstate {
+func (l *meshLab) apply(id string, test bool) result.Highstate {
 	t := l.t
 	t.Helper()
 	ctx := t.Context()
@@ -374,7 +375,7 @@ func (l *meshLab) apply(id string, test bool) states.Highstate {
 }
 
 // mesh returns the net.vxlan_mesh result of a run.
-func (l *meshLab) mesh(hs states.Highstate) states.Result {
+func (l *meshLab) mesh(hs result.Highstate) result.State {
 	l.t.Helper()
 	for _, r := range hs {
 		if r.Function() == "net.vxlan_mesh" {
@@ -382,7 +383,7 @@ func (l *meshLab) mesh(hs states.Highstate) states.Result {
 		}
 	}
 	l.t.Fatalf("no net.vxlan_mesh result in %v", hs)
-	return states.Result{}
+	return result.State{}
 }
 
 // converge applies the recipe on id, checks every state succeeded and the

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/brinecm/brine/pkg/pkgmgr/debtest"
+	"github.com/brinecm/brine/pkg/result"
 	"github.com/brinecm/brine/pkg/sls"
 	"github.com/brinecm/brine/states"
 	"github.com/brinecm/brine/states/statetest"
@@ -208,7 +209,7 @@ func TestPkgListVersions(t *testing.T) {
 }
 
 // runSLS compiles testdata/tree/<name>.sls and runs it.
-func runSLS(t *testing.T, name string) states.Highstate {
+func runSLS(t *testing.T, name string) result.Highstate {
 	t.Helper()
 	c := sls.New(sls.Config{FileRoots: []string{"testdata/tree"}, ID: "minion1"})
 	lows, err := c.SLS(context.Background(), name)

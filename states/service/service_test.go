@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/brinecm/brine/pkg/pkgmgr/debtest"
+	"github.com/brinecm/brine/pkg/result"
 	"github.com/brinecm/brine/pkg/sls"
 	"github.com/brinecm/brine/pkg/systest"
 	"github.com/brinecm/brine/states"
@@ -106,7 +107,7 @@ func TestServiceLifecycle(t *testing.T) {
 }
 
 // runSLS compiles testdata/tree/<name>.sls with the pillar and runs it.
-func runSLS(t *testing.T, name string, pillar map[string]any, test bool) states.Highstate {
+func runSLS(t *testing.T, name string, pillar map[string]any, test bool) result.Highstate {
 	t.Helper()
 	c := sls.New(sls.Config{FileRoots: []string{"testdata/tree"}, ID: "minion1", Pillar: pillar})
 	lows, err := c.SLS(context.Background(), name)
@@ -118,7 +119,7 @@ func runSLS(t *testing.T, name string, pillar map[string]any, test bool) states.
 }
 
 // byID finds a state's result.
-func byID(t *testing.T, h states.Highstate, id string) states.Result {
+func byID(t *testing.T, h result.Highstate, id string) result.State {
 	t.Helper()
 	for _, r := range h {
 		if r.ID == id {
@@ -126,7 +127,7 @@ func byID(t *testing.T, h states.Highstate, id string) states.Result {
 		}
 	}
 	t.Fatalf("no result for %s in %+v", id, h)
-	return states.Result{}
+	return result.State{}
 }
 
 func waitLog(t *testing.T, line string) {
@@ -145,7 +146,7 @@ func waitLog(t *testing.T, line string) {
 
 func TestWatchRestartsOrReloads(t *testing.T) {
 	installDaemon(t)
-	svc := func(h states.Highstate) states.Result { return byID(t, h, daemon) }
+	svc := func(h result.Highstate) result.State { return byID(t, h, daemon) }
 
 	h := runSLS(t, "daemon", map[string]any{"conf": "version=brine-1"}, false)
 	if r := svc(h); !r.Succeeded() || r.Comment != "Service brine-test-daemon is already enabled, and is running" || len(r.Changes) == 0 {

@@ -1,0 +1,3 @@
+package er
+
+import _ "example.com/fixture/cmd/tool"

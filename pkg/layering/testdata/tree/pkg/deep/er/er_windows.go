@@ -1,0 +1,5 @@
+//go:build windows
+
+package er
+
+import _ "example.com/fixture/minion"

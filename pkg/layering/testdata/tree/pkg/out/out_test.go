@@ -1,0 +1,3 @@
+package out
+
+import _ "example.com/fixture/modules/all"

@@ -1,0 +1,7 @@
+package out_test
+
+import (
+	_ "testing"
+
+	_ "example.com/fixture/master"
+)
