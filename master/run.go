@@ -116,7 +116,8 @@ func (m *Master) grainsOf(id string) map[string]any {
 }
 
 func (m *Master) compileConfig(id string) sls.Config {
-	return sls.Config{FileRoots: m.opts.FileRoots, PillarRoots: m.opts.PillarRoots, ID: id, Grains: m.grainsOf(id)}
+	return sls.Config{FileRoots: m.opts.FileRoots, PillarRoots: m.opts.PillarRoots, ID: id, Grains: m.grainsOf(id),
+		MaxFileBytes: m.opts.MaxSLSBytes}
 }
 
 // runtimeFor is the master's view of a minion, for compiling its recipes:
@@ -125,7 +126,7 @@ func (m *Master) compileConfig(id string) sls.Config {
 func (m *Master) runtimeFor(id string) *modules.Runtime {
 	return &modules.Runtime{ID: id, Grains: m.grainsOf(id), FileRoots: m.opts.FileRoots,
 		PillarRoots: m.opts.PillarRoots, Opts: map[string]any{"id": id}, Log: m.log, Mine: fleetMine{m},
-		Remote: m.remoteCall(id)}
+		Remote: m.remoteCall(id), MaxSLSBytes: m.opts.MaxSLSBytes}
 }
 
 // fleetMine is the master's mine: the cached grains of accepted minions.
@@ -385,7 +386,7 @@ type collector struct {
 func (m *Master) newCollector(jid string) (*collector, error) {
 	c := &collector{jid: jid, returns: make(chan *nats.Msg, 1<<16), started: make(chan *nats.Msg, 1<<16)}
 	for subj, ch := range map[string]chan *nats.Msg{
-		bus.ReturnsFor(jid):                       c.returns,
+		bus.ReturnsFor(jid):                             c.returns,
 		bus.LoggedEventSubject("*", wire.TagJobStarted): c.started,
 	} {
 		sub, err := m.nc.ChanSubscribe(subj, ch)

@@ -33,6 +33,9 @@ type Runtime struct {
 	// the minion, never on the master. Nil means the runtime is the minion
 	// (or masterless), and every function runs here.
 	Remote func(ctx context.Context, fun string, args []any, kwargs map[string]any) (any, error)
+	// MaxSLSBytes is the largest recipe file a compile reads (0: the
+	// default of pkg/sls).
+	MaxSLSBytes int64
 }
 
 // FleetMine returns the runtime's mine, or the local minion alone.
