@@ -192,7 +192,7 @@ func (m *Master) lockDataDir(ctx context.Context) (func(), error) {
 	if err != nil {
 		if held, ok := errors.AsType[*dirlock.HeldError](err); ok {
 			return nil, fmt.Errorf("master data dir %s is in use by another master (%s, %s); stop it first, or give this master another --data-dir",
-				m.opts.DataDir, pidOf(held.PID), held.Path)
+				m.opts.DataDir, held.Holder(), held.Path)
 		}
 		return nil, fmt.Errorf("lock the master data dir: %w", err)
 	}
@@ -208,14 +208,6 @@ func (m *Master) lockDataDir(ctx context.Context) (func(), error) {
 	}
 	m.keys = store
 	return unlock, nil
-}
-
-// pidOf names a lock holder for a message.
-func pidOf(pid int) string {
-	if pid <= 0 {
-		return "pid unknown"
-	}
-	return fmt.Sprintf("pid %d", pid)
 }
 
 // keyWorkers is how many goroutines do the master's per-minion background

@@ -266,12 +266,8 @@ func (m *Minion) lockDataDir(ctx context.Context) (func(), error) {
 	lock, err := dirlock.Acquire(ctx, path, wait)
 	if err != nil {
 		if held, ok := errors.AsType[*dirlock.HeldError](err); ok {
-			pid := "pid unknown"
-			if held.PID > 0 {
-				pid = fmt.Sprintf("pid %d", held.PID)
-			}
 			return nil, fmt.Errorf("minion data dir %s is in use by another minion (%s, %s); stop it first, or give this minion another data_dir",
-				m.cfg.DataDir, pid, held.Path)
+				m.cfg.DataDir, held.Holder(), held.Path)
 		}
 		return nil, fmt.Errorf("lock the minion data dir: %w", err)
 	}

@@ -30,12 +30,18 @@ type HeldError struct {
 	Waited time.Duration // how long Acquire waited for it
 }
 
-func (e *HeldError) Error() string {
-	holder := "another process (pid unknown)"
+// Holder names the holding process for a message: "pid 1234", or "pid
+// unknown" when the lock file held none.
+func (e *HeldError) Holder() string {
 	if e.PID > 0 {
-		holder = "pid " + strconv.Itoa(e.PID)
+		return "pid " + strconv.Itoa(e.PID)
 	}
-	return fmt.Sprintf("%s is held by %s (waited %s for it to stop)", e.Path, holder, e.Waited)
+	return "pid unknown"
+}
+
+// Error says who holds the lock and how long Acquire waited.
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("%s is held by %s (waited %s for it to stop)", e.Path, e.Holder(), e.Waited)
 }
 
 // Acquire takes the exclusive lock on the file at path, creating it, and
