@@ -23,6 +23,7 @@ import (
 
 	"github.com/brinecm/brine/pkg/bus"
 	"github.com/brinecm/brine/pkg/config"
+	"github.com/brinecm/brine/pkg/dirlock"
 	"github.com/brinecm/brine/pkg/keys"
 	"github.com/brinecm/brine/proto/brinepb"
 )
@@ -36,7 +37,17 @@ type Options struct {
 	config.Master
 	Extra []nats.Option // client options for the master's own connection (tests)
 	Log   *slog.Logger
+	// LockWait is how long Run waits for another master to release the
+	// data dir (a previous master still shutting down); 0 = DefaultLockWait.
+	LockWait time.Duration
 }
+
+// DefaultLockWait is how long a starting master waits for the one before
+// it to finish shutting down and release the data dir.
+const DefaultLockWait = 15 * time.Second
+
+// lockFile is the data dir lock under DataDir; it holds the owner's pid.
+const lockFile = "master.lock"
 
 // Master is a running master.
 type Master struct {
@@ -129,9 +140,16 @@ func (m *Master) Bus() *bus.Server { return m.srv }
 // Ready is closed once the master serves minions and the CLI.
 func (m *Master) Ready() <-chan struct{} { return m.ready }
 
-// Run starts the bus (or connects to the cluster), the subscriptions and
-// the gRPC API, and serves until ctx is done.
+// Run locks the data dir (waiting up to LockWait for a master that still
+// holds it), starts the bus (or connects to the cluster), the subscriptions
+// and the gRPC API, and serves until ctx is done; then it stops the API, the
+// background work and the bus, and releases the data dir.
 func (m *Master) Run(ctx context.Context) error {
+	unlock, err := m.lockDataDir(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if err := m.startBus(ctx); err != nil {
@@ -161,11 +179,41 @@ func (m *Master) Run(ctx context.Context) error {
 	close(m.ready)
 	select {
 	case <-ctx.Done():
+		m.log.Info("master stopping")
 		gs.Stop()
 		return nil
 	case err := <-errc:
 		return fmt.Errorf("serve CLI API: %w", err)
 	}
+}
+
+// lockDataDir takes the data dir lock and loads the key store again under
+// it: a master that held the dir until now may have changed keys since New
+// read them. The returned function releases the lock.
+func (m *Master) lockDataDir(ctx context.Context) (func(), error) {
+	path := filepath.Join(m.opts.DataDir, lockFile)
+	wait := cmp.Or(m.opts.LockWait, DefaultLockWait)
+	lock, err := dirlock.Acquire(ctx, path, wait)
+	if err != nil {
+		if held, ok := errors.AsType[*dirlock.HeldError](err); ok {
+			return nil, fmt.Errorf("master data dir %s is in use by another master (%s, %s); stop it first, or give this master another --data-dir",
+				m.opts.DataDir, held.Holder(), held.Path)
+		}
+		return nil, fmt.Errorf("lock the master data dir: %w", err)
+	}
+	unlock := func() {
+		if err := lock.Release(); err != nil {
+			m.log.Warn("release the data dir lock", "err", err)
+		}
+	}
+	store, err := keys.OpenStore(filepath.Join(m.opts.DataDir, "pki"))
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("master key store: %w", err)
+	}
+	store.LimitPending(m.opts.MaxPendingKeys)
+	m.keys = store
+	return unlock, nil
 }
 
 // keyWorkers is how many goroutines do the master's per-minion background
@@ -219,7 +267,7 @@ func (m *Master) startBus(ctx context.Context) error {
 		srv, err := bus.StartServer(ctx, bus.ServerConfig{DataDir: filepath.Join(m.opts.DataDir, "bus"),
 			Listen: m.opts.Listen, Auth: authorizer{m}, Log: m.log})
 		if err != nil {
-			return fmt.Errorf("start bus: %w", err)
+			return err // it says "start bus" already
 		}
 		m.srv = srv
 		cc.Extra = append(cc.Extra, srv.InProcess())
@@ -300,9 +348,18 @@ func (m *Master) connected(id string) bool {
 	return ok && m.srv.Connected(k.PublicKey)
 }
 
+// socketProbe bounds the check for a master already answering on the CLI socket.
+const socketProbe = time.Second
+
+// listenSocket listens on the CLI's unix socket, replacing a stale one; a
+// socket some running process still answers on is an error.
 func listenSocket(path string) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("socket dir: %w", err)
+	}
+	if c, err := net.DialTimeout("unix", path, socketProbe); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("CLI socket %s: another master answers on it; stop that master, or give this one another --socket", path)
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("remove stale socket: %w", err)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/brinecm/brine/pkg/bus"
 	"github.com/brinecm/brine/pkg/cmdrun"
+	"github.com/brinecm/brine/pkg/dirlock"
 	"github.com/brinecm/brine/pkg/grains"
 	"github.com/brinecm/brine/pkg/job"
 	"github.com/brinecm/brine/pkg/keys"
@@ -54,7 +55,14 @@ type Config struct {
 	Extra []nats.Option
 	// Log receives the minion's log (default slog.Default()).
 	Log *slog.Logger
+	// LockWait is how long Run waits for another minion process to release
+	// DataDir (one still shutting down); 0 = DefaultLockWait.
+	LockWait time.Duration
 }
+
+// DefaultLockWait is how long a starting minion waits for the process
+// before it to release the data dir.
+const DefaultLockWait = 15 * time.Second
 
 // Files and directories under Config.DataDir.
 const (
@@ -67,6 +75,7 @@ const (
 	filesDir      = "files"
 	highstateFile = "highstate.json"
 	commandsDir   = "commands"
+	lockFile      = "minion.lock"
 )
 
 // defaultGrainsInterval is how often grains are refreshed by default.
@@ -222,6 +231,11 @@ func (m *Minion) Run(ctx context.Context) error {
 	if !m.running.CompareAndSwap(false, true) {
 		return errors.New("minion: Run called twice")
 	}
+	unlock, err := m.lockDataDir(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	m.log.Info("minion starting", "public_key", m.pub, "fingerprint", m.Fingerprint())
 	cleanTemp(m.queue.dir)
 	cleanTemp(m.outbox.dir)
@@ -256,6 +270,47 @@ func (m *Minion) Run(ctx context.Context) error {
 	}
 	m.log.Info("minion stopped")
 	return nil
+}
+
+// lockDataDir takes the data dir lock, so two minion processes never share
+// a queue, an outbox or a replay guard, and reads the replay guard and the
+// pinned master key again under it: a minion that held the dir until now
+// may have changed them since New read them. The returned function
+// releases the lock.
+func (m *Minion) lockDataDir(ctx context.Context) (func(), error) {
+	path := filepath.Join(m.cfg.DataDir, lockFile)
+	wait := m.cfg.LockWait
+	if wait <= 0 {
+		wait = DefaultLockWait
+	}
+	lock, err := dirlock.Acquire(ctx, path, wait)
+	if err != nil {
+		if held, ok := errors.AsType[*dirlock.HeldError](err); ok {
+			return nil, fmt.Errorf("minion data dir %s is in use by another minion (%s, %s); stop it first, or give this minion another data_dir",
+				m.cfg.DataDir, held.Holder(), held.Path)
+		}
+		return nil, fmt.Errorf("lock the minion data dir: %w", err)
+	}
+	unlock := func() {
+		if err := lock.Release(); err != nil {
+			m.log.Warn("release the data dir lock", "err", err)
+		}
+	}
+	guard, err := job.OpenReplayGuard(filepath.Join(m.cfg.DataDir, replayFile))
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("minion: %w", err)
+	}
+	master, err := readMasterKey(filepath.Join(m.cfg.DataDir, masterKeyFile))
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("minion: %w", err)
+	}
+	m.guard = guard
+	m.mu.Lock()
+	m.masterKey = master
+	m.mu.Unlock()
+	return unlock, nil
 }
 
 // refreshGrains collects the grains; it reports whether they changed.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,6 +15,32 @@ import (
 	"github.com/brinecm/brine/minion"
 	"github.com/brinecm/brine/pkg/config"
 )
+
+// shutdownGrace bounds a daemon's clean shutdown once SIGTERM or SIGINT
+// arrived. It stays below the data dir lock wait (15s), so a daemon
+// restarted at once gets its data dir even from one that shuts down badly.
+const shutdownGrace = 10 * time.Second
+
+// runDaemon runs a daemon until it returns. Once ctx ends it gives the
+// daemon shutdownGrace to stop, then gives up on it: the process exits and
+// the kernel releases its ports and locks.
+func runDaemon(ctx context.Context, what string, run func(context.Context) error) error {
+	errc := make(chan error, 1)
+	go func() { errc <- run(ctx) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	grace := time.NewTimer(shutdownGrace)
+	defer grace.Stop()
+	select {
+	case err := <-errc:
+		return err
+	case <-grace.C:
+		return fmt.Errorf("the %s did not stop within %s of the signal; exiting without a clean shutdown", what, shutdownGrace)
+	}
+}
 
 func newMasterCommand() *cobra.Command {
 	var (
@@ -45,7 +72,7 @@ flags win over the file.`,
 			if err != nil {
 				return &exitStatus{code: exitError, err: err}
 			}
-			if err := m.Run(cmd.Context()); err != nil {
+			if err := runDaemon(cmd.Context(), "master", m.Run); err != nil {
 				return &exitStatus{code: exitError, err: err}
 			}
 			return nil
@@ -160,7 +187,7 @@ func newMinionCommand() *cobra.Command {
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "minion %s key fingerprint: %s\n", cfg.ID, m.Fingerprint())
 			log.Info("minion starting", slog.String("id", cfg.ID), slog.String("fingerprint", m.Fingerprint()))
-			if err := m.Run(cmd.Context()); err != nil {
+			if err := runDaemon(cmd.Context(), "minion", m.Run); err != nil {
 				return &exitStatus{code: exitError, err: err}
 			}
 			return nil

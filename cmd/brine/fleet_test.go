@@ -140,6 +140,7 @@ type fleet struct {
 	busURL  string
 	master  *proc
 	minions map[string]*proc
+	args    []string // the master's command line
 }
 
 type fleetOptions struct {
@@ -160,6 +161,7 @@ func newFleet(t *testing.T, o fleetOptions) *fleet {
 	if o.autoAccept {
 		args = append(args, "--auto-accept")
 	}
+	f.args = args
 	f.master = start(t, args...)
 	waitFor(t, 20*time.Second, "master socket", func() bool { _, err := os.Stat(f.socket); return err == nil })
 	for id, role := range o.minions {

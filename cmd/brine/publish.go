@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/brinecm/brine/master"
 	"github.com/brinecm/brine/pkg/output"
@@ -127,20 +130,22 @@ func (f *publishFlags) publish(cmd *cobra.Command, args []string) error {
 		ev, err := stream.Recv()
 		if err != nil {
 			p.clearProgress()
-			if errors.Is(err, io.EOF) {
-				return &exitStatus{code: exitError, err: errors.New("the master ended the job stream early")}
-			}
-			return &exitStatus{code: exitError, err: apiError(err)}
+			return &exitStatus{code: exitError, err: streamBroken(cmd.Context(), err, p.jid)}
 		}
 		switch e := ev.Event.(type) {
 		case *brinepb.RunEvent_Started:
 			p.expected = len(e.Started.Minions)
-			if f.async {
-				fmt.Fprintf(cmd.OutOrStdout(), "Executed command with job ID: %s\n", e.Started.Jid)
-			} else if p.expected == 0 {
+			switch {
+			case p.expected == 0:
 				fmt.Fprintln(cmd.ErrOrStderr(), "No minions matched the target. No command was sent, no jid was assigned.")
+			case f.async || !machineReadable(f.out):
+				fmt.Fprintf(cmd.OutOrStdout(), "Executed command with job ID: %s\n", e.Started.Jid)
+			default:
+				fmt.Fprintf(cmd.ErrOrStderr(), "Executed command with job ID: %s\n", e.Started.Jid)
 			}
-			p.jid = e.Started.Jid
+			if p.expected > 0 {
+				p.jid = e.Started.Jid
+			}
 		case *brinepb.RunEvent_Ret:
 			if err := p.printReturn(e.Ret); err != nil {
 				return &exitStatus{code: exitError, err: err}
@@ -166,6 +171,28 @@ func (f *publishFlags) publish(cmd *cobra.Command, args []string) error {
 			return p.status(len(e.Done.Missing))
 		}
 	}
+}
+
+// machineReadable reports whether an output format is parsed by programs,
+// so that nothing else may go to stdout.
+func machineReadable(format string) bool { return format == "json" || format == "yaml" }
+
+// streamBroken explains a job stream that ended before the job was done.
+// Once the master has started the job (jid is known) the job goes on
+// without the CLI, and the message says how to look it up.
+func streamBroken(ctx context.Context, err error, jid string) error {
+	lost := errors.Is(err, io.EOF) || status.Code(err) == codes.Unavailable
+	switch {
+	case jid == "" && lost:
+		return fmt.Errorf("lost the connection to the master before it started the job (%v); check that `brine master` is running", err)
+	case jid == "":
+		return apiError(err)
+	case ctx.Err() != nil:
+		return fmt.Errorf("interrupted; job %s goes on: brine jobs show %s", jid, jid)
+	case lost:
+		return fmt.Errorf("lost the connection to the master; job %s goes on: brine jobs show %s", jid, jid)
+	}
+	return fmt.Errorf("%w; job %s goes on: brine jobs show %s", apiError(err), jid, jid)
 }
 
 // printer prints returns as they arrive, with a live progress line on a terminal.

@@ -87,6 +87,9 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 			return nil, fmt.Errorf("start bus: %w", err)
 		}
 		opts.Host, opts.Port = host, port
+		if err := checkListen(host, port); err != nil {
+			return nil, fmt.Errorf("start bus: %w", err)
+		}
 		needTLS, err := NeedsTLS(cfg.Listen)
 		if err != nil {
 			return nil, fmt.Errorf("start bus: %w", err)
@@ -105,11 +108,12 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("start bus: %w", err)
 	}
 	debug := log.Enabled(ctx, slog.LevelDebug)
-	ns.SetLoggerV2(serverLog{log}, debug, false, false)
+	fatal := make(chan string, 1)
+	ns.SetLoggerV2(serverLog{log: log, fatal: fatal}, debug, false, false)
 	s.ns = ns
 	s.auth.sysAccount = ns.SystemAccount
 	ns.Start()
-	if err := waitReady(ctx, ns); err != nil {
+	if err := waitReady(ctx, ns, fatal); err != nil {
 		ns.Shutdown()
 		return nil, fmt.Errorf("start bus: %w", err)
 	}
@@ -175,14 +179,48 @@ func minionAccount(ns *server.Server) (*server.Account, error) {
 // tlsTimeout bounds a client's TLS handshake.
 const tlsTimeout = 5 * time.Second
 
-// waitReady waits until ns accepts clients or ctx ends.
-func waitReady(ctx context.Context, ns *server.Server) error {
+// waitReady waits until ns accepts clients. It gives up when ctx ends,
+// when the server reports a fatal error (it cannot listen, say: nats-server
+// then logs and stays up, never ready) or when it stops running.
+func waitReady(ctx context.Context, ns *server.Server, fatal <-chan string) error {
 	for !ns.ReadyForConnections(100 * time.Millisecond) {
+		select {
+		case msg := <-fatal:
+			return fmt.Errorf("the server cannot start: %s", msg)
+		default:
+		}
+		if !ns.Running() {
+			return errors.New("the server stopped while starting")
+		}
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("wait for the server: %w", err)
 		}
 	}
 	return nil
+}
+
+// checkListen tries the listen address before the server does, so a port
+// in use is a clear error at once.
+func checkListen(host string, port int) error {
+	if port == server.RANDOM_PORT {
+		return nil
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	l, err := net.Listen("tcp", addr)
+	if err == nil {
+		if err := l.Close(); err != nil {
+			return fmt.Errorf("bus listen %s: release the probe: %w", addr, err)
+		}
+		return nil
+	}
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("bus listen %s: %w; is another master running? (stop it, or choose another --listen)", addr, syscall.EADDRINUSE)
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return fmt.Errorf("bus listen %s: %w", addr, errno)
+	}
+	return fmt.Errorf("bus listen %s: %w", addr, err)
 }
 
 // splitListen splits host:port; port 0 picks a free port.
@@ -330,12 +368,23 @@ func connLimit(n uint64) int {
 	}
 }
 
-// serverLog sends nats-server's log lines to slog.
-type serverLog struct{ log *slog.Logger }
+// serverLog sends nats-server's log lines to slog, and its fatal errors
+// to fatal too (when nothing takes them, the first one waits there).
+type serverLog struct {
+	log   *slog.Logger
+	fatal chan<- string
+}
 
 func (l serverLog) Noticef(format string, v ...any) { l.log.Info("nats: " + fmt.Sprintf(format, v...)) }
 func (l serverLog) Warnf(format string, v ...any)   { l.log.Warn("nats: " + fmt.Sprintf(format, v...)) }
-func (l serverLog) Fatalf(format string, v ...any)  { l.log.Error("nats: " + fmt.Sprintf(format, v...)) }
-func (l serverLog) Errorf(format string, v ...any)  { l.log.Error("nats: " + fmt.Sprintf(format, v...)) }
-func (l serverLog) Debugf(format string, v ...any)  { l.log.Debug("nats: " + fmt.Sprintf(format, v...)) }
-func (l serverLog) Tracef(format string, v ...any)  { l.log.Debug("nats: " + fmt.Sprintf(format, v...)) }
+func (l serverLog) Fatalf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	l.log.Error("nats: " + msg)
+	select {
+	case l.fatal <- msg:
+	default:
+	}
+}
+func (l serverLog) Errorf(format string, v ...any) { l.log.Error("nats: " + fmt.Sprintf(format, v...)) }
+func (l serverLog) Debugf(format string, v ...any) { l.log.Debug("nats: " + fmt.Sprintf(format, v...)) }
+func (l serverLog) Tracef(format string, v ...any) { l.log.Debug("nats: " + fmt.Sprintf(format, v...)) }
