@@ -83,7 +83,7 @@ func New(opts Options) (*Master, error) {
 		return nil, fmt.Errorf("master key store: %w", err)
 	}
 	m := &Master{opts: opts, log: opts.Log, key: key, pub: pub, keys: store,
-		grains: newGrainsCache(), files: newFileServer(opts.FileRoots), ready: make(chan struct{})}
+		grains: newGrainsCache(), files: newFileServer(opts.Master), ready: make(chan struct{})}
 	m.mesh = newMeshes(m, opts.Master)
 	return m, nil
 }

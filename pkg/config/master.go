@@ -36,6 +36,10 @@ type Master struct {
 	// MeshReapplyDelay gathers the changes of this long into one re-apply
 	// per minion (default 2s).
 	MeshReapplyDelay Duration `yaml:"mesh_reapply_delay"`
+	// FollowSymlinksOutsideRoot lets the file server serve a symlink of a
+	// file root that leads outside that root; by default such a file is
+	// refused (symlinks inside the root are always served).
+	FollowSymlinksOutsideRoot bool `yaml:"follow_symlinks_outside_root"`
 }
 
 // Master defaults.
