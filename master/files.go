@@ -24,17 +24,22 @@ import (
 // File server limits. A minion fetches the files of a run one at a time, so
 // a few requests in flight and a thousand a second leave every honest run
 // untouched, while one minion's flood cannot hold more than its share of the
-// workers.
+// workers. A refused request is answered "rate limited" so that its run
+// fails at once, but a minion that keeps being refused is flooding: its
+// excess requests are dropped unanswered, so that answering them does not
+// delay everybody else's.
 const (
-	fileWorkers     = 32   // requests served at once, all minions together
-	fileInFlight    = 8    // requests admitted and not yet answered, per minion
-	fileAdmitted    = 4096 // requests admitted and not yet answered, all minions together
-	fileRate        = 1000 // requests a second a minion may make, on average
-	fileBurst       = 2000 // requests a minion may make at once after a quiet spell
-	maxFileRequest  = 4096 // bytes of one request
-	maxFilePath     = 1024 // bytes of a requested path
-	dropLogInterval = 10 * time.Second
-	fileSweepEvery  = time.Minute
+	fileWorkers      = 32   // requests served at once, all minions together
+	fileInFlight     = 8    // requests admitted and not yet answered, per minion
+	fileAdmitted     = 4096 // requests admitted and not yet answered, all minions together
+	fileRate         = 1000 // requests a second a minion may make, on average
+	fileBurst        = 2000 // requests a minion may make at once after a quiet spell
+	fileRefusals     = 10   // refusals a second a minion is told of, on average; the rest are dropped
+	fileRefusalBurst = 20   // refusals a minion may be told of at once
+	maxFileRequest   = 4096 // bytes of one request
+	maxFilePath      = 1024 // bytes of a requested path
+	dropLogInterval  = 10 * time.Second
+	fileSweepEvery   = time.Minute
 )
 
 // errOutsideRoot is the error for a file that resolves outside its file root.
@@ -59,14 +64,15 @@ type fileServer struct {
 	lastSweep time.Time
 
 	dropped  atomic.Int64 // requests dropped for a reply subject outside the minion's inbox
-	refused  atomic.Int64 // requests refused by the per-minion limits
+	refused  atomic.Int64 // requests refused by the limits, answered or not
 	dropLog  logEvery
 	limitLog logEvery
 }
 
 // fileShare is one minion's use of the file server.
 type fileShare struct {
-	bucket   tokenBucket
+	bucket   tokenBucket // requests
+	refusals tokenBucket // refusals answered
 	inFlight int
 }
 
@@ -98,12 +104,14 @@ func (f *fileServer) handler(m *Master) nats.MsgHandler {
 				"bad request: %d bytes, the file server accepts at most %d", len(msg.Data), maxFileRequest)})
 			return
 		}
-		if why := f.admit(id, time.Now()); why != "" {
+		if why, answer := f.admit(id, time.Now()); why != "" {
 			n := f.refused.Add(1)
 			if more, ok := f.limitLog.allow(time.Now()); ok {
 				m.log.Warn("file server: refused a request", "minion", id, "reason", why, "refused_total", n, "unlogged", more)
 			}
-			f.respond(m, msg, id, &wire.FileResponse{Error: why})
+			if answer {
+				f.respond(m, msg, id, &wire.FileResponse{Error: why})
+			}
 			return
 		}
 		go func() {
@@ -117,8 +125,8 @@ func (f *fileServer) handler(m *Master) nats.MsgHandler {
 }
 
 // admit counts a request of minion id against its limits; it returns why
-// the request is refused, or "".
-func (f *fileServer) admit(id string, now time.Time) string {
+// the request is refused, or "", and whether to answer the refusal.
+func (f *fileServer) admit(id string, now time.Time) (why string, answer bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if now.Sub(f.lastSweep) >= fileSweepEvery {
@@ -131,15 +139,17 @@ func (f *fileServer) admit(id string, now time.Time) string {
 	}
 	switch {
 	case s.inFlight >= fileInFlight:
-		return fmt.Sprintf("rate limited: %d requests of this minion are already being served; retry once they are answered", fileInFlight)
+		why = fmt.Sprintf("rate limited: %d requests of this minion are already being served; retry once they are answered", fileInFlight)
 	case f.admitted >= fileAdmitted:
-		return "rate limited: the file server is busy; retry later"
+		why = "rate limited: the file server is busy; retry later"
 	case !s.bucket.take(now, fileRate, fileBurst):
-		return fmt.Sprintf("rate limited: more than %d requests a second from this minion; retry later", fileRate)
+		why = fmt.Sprintf("rate limited: more than %d requests a second from this minion; retry later", fileRate)
+	default:
+		s.inFlight++
+		f.admitted++
+		return "", false
 	}
-	s.inFlight++
-	f.admitted++
-	return ""
+	return why, s.refusals.take(now, fileRefusals, fileRefusalBurst)
 }
 
 // release ends an admitted request of minion id.
@@ -155,7 +165,7 @@ func (f *fileServer) release(id string) {
 func (f *fileServer) sweep(now time.Time) {
 	f.lastSweep = now
 	for id, s := range f.minions {
-		if s.inFlight == 0 && s.bucket.full(now, fileRate, fileBurst) {
+		if s.inFlight == 0 && s.bucket.full(now, fileRate, fileBurst) && s.refusals.full(now, fileRefusals, fileRefusalBurst) {
 			delete(f.minions, id)
 		}
 	}

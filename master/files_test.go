@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -145,17 +146,18 @@ func TestTokenBucket(t *testing.T) {
 
 // admitStep is one step of an admission test.
 type admitStep struct {
-	op   string // "admit" or "release"
-	id   string
-	at   time.Duration // since the test's start
-	want string        // substring of the refusal; "" = admitted
+	op     string // "admit" or "release"
+	id     string
+	at     time.Duration // since the test's start
+	want   string        // substring of the refusal; "" = admitted
+	silent bool          // a refusal left unanswered
 }
 
 // admits is n requests of id in flight at once.
 func admits(id string, n int) []admitStep {
 	var s []admitStep
 	for range n {
-		s = append(s, admitStep{"admit", id, 0, ""})
+		s = append(s, admitStep{"admit", id, 0, "", false})
 	}
 	return s
 }
@@ -164,27 +166,40 @@ func admits(id string, n int) []admitStep {
 func cycles(id string, n int) []admitStep {
 	var s []admitStep
 	for range n {
-		s = append(s, admitStep{"admit", id, 0, ""}, admitStep{"release", id, 0, ""})
+		s = append(s, admitStep{"admit", id, 0, "", false}, admitStep{"release", id, 0, "", false})
 	}
 	return s
 }
 
 func TestFileServerAdmit(t *testing.T) {
 	t0 := time.Unix(1_000_000, 0)
+	refused := func(id string, n int) []admitStep {
+		var s []admitStep
+		for range n {
+			s = append(s, admitStep{"admit", id, 0, "already being served", false})
+		}
+		return s
+	}
 	tests := []struct {
 		name  string
 		steps []admitStep
 	}{
 		{"a minion may have fileInFlight requests in flight, no more",
-			append(admits("m1", fileInFlight), admitStep{"admit", "m1", 0, "requests of this minion are already being served"})},
+			append(admits("m1", fileInFlight), admitStep{"admit", "m1", 0, "requests of this minion are already being served", false})},
 		{"another minion is not held back by the first one's share",
-			append(admits("m1", fileInFlight), admitStep{"admit", "m1", 0, "already being served"}, admitStep{"admit", "m2", 0, ""})},
+			append(admits("m1", fileInFlight), admitStep{"admit", "m1", 0, "already being served", false}, admitStep{"admit", "m2", 0, "", false})},
 		{"an answered request frees its place",
-			append(admits("m1", fileInFlight), admitStep{"release", "m1", 0, ""}, admitStep{"admit", "m1", 0, ""})},
+			append(admits("m1", fileInFlight), admitStep{"release", "m1", 0, "", false}, admitStep{"admit", "m1", 0, "", false})},
 		{"the rate limit holds when the requests are answered at once",
-			append(cycles("m1", fileBurst), admitStep{"admit", "m1", 0, "more than 1000 requests a second"},
-				admitStep{"admit", "m2", 0, ""},
-				admitStep{"admit", "m1", time.Second / fileRate, ""})},
+			append(cycles("m1", fileBurst), admitStep{"admit", "m1", 0, "more than 1000 requests a second", false},
+				admitStep{"admit", "m2", 0, "", false},
+				admitStep{"admit", "m1", time.Second / fileRate, "", false})},
+		{"a minion that keeps being refused is refused silently, and told again later",
+			slices.Concat(admits("m1", fileInFlight), refused("m1", fileRefusalBurst),
+				[]admitStep{{"admit", "m1", 0, "already being served", true},
+					{"admit", "m2", 0, "", false},
+					{"admit", "m1", time.Second / fileRefusals, "already being served", false},
+					{"admit", "m1", time.Second / fileRefusals, "already being served", true}})},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -194,9 +209,12 @@ func TestFileServerAdmit(t *testing.T) {
 					f.release(s.id)
 					continue
 				}
-				got := f.admit(s.id, t0.Add(s.at))
+				got, answer := f.admit(s.id, t0.Add(s.at))
 				if s.want == "" && got != "" || s.want != "" && !strings.Contains(got, s.want) {
 					t.Fatalf("step %d: admit %s = %q, want %q", i, s.id, got, s.want)
+				}
+				if got != "" && answer == s.silent {
+					t.Fatalf("step %d: admit %s: refusal answered = %v, want %v", i, s.id, answer, !s.silent)
 				}
 			}
 		})
@@ -337,19 +355,18 @@ func TestFileServerReplySubjects(t *testing.T) {
 }
 
 // TestFileServerFlood: while m1 floods the file server, m2's request is
-// answered, and correctly; every one of m1's requests gets an answer, the
-// file or a refusal.
+// answered, and correctly; each of m1's requests is served or refused, and
+// the answers m1 gets are the file or "rate limited".
 func TestFileServerFlood(t *testing.T) {
 	const flood = 5000
 	tree := newFileTree(t)
-	_, minions := startTestMaster(t, config.Master{FileRoots: config.Roots{tree.root}}, "m1", "m2")
+	m, minions := startTestMaster(t, config.Master{FileRoots: config.Roots{tree.root}}, "m1", "m2")
 	m1, m2 := minions["m1"], minions["m2"]
 
 	var (
-		mu                        sync.Mutex
-		served, limited, answered int
-		other                     []string
-		all                       = make(chan struct{})
+		mu              sync.Mutex
+		served, limited int
+		other           []string
 	)
 	sub, err := m1.nc.Subscribe(bus.InboxPrefix("m1")+".flood.*", func(msg *nats.Msg) {
 		var resp wire.FileResponse
@@ -364,9 +381,6 @@ func TestFileServerFlood(t *testing.T) {
 		default:
 			other = append(other, string(msg.Data))
 		}
-		if answered++; answered == flood {
-			close(all)
-		}
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -379,6 +393,7 @@ func TestFileServerFlood(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	refusedBefore := m.files.refused.Load()
 	req := readRequest(t, "motd")
 	for i := range flood {
 		if err := m1.nc.PublishRequest(bus.FileSubject("m1"), fmt.Sprintf("%s.flood.%d", bus.InboxPrefix("m1"), i), req); err != nil {
@@ -396,22 +411,40 @@ func TestFileServerFlood(t *testing.T) {
 		t.Fatalf("m2's request during m1's flood: %+v", resp)
 	}
 
-	select {
-	case <-all:
-	case <-time.After(time.Minute):
+	// Every request of m1 is either refused or served, and a served one answered.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		refused := int(m.files.refused.Load() - refusedBefore)
 		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("m1 got %d answers of %d", answered, flood)
+		done := served+len(other)+refused == flood
+		answered := served + len(other)
+		mu.Unlock()
+		if done {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("of m1's %d requests, %d were answered and %d refused", flood, answered, refused)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if err := m1.nc.Flush(); err != nil { // the refusals' answers, if any, are in
+		t.Fatal(err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	if refused := int(m.files.refused.Load() - refusedBefore); limited > refused {
+		t.Errorf("m1 got %d refusals for %d refused requests", limited, refused)
+	}
 	if served == 0 {
 		t.Error("none of m1's requests was served")
 	}
 	if len(other) > 0 {
 		t.Errorf("%d unexpected answers to m1, first: %s", len(other), other[0])
 	}
-	t.Logf("m2 answered in %s during a flood of %d requests from m1 (%d served, %d rate limited)", latency, flood, served, limited)
+	t.Logf("m2 answered in %s during a flood of %d requests from m1 (%d served, %d refused, %d of them answered)",
+		latency, flood, served, m.files.refused.Load()-refusedBefore, limited)
 }
 
 // TestFileServerAnswers: what a minion gets for good and bad requests, with
