@@ -86,8 +86,8 @@ func newFileServer(c config.Master) *fileServer {
 }
 
 // handler returns the subscription handler of bus.AllFiles. It never
-// blocks on a file: it drops requests it must not answer, answers bad or
-// excess ones at once, and hands the rest to the workers.
+// blocks on a file: it drops requests it must not answer, refuses excess
+// ones at once, and hands the rest to the workers.
 func (f *fileServer) handler(m *Master) nats.MsgHandler {
 	return func(msg *nats.Msg) {
 		id, ok := bus.SubjectID(msg.Subject)
@@ -97,11 +97,6 @@ func (f *fileServer) handler(m *Master) nats.MsgHandler {
 				m.log.Warn("file server: dropped a request whose reply subject is not the minion's own inbox",
 					"subject", msg.Subject, "reply", clipSubject(msg.Reply), "dropped_total", n, "unlogged", more)
 			}
-			return
-		}
-		if len(msg.Data) > maxFileRequest {
-			f.respond(m, msg, id, &wire.FileResponse{Error: fmt.Sprintf(
-				"bad request: %d bytes, the file server accepts at most %d", len(msg.Data), maxFileRequest)})
 			return
 		}
 		if why, answer := f.admit(id, time.Now()); why != "" {
@@ -173,6 +168,9 @@ func (f *fileServer) sweep(now time.Time) {
 
 // serve answers one admitted request.
 func (f *fileServer) serve(m *Master, id string, data []byte) *wire.FileResponse {
+	if len(data) > maxFileRequest {
+		return &wire.FileResponse{Error: fmt.Sprintf("bad request: %d bytes, the file server accepts at most %d", len(data), maxFileRequest)}
+	}
 	var req wire.FileRequest
 	if err := json.Unmarshal(data, &req); err != nil {
 		return &wire.FileResponse{Error: "bad request: " + err.Error()}
