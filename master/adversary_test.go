@@ -4,17 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nkeys"
 
 	"github.com/brinecm/brine/pkg/bus"
 	"github.com/brinecm/brine/pkg/config"
@@ -27,143 +22,9 @@ import (
 // reproduction of a way one minion once could crash the master, wipe its
 // job store, forge another minion's results or spoof its events.
 
-// testMaster is a running master with an in-process bus.
-type testMaster struct {
-	*Master
-	dir    string
-	cancel context.CancelFunc
-	done   chan error
-}
-
-func testLogger() *slog.Logger {
-	if os.Getenv("BRINE_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-// startTestMaster starts a master on dir (a new one when "") and stops it
-// at the end of the test.
-func startTestMaster(t *testing.T, dir string) *testMaster {
-	t.Helper()
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	tree := filepath.Join(dir, "srv")
-	if err := os.MkdirAll(tree, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	m, err := New(Options{Master: config.Master{
-		DataDir:     filepath.Join(dir, "master"),
-		Socket:      filepath.Join(dir, "master.sock"),
-		FileRoots:   config.Roots{tree},
-		PillarRoots: config.Roots{filepath.Join(dir, "pillar")},
-	}, Log: testLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	tm := &testMaster{Master: m, dir: dir, cancel: cancel, done: make(chan error, 1)}
-	go func() { tm.done <- m.Run(ctx) }()
-	t.Cleanup(tm.stop)
-	select {
-	case <-m.Ready():
-	case err := <-tm.done:
-		t.Fatalf("master did not start: %v", err)
-	case <-time.After(time.Minute):
-		t.Fatal("master not ready after a minute")
-	}
-	return tm
-}
-
-// stop stops the master and waits for it; later calls do nothing.
-func (tm *testMaster) stop() {
-	if tm.cancel == nil {
-		return
-	}
-	tm.cancel()
-	<-tm.done
-	tm.cancel = nil
-}
-
-// attacker is an accepted minion's connection, with its asynchronous errors.
-type attacker struct {
-	id string
-	nc *nats.Conn
-	js jetstream.JetStream
-
-	mu   sync.Mutex
-	errs []error
-}
-
-// acceptedMinion accepts a new key as id and connects with it.
-func (tm *testMaster) acceptedMinion(t *testing.T, id string) *attacker {
-	t.Helper()
-	kp, err := nkeys.CreateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := kp.PublicKey()
-	if _, err := tm.keys.Submit(id, pub); err != nil {
-		t.Fatal(err)
-	}
-	if err := tm.keys.Accept(id); err != nil {
-		t.Fatal(err)
-	}
-	a := &attacker{id: id}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	nc, err := bus.Connect(ctx, bus.ClientConfig{Name: id, Key: kp, Minion: true,
-		Extra: []nats.Option{tm.Bus().InProcess()}, OnError: func(err error) {
-			a.mu.Lock()
-			a.errs = append(a.errs, err)
-			a.mu.Unlock()
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	a.nc = nc
-	if a.js, err = jetstream.New(nc); err != nil {
-		t.Fatal(err)
-	}
-	// The job consumer is made on the master's pool: wait for it, so that
-	// the attacks below find everything in place.
-	waitFor(t, "job consumer of "+id, func() bool {
-		_, err := tm.js.PushConsumer(ctx, bus.JobStream, bus.ConsumerName(id))
-		return err == nil
-	})
-	return a
-}
-
-// publish publishes data on subject with an optional reply subject and
-// headers, and flushes.
-func (a *attacker) publish(t *testing.T, subject, reply string, data []byte, hdr nats.Header) {
-	t.Helper()
-	msg := &nats.Msg{Subject: subject, Reply: reply, Data: data, Header: hdr}
-	if err := a.nc.PublishMsg(msg); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// waitFor polls cond for up to 10 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // alive checks that the master still serves: its connection is up, and
 // minion m2's fresh grains reach its cache.
-func (tm *testMaster) alive(t *testing.T, m2 *attacker, marker string) {
+func (tm *testMaster) alive(t *testing.T, m2 *testMinion, marker string) {
 	t.Helper()
 	if !tm.nc.IsConnected() {
 		t.Fatalf("the master lost its bus connection: %v", tm.nc.LastError())
@@ -178,7 +39,7 @@ func (tm *testMaster) alive(t *testing.T, m2 *attacker, marker string) {
 // TestMinionMessagesCannotCrashTheMaster: every kind of body on every
 // subject a minion may publish to leaves the master serving.
 func TestMinionMessagesCannotCrashTheMaster(t *testing.T) {
-	tm := startTestMaster(t, "")
+	tm := startTestMaster(t, config.Master{}, "")
 	m1, m2 := tm.acceptedMinion(t, "m1"), tm.acceptedMinion(t, "m2")
 	bodies := [][]byte{
 		[]byte("null"), []byte("[]"), []byte(`"x"`), []byte("1"), []byte("{"), nil,
@@ -228,7 +89,7 @@ func TestDecodeGrains(t *testing.T) {
 // that name the JetStream API or another minion's subjects gets nothing
 // done with the master's rights, on any subject it may publish to.
 func TestReplySubjectsCannotActForTheMaster(t *testing.T) {
-	tm := startTestMaster(t, "")
+	tm := startTestMaster(t, config.Master{}, "")
 	m1, m2 := tm.acceptedMinion(t, "m1"), tm.acceptedMinion(t, "m2")
 	tm.alive(t, m2, "before")
 	ctx := context.Background()
@@ -315,7 +176,7 @@ func TestReplySubjectsCannotActForTheMaster(t *testing.T) {
 // job id too long for a request is refused before it reaches the bus.
 func TestPoisonedBucketsAreSkipped(t *testing.T) {
 	dir := t.TempDir()
-	tm := startTestMaster(t, dir)
+	tm := startTestMaster(t, config.Master{}, dir)
 	ctx := context.Background()
 	long := strings.Repeat("k", 4000)
 	if _, err := tm.grains.kv.Put(ctx, long, []byte(`{"os":"x"}`)); err != nil {
@@ -329,9 +190,11 @@ func TestPoisonedBucketsAreSkipped(t *testing.T) {
 	if _, err := tm.jobInfo.Put(ctx, long, []byte("{}")); err != nil {
 		t.Fatal(err)
 	}
-	tm.stop()
+	if err := tm.stop(); err != nil {
+		t.Fatal(err)
+	}
 
-	tm = startTestMaster(t, dir)
+	tm = startTestMaster(t, config.Master{}, dir)
 	if g := tm.grains.get("m7"); g["os"] != "Debian" || g["id"] != "m7" {
 		t.Errorf("good grains entry: %v", g)
 	}
@@ -356,7 +219,7 @@ func TestPoisonedBucketsAreSkipped(t *testing.T) {
 // carries the message id m2's would have. The job cache keeps it as m1's,
 // and m2's own return is stored, not dropped as a duplicate.
 func TestReturnsCannotBeForged(t *testing.T) {
-	tm := startTestMaster(t, "")
+	tm := startTestMaster(t, config.Master{}, "")
 	m1, m2 := tm.acceptedMinion(t, "m1"), tm.acceptedMinion(t, "m2")
 	ctx := context.Background()
 	now := time.Now()
@@ -400,7 +263,7 @@ func TestReturnsCannotBeForged(t *testing.T) {
 // subject names; a minion cannot speak for the master or another minion,
 // and what it sends is bounded in size and rate.
 func TestEventsCannotBeSpoofed(t *testing.T) {
-	tm := startTestMaster(t, "")
+	tm := startTestMaster(t, config.Master{}, "")
 	m1, m2 := tm.acceptedMinion(t, "m1"), tm.acceptedMinion(t, "m2")
 	logged := make(chan *nats.Msg, 1<<16)
 	sub, err := tm.nc.ChanSubscribe(bus.AllLogged, logged)
@@ -427,10 +290,8 @@ func TestEventsCannotBeSpoofed(t *testing.T) {
 		t.Fatal("m1's event was not logged")
 	}
 	waitFor(t, "the permission violations", func() bool {
-		m1.mu.Lock()
-		defer m1.mu.Unlock()
 		n := 0
-		for _, err := range m1.errs {
+		for _, err := range m1.errs.all() {
 			if errors.Is(err, nats.ErrPermissionViolation) {
 				n++
 			}

@@ -3,82 +3,267 @@ package master
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/brinecm/brine/pkg/bus"
+	"github.com/brinecm/brine/pkg/config"
+	"github.com/brinecm/brine/pkg/ratelimit"
 	"github.com/brinecm/brine/pkg/wire"
 )
+
+// File server limits. A minion fetches the files of a run one at a time, so
+// a few requests in flight and a thousand a second leave every honest run
+// untouched, while one minion's flood cannot hold more than its share of the
+// workers. A refused request is answered "rate limited" so that its run
+// fails at once, but a minion that keeps being refused is flooding: its
+// excess requests are dropped unanswered, so that answering them does not
+// delay everybody else's.
+const (
+	fileWorkers      = 32   // requests served at once, all minions together
+	fileInFlight     = 8    // requests admitted and not yet answered, per minion
+	fileAdmitted     = 4096 // requests admitted and not yet answered, all minions together
+	fileRate         = 1000 // requests a second a minion may make, on average
+	fileBurst        = 2000 // requests a minion may make at once after a quiet spell
+	fileRefusals     = 10   // refusals a second a minion is told of, on average; the rest are dropped
+	fileRefusalBurst = 20   // refusals a minion may be told of at once
+	maxFileRequest   = 4096 // bytes of one request
+	maxFilePath      = 1024 // bytes of a requested path
+)
+
+// errOutsideRoot is the error for a file that resolves outside its file root.
+var errOutsideRoot = errors.New("is a symlink that leads outside the file root (set follow_symlinks_outside_root: True in the master configuration to serve it)")
 
 // fileServer answers minions' requests for state tree files and for the
 // master's job signing key. It serves the state tree only: pillar never
 // leaves the master except inside the job of the minion it belongs to.
+//
+// The subscription's goroutine only checks and admits requests; workers
+// read the files. Each minion may have fileInFlight requests admitted and
+// fileRate a second, so one minion's flood is refused while another's
+// request still finds a free worker.
 type fileServer struct {
-	roots []fs.FS
+	roots  []string
+	follow bool          // serve symlinks that leave their root
+	work   chan struct{} // one token per busy worker
+
+	requests *ratelimit.Limiter // per minion
+	refusals *ratelimit.Limiter // refusals answered, per minion
+
+	mu       sync.Mutex
+	inFlight map[string]int // admitted and not yet answered, per minion
+	admitted int            // the same, all minions together
+
+	refused atomic.Int64 // requests refused by the limits, answered or not
 }
 
-func newFileServer(dirs []string) *fileServer {
-	f := &fileServer{}
-	for _, d := range dirs {
-		f.roots = append(f.roots, os.DirFS(d))
+func newFileServer(c config.Master) *fileServer {
+	return &fileServer{
+		roots:    c.FileRoots,
+		follow:   c.FollowSymlinksOutsideRoot,
+		work:     make(chan struct{}, fileWorkers),
+		requests: ratelimit.New(fileRate, fileBurst),
+		refusals: ratelimit.New(fileRefusals, fileRefusalBurst),
+		inFlight: map[string]int{},
 	}
-	return f
 }
 
-// read returns a file of the state tree; names are cleaned and may not
-// leave the tree.
-func (f *fileServer) read(name string) ([]byte, error) {
-	name = strings.TrimPrefix(path.Clean("/"+name), "/")
-	if !fs.ValidPath(name) || name == "." {
-		return nil, fs.ErrInvalid
+// handler returns the subscription handler of bus.AllFiles. It never
+// blocks on a file: it drops requests it must not answer, refuses excess
+// ones at once, and hands the rest to the workers.
+func (f *fileServer) handler(m *Master) nats.MsgHandler {
+	return func(msg *nats.Msg) {
+		id, ok := bus.SubjectID(msg.Subject)
+		if !ok || !bus.OwnInbox(id, msg.Reply) {
+			m.dropped("file request", id, "reply subject outside the minion's inbox", "reply", clip(msg.Reply))
+			return
+		}
+		if why, answer := f.admit(id, time.Now()); why != "" {
+			n := f.refused.Add(1)
+			m.dropped("file request", id, why, "refused_total", n)
+			if answer {
+				f.respond(m, msg, id, &wire.FileResponse{Error: why})
+			}
+			return
+		}
+		go func() {
+			f.work <- struct{}{}
+			resp := f.serve(m, id, msg.Data)
+			<-f.work
+			f.release(id)
+			f.respond(m, msg, id, resp)
+		}()
 	}
-	for _, root := range f.roots {
-		b, err := fs.ReadFile(root, name)
-		if err == nil {
-			return b, nil
+}
+
+// admit counts a request of minion id against its limits; it returns why
+// the request is refused, or "", and whether to answer the refusal.
+func (f *fileServer) admit(id string, now time.Time) (why string, answer bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.inFlight[id] >= fileInFlight:
+		why = fmt.Sprintf("rate limited: %d requests of this minion are already being served; retry once they are answered", fileInFlight)
+	case f.admitted >= fileAdmitted:
+		why = "rate limited: the file server is busy; retry later"
+	case !f.requests.AllowAt(id, now):
+		why = fmt.Sprintf("rate limited: more than %d requests a second from this minion; retry later", fileRate)
+	default:
+		f.inFlight[id]++
+		f.admitted++
+		return "", false
+	}
+	return why, f.refusals.AllowAt(id, now)
+}
+
+// release ends an admitted request of minion id.
+func (f *fileServer) release(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.inFlight[id]--; f.inFlight[id] <= 0 {
+		delete(f.inFlight, id)
+	}
+	f.admitted--
+}
+
+// serve answers one admitted request.
+func (f *fileServer) serve(m *Master, id string, data []byte) *wire.FileResponse {
+	if len(data) > maxFileRequest {
+		return &wire.FileResponse{Error: fmt.Sprintf("bad request: %d bytes, the file server accepts at most %d", len(data), maxFileRequest)}
+	}
+	var req wire.FileRequest
+	if err := json.Unmarshal(data, &req); err != nil {
+		return &wire.FileResponse{Error: "bad request: " + err.Error()}
+	}
+	switch req.Op {
+	case wire.OpMasterKey:
+		return &wire.FileResponse{PublicKey: m.pub}
+	case wire.OpRead:
+		b, err := f.read(req.Path, f.maxFile(m))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return &wire.FileResponse{NotFound: true}
+		case errors.Is(err, errOutsideRoot):
+			m.log.Warn("file server: refused a symlink out of the file root", "minion", id, "err", err)
+		case err != nil:
+			m.log.Warn("file server: read", "minion", id, "err", err)
 		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
+		if err != nil {
+			return &wire.FileResponse{Error: err.Error()}
 		}
+		return &wire.FileResponse{Data: b}
+	default:
+		return &wire.FileResponse{Error: fmt.Sprintf("bad request: unknown operation %q (%q or %q)", req.Op, wire.OpRead, wire.OpMasterKey)}
+	}
+}
+
+// maxFile is the largest file whose answer fits in one bus message: JSON
+// carries the bytes in base64.
+func (f *fileServer) maxFile(m *Master) int64 {
+	if m.nc == nil || m.nc.MaxPayload() <= 0 {
+		return 0
+	}
+	return m.nc.MaxPayload()/4*3 - 1024
+}
+
+// respond answers a request on its reply subject, which handler checked
+// is the minion's own inbox.
+func (f *fileServer) respond(m *Master, msg *nats.Msg, id string, resp *wire.FileResponse) {
+	b, err := json.Marshal(resp)
+	if err == nil {
+		err = msg.Respond(b)
+	}
+	if err != nil {
+		m.log.Warn("file server: reply", "minion", id, "err", err)
+	}
+}
+
+// read returns a file of the state tree from the first root that has it;
+// names are cleaned and may not leave the tree. A symlink may lead
+// anywhere inside its root; outside it only with follow. A positive limit
+// refuses larger files.
+func (f *fileServer) read(name string, limit int64) ([]byte, error) {
+	if len(name) > maxFilePath {
+		return nil, fmt.Errorf("bad request: path is %d bytes long, at most %d are allowed", len(name), maxFilePath)
+	}
+	clean := strings.TrimPrefix(path.Clean("/"+name), "/")
+	if !fs.ValidPath(clean) || clean == "." {
+		return nil, fmt.Errorf("bad request: %q is not a file path in the state tree (use a relative path such as \"motd/motd.conf\")", name)
+	}
+	for _, dir := range f.roots {
+		b, err := f.readIn(dir, clean, limit)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		return b, err
 	}
 	return nil, fs.ErrNotExist
 }
 
-func (f *fileServer) handler(m *Master) nats.MsgHandler {
-	return func(msg *nats.Msg) {
-		id, _ := bus.SubjectID(msg.Subject)
-		var req wire.FileRequest
-		var resp wire.FileResponse
-		if err := json.Unmarshal(msg.Data, &req); err != nil {
-			resp.Error = "bad request: " + err.Error()
-		} else {
-			switch req.Op {
-			case wire.OpMasterKey:
-				resp.PublicKey = m.pub
-			case wire.OpRead:
-				data, err := f.read(req.Path)
-				switch {
-				case errors.Is(err, fs.ErrNotExist):
-					resp.NotFound = true
-				case err != nil:
-					resp.Error = err.Error()
-				default:
-					resp.Data = data
-				}
-			default:
-				resp.Error = "unknown operation " + req.Op
-			}
-		}
-		b, err := json.Marshal(resp)
-		if err == nil {
-			err = msg.Respond(b)
-		}
-		if err != nil {
-			m.log.Warn("file server reply", "minion", id, "err", err)
-		}
+// readIn reads name from the file root dir.
+func (f *fileServer) readIn(dir, name string, limit int64) ([]byte, error) {
+	real, err := filepath.EvalSymlinks(filepath.Join(dir, filepath.FromSlash(name)))
+	if err != nil {
+		return nil, err
 	}
+	if f.follow {
+		return readLimited(os.Open, real, name, limit)
+	}
+	base, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := filepath.Rel(base, real)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return nil, fmt.Errorf("%s %w", name, errOutsideRoot)
+	}
+	root, err := os.OpenRoot(base)
+	if err != nil {
+		return nil, fmt.Errorf("open file root %s: %w", dir, err)
+	}
+	defer root.Close()
+	// The root refuses to leave base even if a link changed since it was resolved.
+	return readLimited(root.Open, rel, name, limit)
+}
+
+// readLimited reads a regular file opened by open, refusing one larger
+// than limit (when positive).
+func readLimited(open func(string) (*os.File, error), file, name string, limit int64) ([]byte, error) {
+	fh, err := open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", name, st.Mode().Type())
+	}
+	if limit > 0 && st.Size() > limit {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d the file server sends", name, st.Size(), limit)
+	}
+	r := io.Reader(fh)
+	if limit > 0 {
+		r = io.LimitReader(fh, limit+1)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if limit > 0 && int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s grew past the %d bytes the file server sends", name, limit)
+	}
+	return b, nil
 }

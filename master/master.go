@@ -96,7 +96,7 @@ func New(opts Options) (*Master, error) {
 	}
 	store.LimitPending(opts.MaxPendingKeys)
 	m := &Master{opts: opts, log: opts.Log, key: key, pub: pub, keys: store,
-		grains: newGrainsCache(), ingest: newIngestLimits(), files: newFileServer(opts.FileRoots), ready: make(chan struct{})}
+		grains: newGrainsCache(), ingest: newIngestLimits(), files: newFileServer(opts.Master), ready: make(chan struct{})}
 	m.mesh = newMeshes(m, opts.Master)
 	return m, nil
 }

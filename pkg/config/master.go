@@ -48,6 +48,10 @@ type Master struct {
 	// answer a salt['mod.fun'](...) call its recipe makes, which runs on
 	// that minion (default 30s).
 	JinjaCallTimeout Duration `yaml:"jinja_call_timeout"`
+	// FollowSymlinksOutsideRoot lets the file server serve a symlink of a
+	// file root that leads outside that root; by default such a file is
+	// refused (symlinks inside the root are always served).
+	FollowSymlinksOutsideRoot bool `yaml:"follow_symlinks_outside_root"`
 }
 
 // Master defaults.

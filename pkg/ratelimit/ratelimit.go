@@ -14,7 +14,6 @@ import (
 type Limiter struct {
 	rate  float64 // tokens per second
 	burst float64
-	now   func() time.Time
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
@@ -29,14 +28,16 @@ type bucket struct {
 // New returns a limiter of rate events per second per key, with bursts of
 // up to burst events.
 func New(rate float64, burst int) *Limiter {
-	return &Limiter{rate: rate, burst: float64(max(burst, 1)), now: time.Now, buckets: map[string]*bucket{}}
+	return &Limiter{rate: rate, burst: float64(max(burst, 1)), buckets: map[string]*bucket{}}
 }
 
 // Allow takes one token from key's bucket and reports whether there was one.
-func (l *Limiter) Allow(key string) bool {
+func (l *Limiter) Allow(key string) bool { return l.AllowAt(key, time.Now()) }
+
+// AllowAt is Allow at the time now. A clock going back earns nothing.
+func (l *Limiter) AllowAt(key string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.now()
 	if now.After(l.sweep) {
 		l.dropFull(now)
 	}
@@ -45,8 +46,10 @@ func (l *Limiter) Allow(key string) bool {
 		b = &bucket{tokens: l.burst, last: now}
 		l.buckets[key] = b
 	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
+	if now.After(b.last) {
+		b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+		b.last = now
+	}
 	if b.tokens < 1 {
 		return false
 	}
