@@ -113,11 +113,11 @@ func (f *fileServer) admit(id string, now time.Time) (why string, answer bool) {
 	defer f.mu.Unlock()
 	switch {
 	case f.inFlight[id] >= fileInFlight:
-		why = fmt.Sprintf("rate limited: %d requests of this minion are already being served; retry once they are answered", fileInFlight)
+		why = fmt.Sprintf(wire.RateLimited+"%d requests of this minion are already being served; retry once they are answered", fileInFlight)
 	case f.admitted >= fileAdmitted:
-		why = "rate limited: the file server is busy; retry later"
+		why = wire.RateLimited + "the file server is busy; retry later"
 	case !f.requests.AllowAt(id, now):
-		why = fmt.Sprintf("rate limited: more than %d requests a second from this minion; retry later", fileRate)
+		why = fmt.Sprintf(wire.RateLimited+"more than %d requests a second from this minion; retry later", fileRate)
 	default:
 		f.inFlight[id]++
 		f.admitted++

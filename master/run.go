@@ -280,6 +280,11 @@ func batches(ids []string, spec string) [][]string {
 	return out
 }
 
+// compileWaiters is how many minions' recipes the master compiles at once
+// at least: a compile may wait for its minion to answer a recipe's call
+// (salt['cmd.run'](...)), and such waits must not hold the others up.
+const compileWaiters = 32
+
 // publish compiles, signs and publishes the job for each minion of a
 // batch; returns the master computes itself go straight to the job cache.
 func (m *Master) publish(ctx context.Context, rr *runRequest, jid string, ids []string, now time.Time) error {
@@ -292,7 +297,7 @@ func (m *Master) publish(ctx context.Context, rr *runRequest, jid string, ids []
 	outs := make([]out, len(ids))
 	work := make(chan int)
 	var wg sync.WaitGroup
-	for range runtime.NumCPU() {
+	for range min(len(ids), max(runtime.NumCPU(), compileWaiters)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

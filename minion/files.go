@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,6 +73,23 @@ func (f *remoteFS) fetch(name string) error {
 	return err
 }
 
+// request asks the master for name, again after a short wait while the
+// file server refuses it for this minion's rate, for at most the file
+// request timeout in all.
+func (f *remoteFS) request(nc *nats.Conn, name string) (*wire.FileResponse, error) {
+	deadline := time.Now().Add(f.m.fileTimeout)
+	b := backoff{lo: 50 * time.Millisecond, hi: time.Second}
+	for {
+		resp, err := f.m.fileRequest(f.ctx, nc, wire.FileRequest{Op: wire.OpRead, Path: name}, f.m.fileTimeout)
+		if err != nil || !strings.HasPrefix(resp.Error, wire.RateLimited) || time.Now().After(deadline) {
+			return resp, err
+		}
+		if !sleep(f.ctx, b.next(), nil) {
+			return resp, nil
+		}
+	}
+}
+
 func (f *remoteFS) update(name string) error {
 	local := filepath.Join(f.m.cfg.DataDir, filesDir, filepath.FromSlash(name))
 	nc := f.m.conn.Load()
@@ -88,7 +106,7 @@ func (f *remoteFS) update(name string) error {
 		f.m.log.Warn("not connected to the master: using the cached copy, which may be out of date", "file", "salt://"+name)
 		return nil
 	}
-	resp, err := f.m.fileRequest(f.ctx, nc, wire.FileRequest{Op: wire.OpRead, Path: name}, f.m.fileTimeout)
+	resp, err := f.request(nc, name)
 	switch {
 	case err != nil:
 		return fmt.Errorf("cannot fetch salt://%s from the master: %s", name, fetchFailure(err, f.m.fileTimeout))

@@ -45,7 +45,8 @@ type master struct {
 	pub    string
 	auto   bool // accept every key request at once
 
-	filesSilent atomic.Bool // the file server takes read requests but never answers them
+	filesSilent  atomic.Bool  // the file server takes read requests but never answers them
+	filesLimited atomic.Int32 // how many more read requests the file server refuses for the minion's rate
 
 	mu     sync.Mutex
 	srv    *bus.Server
@@ -234,6 +235,8 @@ func (m *master) onFile(msg *nats.Msg) {
 		resp.PublicKey = m.pub
 	case req.Op == wire.OpRead && m.filesSilent.Load():
 		return
+	case req.Op == wire.OpRead && m.filesLimited.Add(-1) >= 0:
+		resp.Error = wire.RateLimited + "more than 1000 requests a second from this minion; retry later"
 	case req.Op == wire.OpRead && fs.ValidPath(req.Path):
 		data, err := os.ReadFile(filepath.Join("testdata/tree", path.Clean(req.Path)))
 		switch {

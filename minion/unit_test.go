@@ -347,3 +347,47 @@ func TestFetchFailsWhileConnected(t *testing.T) {
 		})
 	}
 }
+
+// TestFetchRetriesWhenRateLimited: a file the master's file server refuses
+// for the minion's rate is asked for again after a short wait, within the
+// file request timeout; past it the state fails saying why.
+func TestFetchRetriesWhenRateLimited(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		refuse  int32
+		succeed bool
+	}{
+		{"a few refusals", 3, true},
+		{"refused until the timeout", 1 << 30, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ms := newMaster(t, false)
+			mn, err := New(ms.minionConfig("web1", t.TempDir()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mn.fileTimeout = time.Second
+			ms.preAccept(mn, "web1")
+			runIt(t, mn)
+			waitFor(t, 10*time.Second, "acceptance", mn.accepted.Load)
+			ms.filesLimited.Store(c.refuse)
+
+			root := t.TempDir()
+			j := ms.stateJob("web1", "state.apply", nil, map[string]any{"root": root})
+			ms.publish(j)
+			r := ms.waitReturn(j.JID, "web1")
+			res := decodeHighstate(t, r)["file_|-motd_|-"+root+"/etc/motd_|-managed"]
+			comment, _ := res["comment"].(string)
+			if c.succeed {
+				if res["result"] != true || ms.filesLimited.Load() >= 0 {
+					t.Fatalf("motd state: result %v, comment %q, refusals left %d; want it applied after the refusals",
+						res["result"], comment, ms.filesLimited.Load())
+				}
+				return
+			}
+			if res["result"] != false || !strings.Contains(comment, wire.RateLimited) {
+				t.Fatalf("motd state: result %v, comment %q; want false and the rate limit", res["result"], comment)
+			}
+		})
+	}
+}

@@ -94,6 +94,9 @@ flags win over the file.`,
 	fl.BoolVar(&mf.meshReapply, "mesh-reapply", true, "re-apply mesh states (ovs.mesh, net.vxlan_mesh) when their peers join, leave or move")
 	fl.DurationVar(&mf.meshDelay, "mesh-reapply-delay", config.DefaultMeshDelay, "gather peer changes this long into one re-apply")
 	fl.DurationVar(&mf.jinjaCallTimeout, "jinja-call-timeout", config.DefaultJinjaCallTimeout, "how long a compile waits for a minion to run a salt['mod.fun'](...) call of its recipe")
+	fl.IntVar(&c.MaxPendingKeys, "max-pending-keys", config.DefaultMaxPending, "keys that may wait for acceptance at once; more key requests are refused")
+	fl.Int64Var(&c.MaxSLSBytes, "max-sls-bytes", config.DefaultMaxSLSBytes, "largest SLS, pillar, top or template file a compile reads")
+	fl.BoolVar(&c.FollowSymlinksOutsideRoot, "follow-symlinks-outside-root", false, "let the file server serve symlinks that lead outside their file root")
 	return cmd
 }
 
@@ -146,6 +149,15 @@ func mergeMaster(fl *pflag.FlagSet, dst, flags *config.Master, mf *masterFlags) 
 	}
 	if set("jinja-call-timeout") || dst.JinjaCallTimeout == 0 {
 		dst.JinjaCallTimeout = config.Duration(mf.jinjaCallTimeout)
+	}
+	if set("max-pending-keys") || dst.MaxPendingKeys == 0 {
+		dst.MaxPendingKeys = flags.MaxPendingKeys
+	}
+	if set("max-sls-bytes") || dst.MaxSLSBytes == 0 {
+		dst.MaxSLSBytes = flags.MaxSLSBytes
+	}
+	if set("follow-symlinks-outside-root") {
+		dst.FollowSymlinksOutsideRoot = flags.FollowSymlinksOutsideRoot
 	}
 }
 

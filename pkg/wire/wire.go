@@ -65,6 +65,10 @@ type FileRequest struct {
 	Path string `json:"path,omitempty"` // relative to the state tree root, for OpRead
 }
 
+// RateLimited starts the Error of a FileResponse that refuses a request
+// for the requesting minion's rate: the request may be made again shortly.
+const RateLimited = "rate limited: "
+
 // FileResponse is the master's answer to a FileRequest.
 type FileResponse struct {
 	Data      []byte `json:"data,omitempty"`
