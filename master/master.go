@@ -191,20 +191,9 @@ func (m *Master) Run(ctx context.Context) error {
 // it: a master that held the dir until now may have changed keys since New
 // read them. The returned function releases the lock.
 func (m *Master) lockDataDir(ctx context.Context) (func(), error) {
-	path := filepath.Join(m.opts.DataDir, lockFile)
-	wait := cmp.Or(m.opts.LockWait, DefaultLockWait)
-	lock, err := dirlock.Acquire(ctx, path, wait)
+	unlock, err := dirlock.AcquireDir(ctx, m.opts.DataDir, lockFile, "master", cmp.Or(m.opts.LockWait, DefaultLockWait), m.log)
 	if err != nil {
-		if held, ok := errors.AsType[*dirlock.HeldError](err); ok {
-			return nil, fmt.Errorf("master data dir %s is in use by another master (%s, %s); stop it first, or give this master another --data-dir",
-				m.opts.DataDir, held.Holder(), held.Path)
-		}
-		return nil, fmt.Errorf("lock the master data dir: %w", err)
-	}
-	unlock := func() {
-		if err := lock.Release(); err != nil {
-			m.log.Warn("release the data dir lock", "err", err)
-		}
+		return nil, err
 	}
 	store, err := keys.OpenStore(filepath.Join(m.opts.DataDir, "pki"))
 	if err != nil {

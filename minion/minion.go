@@ -7,6 +7,7 @@
 package minion
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -278,23 +279,9 @@ func (m *Minion) Run(ctx context.Context) error {
 // may have changed them since New read them. The returned function
 // releases the lock.
 func (m *Minion) lockDataDir(ctx context.Context) (func(), error) {
-	path := filepath.Join(m.cfg.DataDir, lockFile)
-	wait := m.cfg.LockWait
-	if wait <= 0 {
-		wait = DefaultLockWait
-	}
-	lock, err := dirlock.Acquire(ctx, path, wait)
+	unlock, err := dirlock.AcquireDir(ctx, m.cfg.DataDir, lockFile, "minion", cmp.Or(m.cfg.LockWait, DefaultLockWait), m.log)
 	if err != nil {
-		if held, ok := errors.AsType[*dirlock.HeldError](err); ok {
-			return nil, fmt.Errorf("minion data dir %s is in use by another minion (%s, %s); stop it first, or give this minion another data_dir",
-				m.cfg.DataDir, held.Holder(), held.Path)
-		}
-		return nil, fmt.Errorf("lock the minion data dir: %w", err)
-	}
-	unlock := func() {
-		if err := lock.Release(); err != nil {
-			m.log.Warn("release the data dir lock", "err", err)
-		}
+		return nil, err
 	}
 	guard, err := job.OpenReplayGuard(filepath.Join(m.cfg.DataDir, replayFile))
 	if err != nil {

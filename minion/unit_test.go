@@ -328,12 +328,7 @@ func TestFetchFailsWhileConnected(t *testing.T) {
 			waitFor(t, 10*time.Second, "acceptance", mn.accepted.Load)
 			c.cut(ms)
 
-			root := t.TempDir()
-			j := ms.stateJob("web1", "state.apply", nil, map[string]any{"root": root})
-			ms.publish(j)
-			r := ms.waitReturn(j.JID, "web1")
-			res := decodeHighstate(t, r)["file_|-motd_|-"+root+"/etc/motd_|-managed"]
-			comment, _ := res["comment"].(string)
+			root, r, res, comment := applyMotd(t, ms)
 			want := "cannot fetch salt://files/motd.j2 from the master: " + c.cause
 			if res["result"] != false || !strings.Contains(comment, want) {
 				t.Errorf("motd state: result %v, comment %q; want false and %q", res["result"], comment, want)
@@ -372,12 +367,7 @@ func TestFetchRetriesWhenRateLimited(t *testing.T) {
 			waitFor(t, 10*time.Second, "acceptance", mn.accepted.Load)
 			ms.filesLimited.Store(c.refuse)
 
-			root := t.TempDir()
-			j := ms.stateJob("web1", "state.apply", nil, map[string]any{"root": root})
-			ms.publish(j)
-			r := ms.waitReturn(j.JID, "web1")
-			res := decodeHighstate(t, r)["file_|-motd_|-"+root+"/etc/motd_|-managed"]
-			comment, _ := res["comment"].(string)
+			_, _, res, comment := applyMotd(t, ms)
 			if c.succeed {
 				if res["result"] != true || ms.filesLimited.Load() >= 0 {
 					t.Fatalf("motd state: result %v, comment %q, refusals left %d; want it applied after the refusals",
@@ -390,4 +380,17 @@ func TestFetchRetriesWhenRateLimited(t *testing.T) {
 			}
 		})
 	}
+}
+
+// applyMotd applies the test tree's highstate on web1 under a new root and
+// returns that root, the return, and the motd state's result and comment.
+func applyMotd(t *testing.T, ms *master) (root string, r *job.Return, res map[string]any, comment string) {
+	t.Helper()
+	root = t.TempDir()
+	j := ms.stateJob("web1", "state.apply", nil, map[string]any{"root": root})
+	ms.publish(j)
+	r = ms.waitReturn(j.JID, "web1")
+	res = decodeHighstate(t, r)["file_|-motd_|-"+root+"/etc/motd_|-managed"]
+	comment, _ = res["comment"].(string)
+	return root, r, res, comment
 }

@@ -8,7 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -115,4 +117,24 @@ func readPID(f *os.File) int {
 		return 0
 	}
 	return pid
+}
+
+// AcquireDir locks the data directory dir of a daemon (who: "master" or
+// "minion") through its lock file, as Acquire does. The error of a lock
+// still held names the holder and what to do; release gives the lock up
+// and logs a failure to.
+func AcquireDir(ctx context.Context, dir, file, who string, wait time.Duration, log *slog.Logger) (release func(), err error) {
+	lock, err := Acquire(ctx, filepath.Join(dir, file), wait)
+	if err != nil {
+		if held, ok := errors.AsType[*HeldError](err); ok {
+			return nil, fmt.Errorf("%s data dir %s is in use by another %s (%s, %s); stop it first, or give this %s another data directory",
+				who, dir, who, held.Holder(), held.Path, who)
+		}
+		return nil, fmt.Errorf("lock the %s data dir: %w", who, err)
+	}
+	return func() {
+		if err := lock.Release(); err != nil {
+			log.Warn("release the data dir lock", "err", err)
+		}
+	}, nil
 }
