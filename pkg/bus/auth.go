@@ -181,15 +181,16 @@ func (a *authenticator) refuse(c server.ClientAuthentication, key, name, reason 
 	return false
 }
 
-// remoteHost is the client's address without its port; "" in process.
+// remoteHost is the client's IP address; "" for a connection in process
+// (the master's own minions in a simulation), which no one outside can open.
 func remoteHost(c server.ClientAuthentication) string {
 	ra := c.RemoteAddress()
 	if ra == nil {
 		return ""
 	}
 	host, _, err := net.SplitHostPort(ra.String())
-	if err != nil {
-		return ra.String()
+	if err != nil || net.ParseIP(host) == nil {
+		return ""
 	}
 	return host
 }

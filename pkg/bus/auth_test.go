@@ -371,4 +371,15 @@ func TestPendingFloodIsLimited(t *testing.T) {
 		t.Fatalf("an accepted key from the flooding address: %v", err)
 	}
 	nc.Close()
+
+	// Connections in process (a simulated fleet in the master's own
+	// process) have no address to limit.
+	for i := range pendingBurst + 20 {
+		kp, pub := newKey(t)
+		nc, err := nats.Connect("", srv.InProcess(), nats.Name(fmt.Sprintf("local%d", i)), nats.Nkey(pub, kp.Sign), nats.NoReconnect())
+		if err != nil {
+			t.Fatalf("in-process pending connection %d: %v", i, err)
+		}
+		conns = append(conns, nc)
+	}
 }
