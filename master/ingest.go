@@ -11,7 +11,6 @@ import (
 
 	"github.com/brinecm/brine/pkg/bus"
 	"github.com/brinecm/brine/pkg/ratelimit"
-	"github.com/brinecm/brine/pkg/wire"
 )
 
 // How much each minion may send the master: a burst, then a rate per
@@ -96,9 +95,20 @@ func (m *Master) handleEvent(msg *nats.Msg) {
 		m.dropped("event", id, "over its rate", "rate", eventRate, "burst", eventBurst)
 		return
 	}
-	var ev wire.Event
+	// The data stays as the minion encoded it: only the fields the
+	// master vouches for are set anew.
+	var ev struct {
+		Tag    string          `json:"tag"`
+		Source string          `json:"source"`
+		Time   time.Time       `json:"time"`
+		Data   json.RawMessage `json:"data,omitempty"`
+	}
 	if err := json.Unmarshal(msg.Data, &ev); err != nil {
 		m.dropped("event", id, "not an event", "err", err)
+		return
+	}
+	if len(ev.Data) > 0 && ev.Data[0] != '{' && string(ev.Data) != "null" {
+		m.dropped("event", id, "its data is not an object")
 		return
 	}
 	now := time.Now().UTC()
