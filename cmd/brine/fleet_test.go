@@ -375,6 +375,15 @@ func TestFleetOfflineMinionAndJobCache(t *testing.T) {
 	if !strings.Contains(list, jid[1]) || !strings.Contains(list, "returned 3/3") {
 		t.Errorf("jobs list:\n%s", list)
 	}
+	// A job id no job can have is refused before it reaches the bus, and
+	// the master keeps serving.
+	code, out, errOut = f.brine("jobs", "show", strings.Repeat("j", 5000))
+	if code == 0 || !strings.Contains(errOut, "not a job id") {
+		t.Errorf("jobs show of a 5000-character job id: exit %d\n%s\n%.300s", code, out, errOut)
+	}
+	if code, list, errOut := f.brine("jobs", "list"); code != 0 || !strings.Contains(list, jid[1]) {
+		t.Errorf("jobs list after it: exit %d\n%s\n%s", code, list, errOut)
+	}
 }
 
 func TestFleetMinionKilledMidJob(t *testing.T) {
