@@ -18,7 +18,6 @@ import (
 	"github.com/brinecm/brine/pkg/config"
 	"github.com/brinecm/brine/pkg/grains"
 	"github.com/brinecm/brine/pkg/output"
-	"github.com/brinecm/brine/pkg/result"
 	"github.com/brinecm/brine/pkg/sls"
 )
 
@@ -98,7 +97,8 @@ func (f *callFlags) run(cmd *cobra.Command, args []string) error {
 	case callErr != nil:
 		return &exitStatus{code: exitError, err: callErr}
 	}
-	if h, ok := data.(result.Highstate); ok && h.Failed() {
+	// A state run with a failed state, or a test run with a failed test.
+	if f, ok := data.(interface{ Failed() bool }); ok && f.Failed() {
 		code = exitStateFailed
 	}
 	w := cmd.OutOrStdout()

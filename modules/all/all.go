@@ -2,17 +2,18 @@
 package all
 
 import (
-	_ "github.com/brinecm/brine/modules/cmd"     // cmd.*
-	_ "github.com/brinecm/brine/modules/docker"  // docker.*
-	_ "github.com/brinecm/brine/modules/grains"  // grains.*
-	_ "github.com/brinecm/brine/modules/group"   // group.*
-	_ "github.com/brinecm/brine/modules/mine"    // mine.*
-	_ "github.com/brinecm/brine/modules/net"     // net.*
-	_ "github.com/brinecm/brine/modules/ovs"     // ovs.*
-	_ "github.com/brinecm/brine/modules/pkg"     // pkg.*
-	_ "github.com/brinecm/brine/modules/service" // service.*
-	_ "github.com/brinecm/brine/modules/state"   // state.*
-	_ "github.com/brinecm/brine/modules/sys"     // sys.*
-	_ "github.com/brinecm/brine/modules/test"    // test.*
-	_ "github.com/brinecm/brine/modules/user"    // user.*
+	_ "github.com/brinecm/brine/modules/cmd"       // cmd.*
+	_ "github.com/brinecm/brine/modules/docker"    // docker.*
+	_ "github.com/brinecm/brine/modules/grains"    // grains.*
+	_ "github.com/brinecm/brine/modules/group"     // group.*
+	_ "github.com/brinecm/brine/modules/mine"      // mine.*
+	_ "github.com/brinecm/brine/modules/net"       // net.*
+	_ "github.com/brinecm/brine/modules/ovs"       // ovs.*
+	_ "github.com/brinecm/brine/modules/pkg"       // pkg.*
+	_ "github.com/brinecm/brine/modules/saltcheck" // saltcheck.*
+	_ "github.com/brinecm/brine/modules/service"   // service.*
+	_ "github.com/brinecm/brine/modules/state"     // state.*
+	_ "github.com/brinecm/brine/modules/sys"       // sys.*
+	_ "github.com/brinecm/brine/modules/test"      // test.*
+	_ "github.com/brinecm/brine/modules/user"      // user.*
 )
