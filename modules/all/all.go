@@ -4,6 +4,7 @@ package all
 import (
 	_ "github.com/brinecm/brine/modules/cmd"       // cmd.*
 	_ "github.com/brinecm/brine/modules/docker"    // docker.*
+	_ "github.com/brinecm/brine/modules/file"      // file.*
 	_ "github.com/brinecm/brine/modules/grains"    // grains.*
 	_ "github.com/brinecm/brine/modules/group"     // group.*
 	_ "github.com/brinecm/brine/modules/mine"      // mine.*

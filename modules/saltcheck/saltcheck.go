@@ -222,7 +222,6 @@ func runSLS(ctx context.Context, rt *modules.Runtime, c *sls.Compiler, name stri
 	return out, nil
 }
 
-
 // report builds Salt's return: the results per SLS, sorted, then the
 // TEST RESULTS summary counted over every test.
 func report(order []string, results map[string]map[string]any, onlyFails bool) Report {
