@@ -1,0 +1,2 @@
+bad_nop:
+  test.nop: []

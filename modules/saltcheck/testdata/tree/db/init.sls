@@ -1,0 +1,2 @@
+db_nop:
+  test.nop: []

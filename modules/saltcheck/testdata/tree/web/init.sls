@@ -1,0 +1,5 @@
+include:
+  - web.conf
+
+web_motd:
+  test.nop: []
