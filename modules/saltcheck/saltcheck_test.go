@@ -8,7 +8,9 @@ import (
 
 	"github.com/brinecm/brine/modules"
 	_ "github.com/brinecm/brine/modules/grains" // grains.get, called by the fixture's tests
+	_ "github.com/brinecm/brine/modules/state"  // state.apply, for saltcheck.state_apply
 	_ "github.com/brinecm/brine/modules/test"   // test.echo, called by the fixture's tests
+	_ "github.com/brinecm/brine/states/test"    // test.nop and test.fail_without_changes states
 )
 
 func runtime() *modules.Runtime {
@@ -94,6 +96,25 @@ func TestRunStateTests(t *testing.T) {
 				"notes/no_expected":    "Fail: invalid test: assertEqual needs expected_return (the value to compare the return with)",
 			},
 			summary: map[string]any{"Passed": 0, "Failed": 5, "Skipped": 0, "Missing Tests": 0},
+			failed:  true,
+		},
+		{
+			name: "state_apply setup tests need no assertion and fail with a failed state",
+			args: []any{"setup"},
+			want: map[string]string{
+				"setup/apply_setup":  "Pass",
+				"setup/apply_broken": "Fail: saltcheck.state_apply: a state failed",
+			},
+			summary: map[string]any{"Passed": 1, "Failed": 1, "Skipped": 0, "Missing Tests": 0},
+			failed:  true,
+		},
+		{
+			name: "a test ID twice in a file fails the file",
+			args: []any{"dup"},
+			want: map[string]string{
+				"dup/dup/saltcheck-tests/init.tst": "Fail: dup/saltcheck-tests/init.tst:5: test ID 'same' is already defined on line 1: test IDs must be unique",
+			},
+			summary: map[string]any{"Passed": 0, "Failed": 1, "Skipped": 0, "Missing Tests": 0},
 			failed:  true,
 		},
 		{

@@ -1,0 +1,2 @@
+broken_state:
+  test.fail_without_changes: []

@@ -1,0 +1,2 @@
+setup_nop:
+  test.nop: []
