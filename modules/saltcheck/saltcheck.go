@@ -57,9 +57,10 @@ type stateApplyArgs struct {
 	Rest  map[string]any `arg:"*"`
 }
 
+// None of the functions is ReadOnly: a test may call any function,
+// saltcheck.state_apply and cmd.run included.
 func init() {
 	modules.Register("saltcheck.run_test", modules.Func[runTestArgs]{
-		ReadOnly: true,
 		Doc: "Run one saltcheck test given inline: test='{module_and_function: test.echo, args: [hi], " +
 			"assertion: assertEqual, expected_return: hi}', or the same keys as key=value arguments. " +
 			"Returns {status: Pass|Fail: why|Skip, duration}; a failed test fails the call.",
@@ -76,7 +77,6 @@ func init() {
 		},
 	})
 	modules.Register("saltcheck.run_state_tests", modules.Func[stateTestsArgs]{
-		ReadOnly: true,
 		Doc: "Run the saltcheck tests of the named SLS files and of the SLS files they include " +
 			"(<sls dir>/saltcheck-tests/init.tst or <name>.tst; check_all=True reads every .tst there). " +
 			"only_fails=True lists failed tests alone. A failed test fails the call.",
@@ -93,8 +93,7 @@ func init() {
 		},
 	})
 	modules.Register("saltcheck.run_highstate_tests", modules.Func[highstateTestsArgs]{
-		ReadOnly: true,
-		Doc:      "Run the saltcheck tests of every SLS the top file gives this minion. A failed test fails the call.",
+		Doc: "Run the saltcheck tests of every SLS the top file gives this minion. A failed test fails the call.",
 		Call: func(ctx context.Context, rt *modules.Runtime, a *highstateTestsArgs) (any, error) {
 			if err := checkSaltenv(a.Saltenv); err != nil {
 				return nil, err
