@@ -154,6 +154,7 @@ func (l *linter) requisites(minions []Minion, compiled []Compiled) {
 	all := map[reqKey]*reqSeen{}
 	var order []reqKey
 	for i, c := range compiled {
+		idx := newTargets(c.Lows)
 		done := map[reqKey]bool{}
 		for _, low := range c.Lows {
 			for _, r := range low.Reqs {
@@ -168,7 +169,7 @@ func (l *linter) requisites(minions []Minion, compiled []Compiled) {
 					all[k] = s
 					order = append(order, k)
 				}
-				if resolves(r, c.Lows) {
+				if idx.resolves(r) {
 					s.found = append(s.found, minions[i].ID)
 				} else {
 					s.absent = append(s.absent, minions[i].ID)
@@ -189,21 +190,46 @@ func (l *linter) requisites(minions []Minion, compiled []Compiled) {
 	}
 }
 
-// resolves reports whether requisite r finds a state among lows, the way
-// the state engine looks: by SLS for `sls:`, else by ID or name and module,
-// with shell globs.
-func resolves(r sls.Req, lows []sls.Low) bool {
+// targets indexes one minion's states the way the state engine looks
+// requisite targets up: by SLS for `sls:`, else by ID or name and module.
+type targets struct {
+	lows  []sls.Low
+	names map[string][]string // ID or name -> modules of the states with it
+	sls   map[string]bool
+}
+
+func newTargets(lows []sls.Low) *targets {
+	t := &targets{lows: lows, names: map[string][]string{}, sls: map[string]bool{}}
 	for _, low := range lows {
-		if r.Module == "sls" {
-			if globMatch(r.Target, low.SLS) {
+		t.names[low.ID] = append(t.names[low.ID], low.Module)
+		if low.Name != low.ID {
+			t.names[low.Name] = append(t.names[low.Name], low.Module)
+		}
+		t.sls[low.SLS] = true
+	}
+	return t
+}
+
+// resolves reports whether requisite r finds a state, with shell globs.
+func (t *targets) resolves(r sls.Req) bool {
+	glob := strings.ContainsAny(r.Target, "*?[")
+	if r.Module == "sls" {
+		if !glob {
+			return t.sls[r.Target]
+		}
+		for name := range t.sls {
+			if globMatch(r.Target, name) {
 				return true
 			}
-			continue
 		}
-		if r.Module != "" && r.Module != low.Module {
-			continue
-		}
-		if globMatch(r.Target, low.ID) || globMatch(r.Target, low.Name) {
+		return false
+	}
+	if !glob {
+		mods := t.names[r.Target]
+		return len(mods) > 0 && (r.Module == "" || slices.Contains(mods, r.Module))
+	}
+	for _, low := range t.lows {
+		if (r.Module == "" || r.Module == low.Module) && (globMatch(r.Target, low.ID) || globMatch(r.Target, low.Name)) {
 			return true
 		}
 	}
@@ -211,11 +237,8 @@ func resolves(r sls.Req, lows []sls.Low) bool {
 }
 
 // globMatch is fnmatch as Salt applies it to requisite targets: '*' also
-// matches '/'. A target without glob characters matches itself only.
+// matches '/'.
 func globMatch(pattern, s string) bool {
-	if !strings.ContainsAny(pattern, "*?[") {
-		return pattern == s
-	}
 	var b strings.Builder
 	b.WriteString("^")
 	for i := 0; i < len(pattern); i++ {
