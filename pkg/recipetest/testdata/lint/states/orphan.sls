@@ -1,0 +1,2 @@
+forgotten:
+  test.nop: []

@@ -1,0 +1,6 @@
+base:
+  '*':
+    - app
+  'role:web':
+    - match: grain
+    - web
