@@ -350,7 +350,13 @@ func (m *Minion) call(ctx context.Context, j *job.Job, log *slog.Logger) (ret *j
 		if err != nil {
 			return failure(j, fmt.Sprintf("%s: encode result: %v", j.Fun, err), time.Time{}, time.Time{}), nil
 		}
-		return &job.Return{JID: j.JID, Minion: j.Minion, Fun: j.Fun, Return: data, Retcode: retOK, Success: true}, nil
+		ret := &job.Return{JID: j.JID, Minion: j.Minion, Fun: j.Fun, Return: data, Retcode: retOK, Success: true}
+		if f, ok := out.(interface{ Failed() bool }); ok && f.Failed() {
+			// A result that carries failures of its own (saltcheck's
+			// tests) fails the job, as it fails brine call.
+			ret.Retcode, ret.Success = retStateFailed, false
+		}
+		return ret, nil
 	}
 
 	var lows []sls.Low

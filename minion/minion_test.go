@@ -458,3 +458,32 @@ func TestReadOnlyJobsSkipTheDisk(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedResultFailsTheJob: a function whose result carries failures
+// (a saltcheck test that fails) fails its job, as it fails brine call.
+func TestFailedResultFailsTheJob(t *testing.T) {
+	ms := newMaster(t, false)
+	mn, err := New(ms.minionConfig("web1", t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms.preAccept(mn, "web1")
+	runIt(t, mn)
+	waitFor(t, 10*time.Second, "acceptance", mn.accepted.Load)
+	for _, c := range []struct {
+		expected string
+		retcode  int
+		success  bool
+	}{
+		{"hi", retOK, true},
+		{"bye", retStateFailed, false},
+	} {
+		test := map[string]any{"module_and_function": "test.echo", "args": []any{"hi"}, "assertion": "assertEqual", "expected_return": c.expected}
+		j := ms.newJob("web1", "saltcheck.run_test", nil, map[string]any{"test": test})
+		ms.publish(j)
+		r := ms.waitReturn(j.JID, "web1")
+		if r.Retcode != c.retcode || r.Success != c.success {
+			t.Errorf("expecting %q: retcode %d, success %v (%s); want %d, %v", c.expected, r.Retcode, r.Success, r.Return, c.retcode, c.success)
+		}
+	}
+}
