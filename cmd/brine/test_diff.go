@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/brinecm/brine/pkg/config"
 	"github.com/brinecm/brine/pkg/recipetest"
 )
 
@@ -29,6 +29,8 @@ type diffFlags struct {
 	pillarPath string
 	minions    string
 	out        string
+	config     string
+	id         string
 }
 
 func newTestDiffCommand() *cobra.Command {
@@ -37,7 +39,8 @@ func newTestDiffCommand() *cobra.Command {
 		Use:   "diff [flags] REV1 [REV2]",
 		Short: "Print, per minion, the states a change between two git revisions adds, removes or alters",
 		Long: `Compile the highstate of a git repository of recipes at two revisions for
-every minion fixture in --minions DIR, and print per minion (sorted) the states
+every minion fixture in --minions DIR (or for this host, with its real grains,
+when no --minions is given), and print per minion (sorted) the states
 the change adds, removes or alters: the plan of a change, before anything runs.
 REV2 defaults to the work tree. --path is the state tree inside the repository
 (default its root); the pillar is --pillar-path (relative to the repository)
@@ -69,15 +72,14 @@ bad revision, bad input, a revision that does not compile for a minion).`,
 	fl.StringVar(&f.pillarPath, "pillar-path", "", "the pillar tree inside the repository (default: pillar next to --path, when present)")
 	fl.StringVar(&f.minions, "minions", "", "directory of minion fixtures (<minion>.yaml: id, grains, pillar)")
 	fl.StringVar(&f.out, "out", "text", "output format: text, json")
+	fl.StringVar(&f.config, "config", config.DefaultMinionPath, "minion configuration file (this host only, without --minions)")
+	fl.StringVar(&f.id, "id", "", "minion id (this host only; default: the configuration's id, else the host name)")
 	return cmd
 }
 
 func (f *diffFlags) run(cmd *cobra.Command, args []string) error {
 	if !slices.Contains(recipetest.DiffFormats(), f.out) {
 		return &exitStatus{code: exitError, err: fmt.Errorf("unknown output format %q: use text or json", f.out)}
-	}
-	if f.minions == "" {
-		return &exitStatus{code: exitError, err: errors.New("no minions to compare: give --minions DIR with one grains fixture (<minion>.yaml) per minion")}
 	}
 	sub, err := repoRelative("--path", f.path)
 	if err != nil {
@@ -89,16 +91,16 @@ func (f *diffFlags) run(cmd *cobra.Command, args []string) error {
 			return &exitStatus{code: exitError, err: err}
 		}
 	}
-	minions, err := recipetest.LoadFixtures(f.minions)
+	ctx := cmd.Context()
+	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	minions, remote, err := f.loadMinions(cmd, log)
 	if err != nil {
 		return &exitStatus{code: exitError, err: err}
 	}
-	ctx := cmd.Context()
 	top, err := gitOutput(ctx, f.repo, "rev-parse", "--show-toplevel")
 	if err != nil {
 		return &exitStatus{code: exitError, err: fmt.Errorf("find the repository of %s: %w (give --repo a git work tree)", f.repo, err)}
 	}
-	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	revs := [2]string{args[0], workTree}
 	if len(args) == 2 {
 		revs[1] = args[1]
@@ -117,7 +119,7 @@ func (f *diffFlags) run(cmd *cobra.Command, args []string) error {
 		if st, err := os.Stat(root); err != nil || !st.IsDir() {
 			return &exitStatus{code: exitError, err: fmt.Errorf("%s has no directory %s: give --path the state tree inside the repository", rev, displayPath(sub))}
 		}
-		tc := treeCompiler{fileRoots: []string{root}, remote: diffRemote, log: log}
+		tc := treeCompiler{fileRoots: []string{root}, remote: remote, log: log}
 		pillarDir := filepath.Join(dir, pillar)
 		if inside(dir, pillarDir) {
 			if st, err := os.Stat(pillarDir); err == nil && st.IsDir() {
@@ -143,6 +145,27 @@ func (f *diffFlags) run(cmd *cobra.Command, args []string) error {
 		return &exitStatus{code: exitChanges}
 	}
 	return nil
+}
+
+// loadMinions returns the minion fixtures of --minions, with the answer
+// to a template's call of a function that must run on a minion (an error,
+// as a fixture is no host); without --minions, this host with its real
+// grains, whose functions run here as in brine test render.
+func (f *diffFlags) loadMinions(cmd *cobra.Command, log *slog.Logger) ([]recipetest.Minion, func(context.Context, string, []any, map[string]any) (any, error), error) {
+	if f.minions != "" {
+		minions, err := recipetest.LoadFixtures(f.minions)
+		return minions, diffRemote, err
+	}
+	cfg, err := config.LoadMinion(f.config)
+	if err != nil {
+		return nil, nil, err
+	}
+	cf := callFlags{id: f.id}
+	rt, err := cf.runtime(cmd, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return []recipetest.Minion{{ID: rt.ID, Grains: rt.Grains}}, nil, nil
 }
 
 // failedSummary names the revisions that did not compile and for which

@@ -217,7 +217,7 @@ func TestTestDiffInput(t *testing.T) {
 		stderr string
 	}{
 		{"not a repository", []string{"--repo", notRepo, "--minions", filepath.Join(diffTrees, "minions"), "HEAD"}, "give --repo a git work tree"},
-		{"no minions", []string{"--repo", notRepo, "HEAD"}, "give --minions DIR"},
+		{"bad host configuration", []string{"--repo", notRepo, "--config", filepath.Join(notRepo, "nosuch.yaml"), "HEAD"}, "nosuch.yaml"},
 		{"missing fixture dir", []string{"--repo", notRepo, "--minions", "nosuch", "HEAD"}, "give --minions a directory"},
 	}
 	for _, c := range cases {
@@ -228,5 +228,23 @@ func TestTestDiffInput(t *testing.T) {
 				t.Errorf("exit %d, stderr %q: want exit 1 and %q", code, errOut.String(), c.stderr)
 			}
 		})
+	}
+}
+
+// TestTestDiffThisHost compares for this host, with the grains its
+// configuration sets, when no --minions is given.
+func TestTestDiffThisHost(t *testing.T) {
+	repo := diffRepo(t, "v1", "v2")
+	cfg := filepath.Join(t.TempDir(), "minion.yaml")
+	if err := os.WriteFile(cfg, []byte("id: host1\ngrains:\n  role: web\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"test", "diff", "--repo", repo, "--path", "states", "--config", cfg, "HEAD~1", "HEAD"}, &out, &errOut)
+	if code != exitChanges {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitChanges, out.String(), errOut.String())
+	}
+	if want := "host1:\n  + nginx-service (service.running)\n"; !strings.HasPrefix(out.String(), want) || !strings.Contains(out.String(), "1 of 1 minions change") {
+		t.Errorf("stdout:\n%s\nwant it to start with %q, for host1 alone", out.String(), want)
 	}
 }
