@@ -27,12 +27,13 @@ func newTestCommand() *cobra.Command {
 		Use:   "test",
 		Short: "Test recipe changes before they reach a fleet",
 		Long: `Test a state tree before any minion sees it: brine test render compiles it
-for every minion fixture and lints it; brine test hook install runs that from
-a git hook.`,
+for every minion fixture and lints it; brine test diff prints what a change
+between two git revisions does to each minion's states; brine test hook
+install runs brine test render from a git hook.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newTestRenderCommand(), newTestHookCommand())
+	cmd.AddCommand(newTestRenderCommand(), newTestDiffCommand(), newTestHookCommand())
 	return cmd
 }
 

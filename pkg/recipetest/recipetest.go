@@ -127,7 +127,26 @@ func Render(ctx context.Context, minions []Minion, opts Options) (*Report, error
 	if len(minions) == 0 {
 		return nil, errors.New("render: no minions to render for")
 	}
-	jobs := opts.Jobs
+	compiled, err := compileAll(ctx, minions, opts.Compile, opts.Jobs)
+	if err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
+	rep := &Report{Minions: make([]MinionResult, len(minions))}
+	for i, m := range minions {
+		rep.Minions[i] = MinionResult{ID: m.ID, States: len(compiled[i].Lows), Errors: problems(compiled[i].Errs)}
+	}
+	slices.SortStableFunc(rep.Minions, func(a, b MinionResult) int { return cmp.Compare(a.ID, b.ID) })
+	w, err := lint(minions, compiled, opts)
+	if err != nil {
+		return nil, err
+	}
+	rep.Warnings = w
+	return rep, nil
+}
+
+// compileAll compiles the tree for every minion, at most jobs at once (0:
+// GOMAXPROCS), and returns the results in the order of minions.
+func compileAll(ctx context.Context, minions []Minion, compile CompileFunc, jobs int) ([]Compiled, error) {
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
 	}
@@ -143,24 +162,14 @@ func Render(ctx context.Context, minions []Minion, opts Options) (*Report, error
 				errs[i] = err
 				return
 			}
-			compiled[i], errs[i] = opts.Compile(ctx, minions[i])
+			compiled[i], errs[i] = compile(ctx, minions[i])
 		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("render: %w", err)
-	}
-	rep := &Report{Minions: make([]MinionResult, len(minions))}
-	for i, m := range minions {
-		rep.Minions[i] = MinionResult{ID: m.ID, States: len(compiled[i].Lows), Errors: problems(compiled[i].Errs)}
-	}
-	slices.SortStableFunc(rep.Minions, func(a, b MinionResult) int { return cmp.Compare(a.ID, b.ID) })
-	w, err := lint(minions, compiled, opts)
-	if err != nil {
 		return nil, err
 	}
-	rep.Warnings = w
-	return rep, nil
+	return compiled, nil
 }
 
 // problems turns compile errors into Problems, sorted by file and line,
