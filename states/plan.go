@@ -3,12 +3,11 @@ package states
 import (
 	"errors"
 	"fmt"
-	"path"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/brinecm/brine/pkg/fnmatch"
 	"github.com/brinecm/brine/pkg/sls"
 )
 
@@ -246,7 +245,7 @@ func (t *targetIndex) find(r sls.Req) []*step {
 	if r.Module == "sls" {
 		if isGlob(r.Target) {
 			for _, s := range t.steps {
-				if globMatch(r.Target, s.low.SLS) {
+				if fnmatch.Match(r.Target, s.low.SLS) {
 					add([]*step{s})
 				}
 			}
@@ -257,7 +256,7 @@ func (t *targetIndex) find(r sls.Req) []*step {
 	}
 	if isGlob(r.Target) {
 		for _, s := range t.steps {
-			if globMatch(r.Target, s.low.ID) || globMatch(r.Target, s.low.Name) {
+			if fnmatch.Match(r.Target, s.low.ID) || fnmatch.Match(r.Target, s.low.Name) {
 				add([]*step{s})
 			}
 		}
@@ -494,44 +493,6 @@ func cycleError(stack []*step, back *step) *sls.Error {
 }
 
 func isGlob(s string) bool { return strings.ContainsAny(s, "*?[") }
-
-// globMatch is fnmatch as Salt uses it for requisite targets: '*' also
-// matches '/'.
-func globMatch(pattern, s string) bool {
-	if !strings.Contains(pattern, "/") && !strings.Contains(s, "/") {
-		ok, err := path.Match(pattern, s)
-		return err == nil && ok
-	}
-	re, err := regexp.Compile("^" + globToRegexp(pattern) + "$")
-	return err == nil && re.MatchString(s)
-}
-
-func globToRegexp(pattern string) string {
-	var b strings.Builder
-	for i := 0; i < len(pattern); i++ {
-		switch c := pattern[i]; c {
-		case '*':
-			b.WriteString(".*")
-		case '?':
-			b.WriteString(".")
-		case '[':
-			j := strings.IndexByte(pattern[i:], ']')
-			if j < 0 {
-				b.WriteString(`\[`)
-				continue
-			}
-			class := pattern[i+1 : i+j]
-			if strings.HasPrefix(class, "!") {
-				class = "^" + class[1:]
-			}
-			b.WriteString("[" + class + "]")
-			i += j
-		default:
-			b.WriteString(regexp.QuoteMeta(string(c)))
-		}
-	}
-	return b.String()
-}
 
 // sortErrors orders compile errors by file, then line.
 func sortErrors(errs sls.Errors) {

@@ -3,6 +3,8 @@ package saltcheck
 import (
 	"fmt"
 	"slices"
+
+	"github.com/brinecm/brine/pkg/output"
 )
 
 // assertion is one of Salt's saltcheck assertions. check returns "" when
@@ -26,7 +28,7 @@ var assertions = map[string]assertion{
 		if !show {
 			return "Result is not equal"
 		}
-		return fmt.Sprintf("%s is not equal to %s", pyStr(e), pyStr(r))
+		return fmt.Sprintf("%s is not equal to %s", output.PyStr(e), output.PyStr(r))
 	}},
 	"assertNotEqual": {desc: "!=", cast: true, check: func(e, r any, show bool) string {
 		if !equal(e, r) {
@@ -35,13 +37,13 @@ var assertions = map[string]assertion{
 		if !show {
 			return "Result is equal"
 		}
-		return fmt.Sprintf("%s is equal to %s", pyStr(e), pyStr(r))
+		return fmt.Sprintf("%s is equal to %s", output.PyStr(e), output.PyStr(r))
 	}},
 	"assertTrue": {desc: "True is", unary: true, check: func(_, r any, _ bool) string {
 		if r == true {
 			return ""
 		}
-		return pyStr(r) + " not True"
+		return output.PyStr(r) + " not True"
 	}},
 	"assertFalse": {desc: "False is", unary: true, check: func(_, r any, _ bool) string {
 		if s, ok := r.(string); ok { // Salt turns a string into bool(string) first
@@ -50,7 +52,7 @@ var assertions = map[string]assertion{
 		if r == false {
 			return ""
 		}
-		return pyStr(r) + " not False"
+		return output.PyStr(r) + " not False"
 	}},
 	"assertIn": {desc: "IN", check: func(e, r any, show bool) string {
 		in, err := contains(r, e)
@@ -62,7 +64,7 @@ var assertions = map[string]assertion{
 		case !show:
 			return "Result not found"
 		}
-		return fmt.Sprintf("%s not found in %s", pyStr(e), pyStr(r))
+		return fmt.Sprintf("%s not found in %s", output.PyStr(e), output.PyStr(r))
 	}},
 	"assertNotIn": {desc: "NOT IN", check: func(e, r any, show bool) string {
 		in, err := contains(r, e)
@@ -74,7 +76,7 @@ var assertions = map[string]assertion{
 		case !show:
 			return "Result was found"
 		}
-		return fmt.Sprintf("%s was found in %s", pyStr(e), pyStr(r))
+		return fmt.Sprintf("%s was found in %s", output.PyStr(e), output.PyStr(r))
 	}},
 	// Salt's order assertions compare expected_return to the return, in
 	// that order: assertGreater holds when expected_return > return.
@@ -86,7 +88,7 @@ var assertions = map[string]assertion{
 		if !truthy(r) {
 			return ""
 		}
-		return pyStr(r) + " is not empty"
+		return output.PyStr(r) + " is not empty"
 	}},
 	"assertNotEmpty": {desc: "IS NOT EMPTY", unary: true, check: func(_, r any, _ bool) string {
 		if truthy(r) {
@@ -101,12 +103,12 @@ func order(desc, words string, holds func(int) bool) assertion {
 	return assertion{desc: desc, cast: true, check: func(e, r any, _ bool) string {
 		c, err := compare(e, r)
 		if err != nil {
-			return fmt.Sprintf("cannot compare expected_return %s with the return %s: %v", pyRepr(e), pyRepr(r), err)
+			return fmt.Sprintf("cannot compare expected_return %s with the return %s: %v", output.PyRepr(e), output.PyRepr(r), err)
 		}
 		if holds(c) {
 			return ""
 		}
-		return fmt.Sprintf("expected_return %s is not %s the return %s", pyStr(e), words, pyStr(r))
+		return fmt.Sprintf("expected_return %s is not %s the return %s", output.PyStr(e), words, output.PyStr(r))
 	}}
 }
 

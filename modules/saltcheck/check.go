@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/brinecm/brine/modules"
+	"github.com/brinecm/brine/pkg/output"
 	"github.com/brinecm/brine/states"
 )
 
@@ -68,7 +69,7 @@ func parseTest(raw any, defaultDetails bool) (*testCase, error) {
 		case bool:
 			*dst = v
 		default:
-			bad("%s: want True or False, not %s", key, pyRepr(v))
+			bad("%s: want True or False, not %s", key, output.PyRepr(v))
 		}
 	}
 	boolKey("print_result", &tc.printResult)
@@ -84,14 +85,14 @@ func parseTest(raw any, defaultDetails bool) (*testCase, error) {
 			bad("%v", err)
 		}
 	default:
-		bad("module_and_function: want a function name such as test.echo, not %s", pyRepr(fun))
+		bad("module_and_function: want a function name such as test.echo, not %s", output.PyRepr(fun))
 	}
 	switch args := m["args"].(type) {
 	case nil:
 	case []any:
 		tc.args = args
 	default:
-		bad("args: want a list (args: [%s]), not a %s", pyRepr(args), typeName(args))
+		bad("args: want a list (args: [%s]), not a %s", output.PyRepr(args), typeName(args))
 	}
 	switch kw := m["kwargs"].(type) {
 	case nil:
@@ -170,7 +171,7 @@ func parseCheck(m map[string]any, at string) (check, error) {
 	case m["assertion"] == nil:
 		problems = append(problems, at+"missing assertion (one of "+strings.Join(assertionNames(), ", ")+")")
 	case !ok:
-		problems = append(problems, fmt.Sprintf("%sassertion: want an assertion name, not %s", at, pyRepr(m["assertion"])))
+		problems = append(problems, fmt.Sprintf("%sassertion: want an assertion name, not %s", at, output.PyRepr(m["assertion"])))
 	default:
 		if _, known := assertions[name]; !known {
 			problems = append(problems, fmt.Sprintf("%sunknown assertion '%s'%s", at, name, suggestion(name, assertionNames())))
@@ -190,7 +191,7 @@ func parseCheck(m map[string]any, at string) (check, error) {
 	case string:
 		c.section = s
 	default:
-		c.section = pyStr(s) // a list index written as a number
+		c.section = output.PyStr(s) // a list index written as a number
 	}
 	switch d := m["assertion_section_delimiter"].(type) {
 	case nil:
@@ -201,7 +202,7 @@ func parseCheck(m map[string]any, at string) (check, error) {
 			problems = append(problems, at+"assertion_section_delimiter is empty (the default is ':')")
 		}
 	default:
-		problems = append(problems, fmt.Sprintf("%sassertion_section_delimiter: want a string such as '|', not %s", at, pyRepr(d)))
+		problems = append(problems, fmt.Sprintf("%sassertion_section_delimiter: want a string such as '|', not %s", at, output.PyRepr(d)))
 	}
 	if len(problems) > 0 {
 		return c, errors.New(strings.Join(problems, "; "))
@@ -322,7 +323,7 @@ func assess(tc *testCase, c check, ret any) map[string]any {
 	}
 	out := map[string]any{"status": evaluate(c.assertion, expected, ret, tc.printResult)}
 	if tc.outputDetails {
-		key, call := "module.function [args]", tc.fun+" "+pyRepr(nonNil(tc.args))
+		key, call := "module.function [args]", tc.fun+" "+output.PyRepr(nonNil(tc.args))
 		if c.section != "" {
 			key += " assertion_section"
 			call += " " + c.section
@@ -330,11 +331,11 @@ func assess(tc *testCase, c check, ret any) map[string]any {
 		out[key] = call
 		shown := "hidden"
 		if tc.printResult {
-			shown = pyStr(ret)
+			shown = output.PyStr(ret)
 		}
 		exp := ""
 		if expected != nil {
-			exp = pyStr(expected) + " "
+			exp = output.PyStr(expected) + " "
 		}
 		out["saltcheck assertion"] = exp + assertions[c.assertion].desc + " " + shown
 	}

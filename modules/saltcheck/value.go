@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/brinecm/brine/pkg/output"
 )
 
 // The values saltcheck compares are YAML or JSON trees: nil, bool, int64,
@@ -71,59 +73,6 @@ func typeName(v any) string {
 		return "dict"
 	}
 	return fmt.Sprintf("%T", v)
-}
-
-// pyStr formats v as Python's str() does.
-func pyStr(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	return pyRepr(v)
-}
-
-// pyRepr formats v as Python's repr() does (dict keys sorted).
-func pyRepr(v any) string {
-	switch v := v.(type) {
-	case nil:
-		return "None"
-	case bool:
-		if v {
-			return "True"
-		}
-		return "False"
-	case int64:
-		return strconv.FormatInt(v, 10)
-	case float64:
-		switch {
-		case math.IsInf(v, 1):
-			return "inf"
-		case math.IsInf(v, -1):
-			return "-inf"
-		case math.IsNaN(v):
-			return "nan"
-		}
-		s := strconv.FormatFloat(v, 'g', -1, 64)
-		if !strings.ContainsAny(s, ".e") {
-			s += ".0"
-		}
-		return s
-	case string:
-		return "'" + strings.ReplaceAll(strings.ReplaceAll(v, `\`, `\\`), "'", `\'`) + "'"
-	case []any:
-		parts := make([]string, len(v))
-		for i, e := range v {
-			parts[i] = pyRepr(e)
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
-	case map[string]any:
-		keys := sortedKeys(v)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = pyRepr(k) + ": " + pyRepr(v[k])
-		}
-		return "{" + strings.Join(parts, ", ") + "}"
-	}
-	return fmt.Sprint(v)
 }
 
 func sortedKeys(m map[string]any) []string {
@@ -277,7 +226,7 @@ func contains(haystack, needle any) (bool, error) {
 		}
 		return false, nil
 	}
-	return false, fmt.Errorf("the return is a %s (%s), not a str, list or dict to look in", typeName(haystack), pyRepr(haystack))
+	return false, fmt.Errorf("the return is a %s (%s), not a str, list or dict to look in", typeName(haystack), output.PyRepr(haystack))
 }
 
 // cast converts expected to the type of returned, as Salt does before
@@ -316,7 +265,7 @@ func cast(expected, returned any) any {
 			}
 		}
 	case string:
-		return pyStr(expected)
+		return output.PyStr(expected)
 	case []any:
 		switch e := expected.(type) {
 		case string:

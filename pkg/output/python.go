@@ -3,7 +3,9 @@ package output
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -59,8 +61,28 @@ func pyScalar(v any) string {
 		return v.String()
 	case string:
 		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case float64:
+		return pyFloat(v)
 	}
 	return fmt.Sprint(v)
+}
+
+// PyStr formats a value (nil, bool, numbers, string, []any, map[string]any)
+// as Python's str() does: strings as they are, containers as their repr.
+func PyStr(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return PyRepr(v)
+}
+
+// PyRepr formats a value as Python's repr() does, dict keys sorted.
+func PyRepr(v any) string {
+	var b strings.Builder
+	pyRepr(&b, v)
+	return b.String()
 }
 
 // pyRepr prints a tree value as Python's repr() does: dicts and lists in
@@ -87,6 +109,17 @@ func pyRepr(b *strings.Builder, v any) {
 			pyQuote(b, m.Key)
 			b.WriteString(": ")
 			pyRepr(b, m.Value)
+		}
+		b.WriteByte('}')
+	case map[string]any:
+		b.WriteByte('{')
+		for i, k := range slices.Sorted(maps.Keys(v)) {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			pyQuote(b, k)
+			b.WriteString(": ")
+			pyRepr(b, v[k])
 		}
 		b.WriteByte('}')
 	default:

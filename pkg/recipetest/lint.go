@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/brinecm/brine/pkg/fnmatch"
 	"github.com/brinecm/brine/pkg/sls"
 )
 
@@ -218,7 +219,7 @@ func (t *targets) resolves(r sls.Req) bool {
 			return t.sls[r.Target]
 		}
 		for name := range t.sls {
-			if globMatch(r.Target, name) {
+			if fnmatch.Match(r.Target, name) {
 				return true
 			}
 		}
@@ -229,43 +230,11 @@ func (t *targets) resolves(r sls.Req) bool {
 		return len(mods) > 0 && (r.Module == "" || slices.Contains(mods, r.Module))
 	}
 	for _, low := range t.lows {
-		if (r.Module == "" || r.Module == low.Module) && (globMatch(r.Target, low.ID) || globMatch(r.Target, low.Name)) {
+		if (r.Module == "" || r.Module == low.Module) && (fnmatch.Match(r.Target, low.ID) || fnmatch.Match(r.Target, low.Name)) {
 			return true
 		}
 	}
 	return false
-}
-
-// globMatch is fnmatch as Salt applies it to requisite targets: '*' also
-// matches '/'.
-func globMatch(pattern, s string) bool {
-	var b strings.Builder
-	b.WriteString("^")
-	for i := 0; i < len(pattern); i++ {
-		switch c := pattern[i]; c {
-		case '*':
-			b.WriteString(".*")
-		case '?':
-			b.WriteString(".")
-		case '[':
-			j := strings.IndexByte(pattern[i:], ']')
-			if j < 0 {
-				b.WriteString(`\[`)
-				continue
-			}
-			class := pattern[i+1 : i+j]
-			if strings.HasPrefix(class, "!") {
-				class = "^" + class[1:]
-			}
-			b.WriteString("[" + strings.ReplaceAll(class, `\`, `\\`) + "]")
-			i += j
-		default:
-			b.WriteString(regexp.QuoteMeta(string(c)))
-		}
-	}
-	b.WriteString("$")
-	re, err := regexp.Compile(b.String())
-	return err == nil && re.MatchString(s)
 }
 
 // slsFile is one SLS file of the tree.
