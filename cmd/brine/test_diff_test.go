@@ -88,18 +88,7 @@ func TestTestDiffGolden(t *testing.T) {
 				t.Errorf("stderr: %s", errOut)
 			}
 			golden := filepath.Join(diffTrees, c.golden)
-			if *update {
-				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to write it)", err)
-			}
-			if out != string(want) {
-				t.Errorf("%s output differs from %s:\n%s", c.format, golden, out)
-			}
+			checkGolden(t, golden, out)
 		})
 	}
 }

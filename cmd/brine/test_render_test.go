@@ -94,21 +94,7 @@ func TestTestRenderGolden(t *testing.T) {
 				t.Fatalf("stderr: %s", errOut)
 			}
 			golden := filepath.Join("testdata", "render", c.golden)
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to write it)", err)
-			}
-			if out != string(want) {
-				t.Errorf("%s output differs from %s:\n%s", c.format, golden, out)
-			}
+			checkGolden(t, golden, out)
 		})
 	}
 }
@@ -160,5 +146,25 @@ func TestTestRenderJUnitShape(t *testing.T) {
 	}
 	if lint := doc.Suites[1]; lint.Tests != 3 || lint.Failures != 3 {
 		t.Errorf("lint suite with --strict: tests %d failures %d", lint.Tests, lint.Failures)
+	}
+}
+
+// checkGolden compares out with the golden file, which -update rewrites.
+func checkGolden(t *testing.T, golden, out string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to write it)", err)
+	}
+	if out != string(want) {
+		t.Errorf("output differs from %s:\n%s", golden, out)
 	}
 }
