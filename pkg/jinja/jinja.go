@@ -37,6 +37,9 @@ type Options struct {
 	Loader Loader
 	// Call backs the `salt` variable; when nil salt[...] calls fail with a clear error.
 	Call CallFunc
+	// Cache, when set, shares parsed templates with the other Envs given
+	// the same Cache; nil keeps them to this Env.
+	Cache *Cache
 
 	// MaxOutputBytes bounds the text one render produces, counted where it
 	// is produced (loop and macro bodies, {{ }} expressions, the final
@@ -54,9 +57,9 @@ type Options struct {
 // recursive template fails instead of exhausting the stack.
 const maxDepth = 64
 
-// Env is one run's rendering environment. It caches parsed templates by
-// name, so a map.jinja imported from many SLS files is read and parsed once
-// per Env. Safe for concurrent use.
+// Env is one run's rendering environment. It caches templates by name, so
+// a map.jinja imported from many SLS files is read and parsed once per Env,
+// or once per Options.Cache when Envs share one. Safe for concurrent use.
 type Env struct {
 	opts    Options
 	lim     limits
@@ -101,7 +104,7 @@ func New(opts Options) *Env {
 		Context:           globals(),
 		Filters:           filters,
 		Tests:             exec.NewTestSet(map[string]exec.TestFunction{}).Update(builtins.Tests),
-		ControlStructures: e.controlStructures(),
+		ControlStructures: tagSet(),
 		Methods:           methods(),
 	}
 	return e
@@ -147,7 +150,7 @@ func (e *Env) Render(ctx context.Context, name string, src []byte, vars map[stri
 	ctx, cancel := context.WithTimeoutCause(ctx, e.lim.maxTime,
 		&LimitError{Limit: LimitTime, Max: int64(e.lim.maxTime), What: "render " + name})
 	defer cancel()
-	st := &renderState{ctx: ctx, lim: e.lim, methods: e.env.Methods}
+	st := &renderState{env: e, ctx: ctx, lim: e.lim, methods: e.env.Methods}
 	st.methods.Str = strMethods(e.str, st)
 	data := make(map[string]any, len(vars)+2)
 	for k, v := range vars {
@@ -240,8 +243,57 @@ func lexBounded(src string, cfg *config.Config) error {
 	}
 }
 
-// parse returns f's parsed template, parsing it once.
+// Cache holds parsed templates shared by the Envs of one run, such as the
+// compilers of every minion of one job, so that each template is parsed
+// once per run instead of once per minion. A template is found by its tree
+// path and its source text: a file that changed is parsed again, never
+// served stale. A shared template holds nothing of the Env that parsed it:
+// the loader, the salt functions, the limits and the context of a render
+// all come from the Env rendering it. Every Env given one Cache must read
+// the same state tree; use a new Cache for each run. Safe for concurrent use.
+type Cache struct {
+	mu    sync.Mutex
+	files map[string][]*file // by tree path: one entry per source seen
+}
+
+// NewCache returns an empty Cache.
+func NewCache() *Cache {
+	return &Cache{files: map[string][]*file{}}
+}
+
+// entry returns the shared entry for the template called name with source
+// src, adding it the first time.
+func (c *Cache) entry(name string, src []byte) *file {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, f := range c.files[name] {
+		if bytes.Equal(f.src, src) {
+			return f
+		}
+	}
+	f := &file{name: name, src: src}
+	f.readOne.Do(func() {})
+	c.files[name] = append(c.files[name], f)
+	return f
+}
+
+// parse returns f's parsed template: the one shared through the Cache when
+// the Env has one, else f's own, parsed once.
 func (e *Env) parse(f *file) (*exec.Template, error) {
+	if e.opts.Cache == nil {
+		return e.parseOnce(f)
+	}
+	t, err := e.parseOnce(e.opts.Cache.entry(f.name, f.src))
+	if err == nil && t.Root().Parent != nil {
+		// {% extends %} embeds the parent as the parsing Env read it;
+		// such a template is not shared.
+		return e.parseOnce(f)
+	}
+	return t, err
+}
+
+// parseOnce returns f's parsed template, parsing it once.
+func (e *Env) parseOnce(f *file) (*exec.Template, error) {
 	f.parseOne.Do(func() {
 		defer func() {
 			if p := recover(); p != nil {

@@ -15,17 +15,19 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// controlStructures returns gonja's tags with import, from and include
+// tagSet returns gonja's tags with import, from and include
 // replaced by cached, state-tree-aware versions, macros guarded against
 // runaway recursion, and Salt's import_yaml, import_json and import_text.
-func (e *Env) controlStructures() *exec.ControlStructureSet {
+// The tags hold no Env: at render time they take the rendering Env from the
+// render state, so a parsed template can be shared between Envs.
+func tagSet() *exec.ControlStructureSet {
 	own := map[string]parser.ControlStructureParser{
-		"import":      e.parseImport,
-		"from":        e.parseFrom,
-		"include":     e.parseInclude,
-		"import_yaml": e.parseData("yaml"),
-		"import_json": e.parseData("json"),
-		"import_text": e.parseData("text"),
+		"import":      parseImport,
+		"from":        parseFrom,
+		"include":     parseInclude,
+		"import_yaml": parseData("yaml"),
+		"import_json": parseData("json"),
+		"import_text": parseData("text"),
 	}
 	if macro, ok := builtins.ControlStructures.Get("macro"); ok {
 		own["macro"] = guardMacro(macro)
@@ -81,7 +83,6 @@ func withContext(args *parser.Parser, def bool) bool {
 
 // importTag is {% import 'x' as x %} and {% from 'x' import a, b as c %}.
 type importTag struct {
-	env         *Env
 	loc         *tokens.Token
 	name        nodes.Expression
 	as          string      // import: the variable receiving every export
@@ -92,8 +93,8 @@ type importTag struct {
 func (t *importTag) Position() *tokens.Token { return t.loc }
 func (t *importTag) String() string          { return fmt.Sprintf("import (line %d)", t.loc.Line) }
 
-func (e *Env) parseImport(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
-	t := &importTag{env: e, loc: p.Current()}
+func parseImport(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+	t := &importTag{loc: p.Current()}
 	if args.End() {
 		return nil, args.Error("import needs a template name", nil)
 	}
@@ -117,8 +118,8 @@ func (e *Env) parseImport(p *parser.Parser, args *parser.Parser) (nodes.ControlS
 	return t, nil
 }
 
-func (e *Env) parseFrom(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
-	t := &importTag{env: e, loc: p.Current()}
+func parseFrom(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+	t := &importTag{loc: p.Current()}
 	if args.End() {
 		return nil, args.Error("from needs a template name", nil)
 	}
@@ -164,7 +165,7 @@ func (e *Env) parseFrom(p *parser.Parser, args *parser.Parser) (nodes.ControlStr
 // Execute renders the imported template and binds its top-level variables
 // and macros.
 func (t *importTag) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
-	st, f, tmpl, err := t.env.target(r, t.name)
+	st, f, tmpl, err := target(r, t.name)
 	if err != nil {
 		return err
 	}
@@ -177,7 +178,7 @@ func (t *importTag) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) er
 	}
 	defer st.leave()
 	var discard bytes.Buffer
-	if err := t.env.execute(st, f, tmpl, ctx, &discard); err != nil {
+	if err := st.env.execute(st, f, tmpl, ctx, &discard); err != nil {
 		return toError(f.name, err, st.cause)
 	}
 	exported := map[string]any{}
@@ -200,7 +201,6 @@ func (t *importTag) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) er
 
 // includeTag is {% include 'x' [ignore missing] [with|without context] %}.
 type includeTag struct {
-	env           *Env
 	loc           *tokens.Token
 	name          nodes.Expression
 	ignoreMissing bool
@@ -210,8 +210,8 @@ type includeTag struct {
 func (t *includeTag) Position() *tokens.Token { return t.loc }
 func (t *includeTag) String() string          { return fmt.Sprintf("include (line %d)", t.loc.Line) }
 
-func (e *Env) parseInclude(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
-	t := &includeTag{env: e, loc: p.Current()}
+func parseInclude(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+	t := &includeTag{loc: p.Current()}
 	if args.End() {
 		return nil, args.Error("include needs a template name", nil)
 	}
@@ -235,7 +235,7 @@ func (e *Env) parseInclude(p *parser.Parser, args *parser.Parser) (nodes.Control
 
 // Execute renders the included template into the current output.
 func (t *includeTag) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
-	st, f, tmpl, err := t.env.target(r, t.name)
+	st, f, tmpl, err := target(r, t.name)
 	if err != nil {
 		if t.ignoreMissing && f != nil && f.readErr != nil {
 			return nil
@@ -251,7 +251,7 @@ func (t *includeTag) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) e
 	}
 	defer st.leave()
 	var buf bytes.Buffer
-	if err := t.env.execute(st, f, tmpl, ctx, &buf); err != nil {
+	if err := st.env.execute(st, f, tmpl, ctx, &buf); err != nil {
 		return toError(f.name, err, st.cause)
 	}
 	_, err = r.Output.Write(buf.Bytes())
@@ -261,7 +261,6 @@ func (t *includeTag) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) e
 // dataTag is {% import_yaml|import_json|import_text 'x' as v %}: the file is
 // rendered as a template when it contains Jinja, then parsed.
 type dataTag struct {
-	env    *Env
 	loc    *tokens.Token
 	format string
 	name   nodes.Expression
@@ -273,9 +272,9 @@ func (t *dataTag) String() string {
 	return fmt.Sprintf("import_%s (line %d)", t.format, t.loc.Line)
 }
 
-func (e *Env) parseData(format string) parser.ControlStructureParser {
+func parseData(format string) parser.ControlStructureParser {
 	return func(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
-		t := &dataTag{env: e, loc: p.Current(), format: format}
+		t := &dataTag{loc: p.Current(), format: format}
 		if args.End() {
 			return nil, args.Error("import_"+format+" needs a file name", nil)
 		}
@@ -301,13 +300,13 @@ func (e *Env) parseData(format string) parser.ControlStructureParser {
 
 // Execute loads, renders and parses the file, and binds the result.
 func (t *dataTag) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
-	st, f, err := t.env.targetFile(r, t.name)
+	st, f, err := targetFile(r, t.name)
 	if err != nil {
 		return err
 	}
 	src := f.src
 	if t.format != "text" && NeedsRender(src) {
-		tmpl, err := t.env.parse(f)
+		tmpl, err := st.env.parse(f)
 		if err != nil {
 			return err
 		}
@@ -316,7 +315,7 @@ func (t *dataTag) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) erro
 		}
 		defer st.leave()
 		var buf bytes.Buffer
-		if err := t.env.execute(st, f, tmpl, r.Environment.Context.Inherit(), &buf); err != nil {
+		if err := st.env.execute(st, f, tmpl, r.Environment.Context.Inherit(), &buf); err != nil {
 			return toError(f.name, err, st.cause)
 		}
 		src = buf.Bytes()
@@ -340,9 +339,10 @@ func (t *dataTag) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) erro
 	return nil
 }
 
-// targetFile evaluates a tag's file name expression and loads that file.
-// The returned file is non-nil when the name resolved, even if reading failed.
-func (e *Env) targetFile(r *exec.Renderer, expr nodes.Expression) (*renderState, *file, error) {
+// targetFile evaluates a tag's file name expression and loads that file
+// through the rendering Env. The returned file is non-nil when the name
+// resolved, even if reading failed.
+func targetFile(r *exec.Renderer, expr nodes.Expression) (*renderState, *file, error) {
 	st, err := stateOf(r.Environment.Context)
 	if err != nil {
 		return nil, nil, err
@@ -362,17 +362,17 @@ func (e *Env) targetFile(r *exec.Renderer, expr nodes.Expression) (*renderState,
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := e.load(name)
+	f, err := st.env.load(name)
 	return st, f, err
 }
 
 // target is targetFile plus the parsed template.
-func (e *Env) target(r *exec.Renderer, expr nodes.Expression) (*renderState, *file, *exec.Template, error) {
-	st, f, err := e.targetFile(r, expr)
+func target(r *exec.Renderer, expr nodes.Expression) (*renderState, *file, *exec.Template, error) {
+	st, f, err := targetFile(r, expr)
 	if err != nil {
 		return nil, f, nil, err
 	}
-	tmpl, err := e.parse(f)
+	tmpl, err := st.env.parse(f)
 	if err != nil {
 		return nil, f, nil, err
 	}

@@ -20,6 +20,7 @@ const stateKey = "__brine_render__"
 
 // renderState is what one Render call shares with its tags and functions.
 type renderState struct {
+	env     *Env // the Env rendering: its loader, file cache and limits
 	ctx     context.Context
 	lim     limits
 	methods exec.Methods  // the Env's methods, string methods bounded by lim

@@ -1,0 +1,1 @@
+part for {{ grains.id }}
