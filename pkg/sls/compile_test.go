@@ -131,7 +131,7 @@ func TestCases(t *testing.T) {
 			}
 			var outs []runOut
 			for _, cr := range runs {
-				outs = append(outs, compileCase(t, dir, cr))
+				outs = append(outs, compileCase(t, dir, cr, nil))
 			}
 			var buf bytes.Buffer
 			enc := yaml.NewEncoder(&buf)
@@ -157,11 +157,14 @@ func TestCases(t *testing.T) {
 	}
 }
 
-func compileCase(t *testing.T, dir string, cr caseRun) runOut {
+// compileCase compiles one run of the case in dir, sharing templates
+// through shared when it is not nil.
+func compileCase(t *testing.T, dir string, cr caseRun, shared *TemplateCache) runOut {
 	t.Helper()
 	cfg := Config{
 		FileRoots: []string{filepath.Join(dir, "tree")},
 		ID:        cr.ID, Grains: cr.Grains, Pillar: cr.Pillar, Opts: cr.Opts,
+		Templates: shared,
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "pillar")); err == nil && fi.IsDir() {
 		cfg.PillarRoots = []string{filepath.Join(dir, "pillar")}

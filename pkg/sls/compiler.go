@@ -40,6 +40,11 @@ type Config struct {
 	// (the master's max_sls_bytes); 0 means DefaultMaxFileBytes. Files
 	// given as salt:// sources to states are not limited.
 	MaxFileBytes int64
+	// Templates, when set, shares the tree files read and the templates
+	// parsed with the other compilers of the same run given the same
+	// TemplateCache (one per job, one per test render). Nil: this compiler
+	// reads and parses on its own. Not used with Files.
+	Templates *TemplateCache
 }
 
 // Compiler compiles state trees for one minion. It caches the pillar and
@@ -75,8 +80,14 @@ func New(cfg Config) *Compiler {
 	if cfg.Files != nil {
 		c.states = &tree{roots: []fs.FS{cfg.Files}, limit: cfg.MaxFileBytes}
 	}
-	c.jinja = jinja.New(jinja.Options{Loader: c.states, Call: c.caller(c.statePillar)})
-	c.pjinja = jinja.New(jinja.Options{Loader: c.pillars, Call: c.caller(c.extraPillar)})
+	var stateTemplates, pillarTemplates *jinja.Cache
+	if cfg.Templates != nil && cfg.Files == nil {
+		c.states.shared = cfg.Templates.tree("states", cfg.FileRoots)
+		c.pillars.shared = cfg.Templates.tree("pillar", cfg.PillarRoots)
+		stateTemplates, pillarTemplates = c.states.shared.templates, c.pillars.shared.templates
+	}
+	c.jinja = jinja.New(jinja.Options{Loader: c.states, Call: c.caller(c.statePillar), Cache: stateTemplates})
+	c.pjinja = jinja.New(jinja.Options{Loader: c.pillars, Call: c.caller(c.extraPillar), Cache: pillarTemplates})
 	return c
 }
 

@@ -17,8 +17,9 @@ const DefaultMaxFileBytes = 4 << 20
 // tree is a state or pillar tree: directories searched in order, like
 // Salt's file_roots for one environment.
 type tree struct {
-	roots []fs.FS
-	limit int64 // largest file ReadFile reads
+	roots  []fs.FS
+	limit  int64       // largest file ReadFile reads
+	shared *sharedTree // the run's reads of this tree, shared between compilers; nil: none
 }
 
 // newTree opens the given directories; ReadFile refuses files over limit bytes.
@@ -32,7 +33,11 @@ func newTree(dirs []string, limit int64) *tree {
 
 // ReadFile reads name (relative to the tree root) from the first root that
 // has it, refusing a file over the tree's size limit before reading it.
+// With a shared tree, each file is read once per run.
 func (t *tree) ReadFile(name string) ([]byte, error) {
+	if t.shared != nil {
+		return t.shared.read(name, t.limit, func() ([]byte, error) { return t.read(name, t.limit) })
+	}
 	return t.read(name, t.limit)
 }
 
