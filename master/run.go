@@ -161,8 +161,9 @@ func onMaster(fun string) bool {
 }
 
 // prepare builds minion id's job, or, when the master answers itself (a
-// compile error, a state.show_* function), that minion's return.
-func (m *Master) prepare(ctx context.Context, rr *runRequest, jid, id string, now time.Time) (*job.Job, *job.Return) {
+// compile error, a state.show_* function), that minion's return. Its
+// compiles share templates with the rest of the batch.
+func (m *Master) prepare(ctx context.Context, rr *runRequest, jid, id string, now time.Time, templates *sls.TemplateCache) (*job.Job, *job.Return) {
 	j := &job.Job{JID: jid, Minion: id, Fun: rr.fun, Args: rr.args, Kwargs: rr.kwargs, Issued: now, Expires: now.Add(rr.ttl)}
 	ret := func(data any, err error) *job.Return {
 		r := &job.Return{JID: jid, Minion: id, Fun: rr.fun, Started: now, Finished: time.Now(), Success: err == nil}
@@ -182,12 +183,14 @@ func (m *Master) prepare(ctx context.Context, rr *runRequest, jid, id string, no
 		}
 		return r
 	}
+	rt := m.runtimeFor(id)
+	rt.Templates = templates
 	switch {
 	case onMaster(rr.fun):
-		data, err := modules.Call(ctx, m.runtimeFor(id), rr.fun, rr.args, rr.kwargs)
+		data, err := modules.Call(ctx, rt, rr.fun, rr.args, rr.kwargs)
 		return nil, ret(data, err)
 	case state.CompiledOnMaster(rr.fun):
-		lows, pillar, err := state.CompileFor(ctx, m.runtimeFor(id), rr.fun, rr.args, rr.kwargs)
+		lows, pillar, err := state.CompileFor(ctx, rt, rr.fun, rr.args, rr.kwargs)
 		if err != nil {
 			return nil, ret(nil, err)
 		}
@@ -295,6 +298,7 @@ func (m *Master) publish(ctx context.Context, rr *runRequest, jid string, ids []
 		err    error
 	}
 	outs := make([]out, len(ids))
+	templates := sls.NewTemplateCache() // each file read and parsed once for the batch
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range min(len(ids), max(runtime.NumCPU(), compileWaiters)) {
@@ -302,7 +306,7 @@ func (m *Master) publish(ctx context.Context, rr *runRequest, jid string, ids []
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				j, ret := m.prepare(ctx, rr, jid, ids[i], now)
+				j, ret := m.prepare(ctx, rr, jid, ids[i], now, templates)
 				o := out{id: ids[i], ret: ret}
 				if j != nil {
 					o.signed, o.err = job.Sign(m.key, j)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/brinecm/brine/pkg/mine"
 	"github.com/brinecm/brine/pkg/registry"
+	"github.com/brinecm/brine/pkg/sls"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -36,6 +37,9 @@ type Runtime struct {
 	// MaxSLSBytes is the largest recipe file a compile reads (0: the
 	// default of pkg/sls).
 	MaxSLSBytes int64
+	// Templates, when set, shares tree reads and parsed templates between
+	// the compiles of one run (a master's job); nil: none.
+	Templates *sls.TemplateCache
 }
 
 // FleetMine returns the runtime's mine, or the local minion alone.

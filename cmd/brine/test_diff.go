@@ -14,6 +14,7 @@ import (
 
 	"github.com/brinecm/brine/pkg/config"
 	"github.com/brinecm/brine/pkg/recipetest"
+	"github.com/brinecm/brine/pkg/sls"
 )
 
 // exitChanges is `brine test diff`'s status when some minion's states
@@ -119,7 +120,7 @@ func (f *diffFlags) run(cmd *cobra.Command, args []string) error {
 		if st, err := os.Stat(root); err != nil || !st.IsDir() {
 			return &exitStatus{code: exitError, err: fmt.Errorf("%s has no directory %s: give --path the state tree inside the repository", rev, displayPath(sub))}
 		}
-		tc := treeCompiler{fileRoots: []string{root}, remote: remote, log: log}
+		tc := treeCompiler{fileRoots: []string{root}, remote: remote, log: log, templates: sls.NewTemplateCache()}
 		pillarDir := filepath.Join(dir, pillar)
 		if inside(dir, pillarDir) {
 			if st, err := os.Stat(pillarDir); err == nil && st.IsDir() {

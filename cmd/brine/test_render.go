@@ -129,7 +129,7 @@ func (f *renderFlags) run(cmd *cobra.Command, mods []string) error {
 			return &exitStatus{code: exitError, err: fmt.Errorf("file root %s is not a directory: give --file-root the state tree", root)}
 		}
 	}
-	tc := treeCompiler{fileRoots: fileRoots, pillarRoots: pillarRoots, mods: mods, remote: remote, log: log}
+	tc := treeCompiler{fileRoots: fileRoots, pillarRoots: pillarRoots, mods: mods, remote: remote, log: log, templates: sls.NewTemplateCache()}
 	rep, err := recipetest.Render(ctx, minions, recipetest.Options{
 		Compile:   tc.compile,
 		FileRoots: fileRoots,
@@ -160,13 +160,14 @@ type treeCompiler struct {
 	mods                   []string // SLS to compile; none: the highstate
 	remote                 func(context.Context, string, []any, map[string]any) (any, error)
 	log                    *slog.Logger
+	templates              *sls.TemplateCache // shared by the compiles of one render; nil: none
 }
 
 func (t *treeCompiler) compile(ctx context.Context, m recipetest.Minion) (recipetest.Compiled, error) {
 	rt := &modules.Runtime{ID: m.ID, Grains: m.Grains, FileRoots: t.fileRoots, PillarRoots: t.pillarRoots,
 		Opts: map[string]any{"id": m.ID}, Log: t.log, Remote: t.remote}
 	c := sls.New(sls.Config{FileRoots: t.fileRoots, PillarRoots: t.pillarRoots, ID: m.ID, Grains: m.Grains,
-		Pillar: m.Pillar, Opts: rt.Opts, Caller: modules.Caller{Runtime: rt}})
+		Pillar: m.Pillar, Opts: rt.Opts, Caller: modules.Caller{Runtime: rt}, Templates: t.templates})
 	var out recipetest.Compiled
 	var err error
 	if len(t.mods) == 0 {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/brinecm/brine/pkg/recipetest"
+	"github.com/brinecm/brine/pkg/sls"
 )
 
 // BenchmarkTestRender measures brine test render of a 200-SLS tree (three
@@ -51,10 +52,11 @@ check-%[1]d:
 		id := fmt.Sprintf("m%03d", i)
 		minions[i] = recipetest.Minion{ID: id, Grains: map[string]any{"id": id, "os": "Debian"}}
 	}
-	tc := treeCompiler{fileRoots: []string{states}, pillarRoots: []string{filepath.Join(dir, "pillar")}}
-	opts := recipetest.Options{Compile: tc.compile, FileRoots: []string{states}, Highstate: true, Coverage: true}
 	b.ResetTimer()
 	for b.Loop() {
+		// one render, one template cache, as brine test render runs
+		tc := treeCompiler{fileRoots: []string{states}, pillarRoots: []string{filepath.Join(dir, "pillar")}, templates: sls.NewTemplateCache()}
+		opts := recipetest.Options{Compile: tc.compile, FileRoots: []string{states}, Highstate: true, Coverage: true}
 		rep, err := recipetest.Render(context.Background(), minions, opts)
 		if err != nil {
 			b.Fatal(err)

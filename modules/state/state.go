@@ -122,6 +122,7 @@ func compiler(rt *modules.Runtime, pillar map[string]any) *sls.Compiler {
 		Opts:         rt.Opts,
 		Caller:       modules.Caller{Runtime: rt},
 		MaxFileBytes: rt.MaxSLSBytes,
+		Templates:    rt.Templates,
 	})
 }
 
