@@ -82,10 +82,12 @@ func ValidJID(s string) bool {
 }
 
 // NewJID returns a new unique job id: Salt's time-based format
-// (YYYYMMDDhhmmssffffff, in UTC) and a random suffix that keeps ids from
-// several masters apart, as in "20261122031500123456_9f86d081".
+// (YYYYMMDDhhmmssffffff, in UTC) and a 64-bit random suffix that keeps
+// ids made in the same microsecond (by several masters, or by one master
+// compiling many minions' recipe calls at once) apart, as in
+// "20261122031500123456_9f86d0817e2a44c1".
 func NewJID(now time.Time) string {
-	var suffix [4]byte
+	var suffix [8]byte
 	rand.Read(suffix[:]) // never fails: crypto/rand aborts the program instead
 	stamp := strings.Replace(now.UTC().Format("20060102150405.000000"), ".", "", 1)
 	return stamp + "_" + hex.EncodeToString(suffix[:])

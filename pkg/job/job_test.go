@@ -242,11 +242,11 @@ func TestSignRefusesBadJobs(t *testing.T) {
 }
 
 func TestNewJID(t *testing.T) {
-	format := regexp.MustCompile(`^[0-9]{20}_[0-9a-f]{8}$`)
+	format := regexp.MustCompile(`^[0-9]{20}_[0-9a-f]{16}$`)
 	local := now.In(time.FixedZone("CET", 3600))
 	jid := NewJID(local)
 	if !format.MatchString(jid) || !strings.HasPrefix(jid, "20261122031500123456_") || !ValidJID(jid) {
-		t.Fatalf("NewJID = %q, want 20261122031500123456_xxxxxxxx", jid)
+		t.Fatalf("NewJID = %q, want 20261122031500123456_ and 16 hex digits", jid)
 	}
 	seen := map[string]bool{}
 	for range 10000 {
