@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/brinecm/brine/modules"
 	"github.com/brinecm/brine/pkg/bus"
 	"github.com/brinecm/brine/pkg/config"
 	"github.com/brinecm/brine/pkg/job"
@@ -343,4 +346,34 @@ func TestEventsCannotBeSpoofed(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRenderLimitsFromConfig: the master's jinja_max_* keys reach its
+// compiles, and a recipe over one fails naming the key to raise.
+func TestRenderLimitsFromConfig(t *testing.T) {
+	tree := t.TempDir()
+	for name, text := range map[string]string{
+		"top.sls":  "base:\n  '*':\n    - loop\n",
+		"loop.sls": "{% for i in range(100) %}\ns{{ i }}:\n  test.nop: []\n{% endfor %}\n",
+	} {
+		if err := os.WriteFile(filepath.Join(tree, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		steps   int
+		wantErr string
+	}{
+		{0, ""},
+		{10, "over the limit of 10 loop iterations, macro calls and includes per render (raise jinja_max_steps)"},
+	} {
+		tm := startTestMaster(t, config.Master{FileRoots: config.Roots{tree}, JinjaMaxSteps: c.steps}, "")
+		_, err := modules.Call(context.Background(), tm.runtimeFor("m1"), "state.show_sls", []any{"loop"}, nil)
+		if c.wantErr == "" && err != nil || c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+			t.Errorf("jinja_max_steps %d: %v, want %q", c.steps, err, c.wantErr)
+		}
+		if err := tm.stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -117,7 +117,13 @@ func (m *Master) grainsOf(id string) map[string]any {
 
 func (m *Master) compileConfig(id string) sls.Config {
 	return sls.Config{FileRoots: m.opts.FileRoots, PillarRoots: m.opts.PillarRoots, ID: id, Grains: m.grainsOf(id),
-		MaxFileBytes: m.opts.MaxSLSBytes}
+		Limits: m.compileLimits()}
+}
+
+// compileLimits are the limits of the master's compiles, from its configuration.
+func (m *Master) compileLimits() sls.Limits {
+	return sls.Limits{FileBytes: m.opts.MaxSLSBytes, OutputBytes: m.opts.JinjaMaxOutputBytes,
+		Steps: m.opts.JinjaMaxSteps, RenderTime: time.Duration(m.opts.JinjaMaxRenderTime)}
 }
 
 // runtimeFor is the master's view of a minion, for compiling its recipes:
@@ -126,7 +132,7 @@ func (m *Master) compileConfig(id string) sls.Config {
 func (m *Master) runtimeFor(id string) *modules.Runtime {
 	return &modules.Runtime{ID: id, Grains: m.grainsOf(id), FileRoots: m.opts.FileRoots,
 		PillarRoots: m.opts.PillarRoots, Opts: map[string]any{"id": id}, Log: m.log, Mine: fleetMine{m},
-		Remote: m.remoteCall(id), MaxSLSBytes: m.opts.MaxSLSBytes}
+		Remote: m.remoteCall(id), Limits: m.compileLimits()}
 }
 
 // fleetMine is the master's mine: the cached grains of accepted minions.

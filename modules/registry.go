@@ -34,9 +34,9 @@ type Runtime struct {
 	// the minion, never on the master. Nil means the runtime is the minion
 	// (or masterless), and every function runs here.
 	Remote func(ctx context.Context, fun string, args []any, kwargs map[string]any) (any, error)
-	// MaxSLSBytes is the largest recipe file a compile reads (0: the
-	// default of pkg/sls).
-	MaxSLSBytes int64
+	// Limits bound what a compile reads and renders (zero fields: the
+	// defaults of pkg/sls and pkg/jinja).
+	Limits sls.Limits
 	// Templates, when set, shares tree reads and parsed templates between
 	// the compiles of one run (a master's job); nil: none.
 	Templates *sls.TemplateCache

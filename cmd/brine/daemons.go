@@ -96,6 +96,9 @@ flags win over the file.`,
 	fl.DurationVar(&mf.jinjaCallTimeout, "jinja-call-timeout", config.DefaultJinjaCallTimeout, "how long a compile waits for a minion to run a salt['mod.fun'](...) call of its recipe")
 	fl.IntVar(&c.MaxPendingKeys, "max-pending-keys", config.DefaultMaxPending, "keys that may wait for acceptance at once; more key requests are refused")
 	fl.Int64Var(&c.MaxSLSBytes, "max-sls-bytes", config.DefaultMaxSLSBytes, "largest SLS, pillar, top or template file a compile reads")
+	fl.IntVar(&c.JinjaMaxOutputBytes, "jinja-max-output-bytes", 0, "largest output of one template render (0: 16 MiB)")
+	fl.IntVar(&c.JinjaMaxSteps, "jinja-max-steps", 0, "loop iterations and macro calls one template render may make (0: 1,000,000)")
+	fl.DurationVar(&mf.jinjaMaxRenderTime, "jinja-max-render-time", 0, "longest one template render may take (0: 30s)")
 	fl.BoolVar(&c.FollowSymlinksOutsideRoot, "follow-symlinks-outside-root", false, "let the file server serve symlinks that lead outside their file root")
 	return cmd
 }
@@ -103,9 +106,9 @@ flags win over the file.`,
 // masterFlags are the master's flags that do not map onto config.Master
 // one to one.
 type masterFlags struct {
-	keepJobs, jobTTL, timeout, meshDelay, jinjaCallTimeout time.Duration
-	nats                                                   string
-	meshReapply                                            bool
+	keepJobs, jobTTL, timeout, meshDelay, jinjaCallTimeout, jinjaMaxRenderTime time.Duration
+	nats                                                                       string
+	meshReapply                                                                bool
 }
 
 // mergeMaster applies the flags the user set over the configuration file.
@@ -155,6 +158,15 @@ func mergeMaster(fl *pflag.FlagSet, dst, flags *config.Master, mf *masterFlags) 
 	}
 	if set("max-sls-bytes") || dst.MaxSLSBytes == 0 {
 		dst.MaxSLSBytes = flags.MaxSLSBytes
+	}
+	if set("jinja-max-output-bytes") {
+		dst.JinjaMaxOutputBytes = flags.JinjaMaxOutputBytes
+	}
+	if set("jinja-max-steps") {
+		dst.JinjaMaxSteps = flags.JinjaMaxSteps
+	}
+	if set("jinja-max-render-time") {
+		dst.JinjaMaxRenderTime = config.Duration(mf.jinjaMaxRenderTime)
 	}
 	if set("follow-symlinks-outside-root") {
 		dst.FollowSymlinksOutsideRoot = flags.FollowSymlinksOutsideRoot

@@ -146,13 +146,13 @@ func compiler(rt *modules.Runtime) (*sls.Compiler, error) {
 		return nil, errors.New("no state tree to read tests from: give one with --file-root DIR (or file_roots in the minion configuration)")
 	}
 	return sls.New(sls.Config{
-		FileRoots:    rt.FileRoots,
-		PillarRoots:  rt.PillarRoots,
-		ID:           rt.ID,
-		Grains:       rt.Grains,
-		Opts:         rt.Opts,
-		Caller:       modules.Caller{Runtime: rt},
-		MaxFileBytes: rt.MaxSLSBytes,
+		FileRoots:   rt.FileRoots,
+		PillarRoots: rt.PillarRoots,
+		ID:          rt.ID,
+		Grains:      rt.Grains,
+		Opts:        rt.Opts,
+		Caller:      modules.Caller{Runtime: rt},
+		Limits:      rt.Limits,
 	}), nil
 }
 

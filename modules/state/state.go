@@ -114,15 +114,15 @@ func init() {
 
 func compiler(rt *modules.Runtime, pillar map[string]any) *sls.Compiler {
 	return sls.New(sls.Config{
-		FileRoots:    rt.FileRoots,
-		PillarRoots:  rt.PillarRoots,
-		ID:           rt.ID,
-		Grains:       rt.Grains,
-		Pillar:       pillar,
-		Opts:         rt.Opts,
-		Caller:       modules.Caller{Runtime: rt},
-		MaxFileBytes: rt.MaxSLSBytes,
-		Templates:    rt.Templates,
+		FileRoots:   rt.FileRoots,
+		PillarRoots: rt.PillarRoots,
+		ID:          rt.ID,
+		Grains:      rt.Grains,
+		Pillar:      pillar,
+		Opts:        rt.Opts,
+		Caller:      modules.Caller{Runtime: rt},
+		Limits:      rt.Limits,
+		Templates:   rt.Templates,
 	})
 }
 

@@ -52,6 +52,12 @@ type Master struct {
 	// file root that leads outside that root; by default such a file is
 	// refused (symlinks inside the root are always served).
 	FollowSymlinksOutsideRoot bool `yaml:"follow_symlinks_outside_root"`
+	// JinjaMaxOutputBytes, JinjaMaxSteps and JinjaMaxRenderTime bound one
+	// render of a recipe template: its output, its loop iterations and
+	// macro calls, and its time (0: 16 MiB, 1,000,000 and 30s).
+	JinjaMaxOutputBytes int      `yaml:"jinja_max_output_bytes"`
+	JinjaMaxSteps       int      `yaml:"jinja_max_steps"`
+	JinjaMaxRenderTime  Duration `yaml:"jinja_max_render_time"`
 }
 
 // Master defaults.
@@ -97,6 +103,9 @@ func LoadMaster(path string) (*Master, error) {
 	}
 	if m.MaxSLSBytes < 0 {
 		return nil, fmt.Errorf("%s: max_sls_bytes is %d: give a positive number of bytes, or leave it out for %d", path, m.MaxSLSBytes, DefaultMaxSLSBytes)
+	}
+	if m.JinjaMaxOutputBytes < 0 || m.JinjaMaxSteps < 0 || m.JinjaMaxRenderTime < 0 {
+		return nil, fmt.Errorf("%s: jinja_max_output_bytes, jinja_max_steps and jinja_max_render_time must not be negative: leave one out for its default", path)
 	}
 	if m.JinjaCallTimeout < 0 {
 		return nil, fmt.Errorf("%s: jinja_call_timeout: %s is negative: give how long a compile may wait for a minion, like 30s",

@@ -22,6 +22,7 @@ func TestLoadMasterLimits(t *testing.T) {
 		{"timeout duration", "jinja_call_timeout: 2m\n", 0, 2 * time.Minute, ""},
 		{"timeout seconds", "jinja_call_timeout: 45\n", 0, 45 * time.Second, ""},
 		{"timeout negative", "jinja_call_timeout: -5s\n", 0, 0, "jinja_call_timeout: -5s is negative"},
+		{"render limit negative", "jinja_max_steps: -1\n", 0, 0, "must not be negative"},
 		{"timeout not a duration", "jinja_call_timeout: soon\n", 0, 0, "expected a duration like 10s or 1h"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

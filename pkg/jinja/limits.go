@@ -26,11 +26,12 @@ const (
 	DefaultMaxRenderTime = 30 * time.Second
 )
 
-// Names of the limits, as LimitError.Limit gives them.
+// Names of the limits, as LimitError.Limit gives them: the master
+// configuration keys that set them.
 const (
-	LimitOutput = "MaxOutputBytes"
-	LimitSteps  = "MaxSteps"
-	LimitTime   = "MaxRenderTime"
+	LimitOutput = "jinja_max_output_bytes"
+	LimitSteps  = "jinja_max_steps"
+	LimitTime   = "jinja_max_render_time"
 )
 
 // LimitError is a render stopped by one of its limits.

@@ -44,7 +44,7 @@ func TestLimits(t *testing.T) {
 		{"loop over a long string", small, "{% for c in 'x' * 100000 %}{% endfor %}", LimitSteps, 1, "loop over 100000 items with 10000 steps left"},
 		{"list doubling", small, "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}", LimitSteps, 1, "'+' concatenating lists"},
 		{"macro recursion fan-out", small, "{% macro m(n) %}{% if n > 0 %}{{ m(n-1) }}{{ m(n-1) }}{% endif %}{% endmacro %}{{ m(30) }}", LimitSteps, 1, "macro m"},
-		{"render time", Options{MaxRenderTime: time.Nanosecond}, "{% for i in range(10) %}{% endfor %}", LimitTime, 1, "render took longer than 1ns (raise MaxRenderTime)"},
+		{"render time", Options{MaxRenderTime: time.Nanosecond}, "{% for i in range(10) %}{% endfor %}", LimitTime, 1, "render took longer than 1ns (raise jinja_max_render_time)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.opts.Loader == nil {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/brinecm/brine/pkg/jinja"
 	"gopkg.in/yaml.v3"
@@ -36,10 +37,8 @@ type Config struct {
 	Opts        map[string]any // the `opts` Jinja variable
 	Saltenv     string         // default "base"
 	Caller      Caller         // may be nil
-	// MaxFileBytes is the largest SLS, pillar, top or template file read
-	// (the master's max_sls_bytes); 0 means DefaultMaxFileBytes. Files
-	// given as salt:// sources to states are not limited.
-	MaxFileBytes int64
+	// Limits bound what the compile reads and renders.
+	Limits Limits
 	// Templates, when set, shares the tree files read and the templates
 	// parsed with the other compilers of the same run given the same
 	// TemplateCache (one per job, one per test render). Nil: this compiler
@@ -73,12 +72,12 @@ func New(cfg Config) *Compiler {
 	if cfg.Opts == nil {
 		cfg.Opts = map[string]any{}
 	}
-	if cfg.MaxFileBytes <= 0 {
-		cfg.MaxFileBytes = DefaultMaxFileBytes
+	if cfg.Limits.FileBytes <= 0 {
+		cfg.Limits.FileBytes = DefaultMaxFileBytes
 	}
-	c := &Compiler{cfg: cfg, states: newTree(cfg.FileRoots, cfg.MaxFileBytes), pillars: newTree(cfg.PillarRoots, cfg.MaxFileBytes)}
+	c := &Compiler{cfg: cfg, states: newTree(cfg.FileRoots, cfg.Limits.FileBytes), pillars: newTree(cfg.PillarRoots, cfg.Limits.FileBytes)}
 	if cfg.Files != nil {
-		c.states = &tree{roots: []fs.FS{cfg.Files}, limit: cfg.MaxFileBytes}
+		c.states = &tree{roots: []fs.FS{cfg.Files}, limit: cfg.Limits.FileBytes}
 	}
 	var stateTemplates, pillarTemplates *jinja.Cache
 	if cfg.Templates != nil && cfg.Files == nil {
@@ -86,9 +85,21 @@ func New(cfg Config) *Compiler {
 		c.pillars.shared = cfg.Templates.tree("pillar", cfg.PillarRoots)
 		stateTemplates, pillarTemplates = c.states.shared.templates, c.pillars.shared.templates
 	}
-	c.jinja = jinja.New(jinja.Options{Loader: c.states, Call: c.caller(c.statePillar), Cache: stateTemplates})
-	c.pjinja = jinja.New(jinja.Options{Loader: c.pillars, Call: c.caller(c.extraPillar), Cache: pillarTemplates})
+	lim := cfg.Limits
+	c.jinja = jinja.New(jinja.Options{Loader: c.states, Call: c.caller(c.statePillar), Cache: stateTemplates,
+		MaxOutputBytes: lim.OutputBytes, MaxSteps: lim.Steps, MaxRenderTime: lim.RenderTime})
+	c.pjinja = jinja.New(jinja.Options{Loader: c.pillars, Call: c.caller(c.extraPillar), Cache: pillarTemplates,
+		MaxOutputBytes: lim.OutputBytes, MaxSteps: lim.Steps, MaxRenderTime: lim.RenderTime})
 	return c
+}
+
+// Limits bound what one compile reads and renders; a zero field means its
+// default. Files given as salt:// sources to states are not limited.
+type Limits struct {
+	FileBytes   int64         // largest SLS, pillar, top or template file read (max_sls_bytes; DefaultMaxFileBytes)
+	OutputBytes int           // largest output of one render (jinja_max_output_bytes; jinja.DefaultMaxOutputBytes)
+	Steps       int           // loop iterations, macro calls and includes of one render (jinja_max_steps; jinja.DefaultMaxSteps)
+	RenderTime  time.Duration // one render's wall time (jinja_max_render_time; jinja.DefaultMaxRenderTime)
 }
 
 // Highstate compiles every SLS the top file gives this minion.

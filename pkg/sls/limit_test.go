@@ -74,7 +74,7 @@ func TestMaxFileBytes(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := Config{ID: "web1", FileRoots: []string{writeTree(t, tc.states)}, MaxFileBytes: tc.max}
+			cfg := Config{ID: "web1", FileRoots: []string{writeTree(t, tc.states)}, Limits: Limits{FileBytes: tc.max}}
 			if tc.pillars != nil {
 				cfg.PillarRoots = []string{writeTree(t, tc.pillars)}
 			}

@@ -11,7 +11,7 @@ import (
 )
 
 // DefaultMaxFileBytes is the largest SLS, pillar, top or template file a
-// compile reads when Config.MaxFileBytes is 0.
+// compile reads when Config.Limits.FileBytes is 0.
 const DefaultMaxFileBytes = 4 << 20
 
 // tree is a state or pillar tree: directories searched in order, like
