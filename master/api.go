@@ -122,3 +122,19 @@ func (a *api) Events(req *brinepb.EventsRequest, stream brinepb.Master_EventsSer
 		}
 	}
 }
+
+// ListMinions lists the accepted minions with their cached grains.
+func (a *api) ListMinions(context.Context, *brinepb.ListMinionsRequest) (*brinepb.ListMinionsResponse, error) {
+	var out []*brinepb.MinionInfo
+	for _, k := range a.m.keys.List() {
+		if k.State != keys.Accepted {
+			continue
+		}
+		grains, err := json.Marshal(a.m.grainsOf(k.ID))
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "encode the grains of %s: %v", k.ID, err)
+		}
+		out = append(out, &brinepb.MinionInfo{Id: k.ID, GrainsJson: grains, Connected: a.m.connected(k.ID)})
+	}
+	return &brinepb.ListMinionsResponse{Minions: out}, nil
+}

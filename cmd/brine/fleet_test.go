@@ -278,6 +278,20 @@ func TestFleetHighstate(t *testing.T) {
 			}
 		}
 	})
+	t.Run("test render uses the grains the master keeps", func(t *testing.T) {
+		code, out, errOut := f.brine("test", "render", "--from-master", "--file-root", "testdata/fleet/states", "--pillar-root", "testdata/fleet/pillar")
+		if code != 0 {
+			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+		}
+		states := map[string]string{}
+		for _, m := range regexp.MustCompile(`(?m)^(\S+): ok \((\d+) states\)$`).FindAllStringSubmatch(out, -1) {
+			states[m[1]] = m[2]
+		}
+		// The top file gives role:web minions more states: the grains came from the master.
+		if len(states) != 3 || states["web1"] != states["web2"] || states["web1"] == states["db1"] {
+			t.Fatalf("states per minion %v, want web1 and web2 alike and db1 apart\n%s", states, out)
+		}
+	})
 	t.Run("highstate applies per minion", func(t *testing.T) {
 		code, out, errOut := f.brine("*", "state.highstate")
 		if code != 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/brinecm/brine/pkg/config"
 	"github.com/brinecm/brine/pkg/recipetest"
 	"github.com/brinecm/brine/pkg/sls"
+	"github.com/brinecm/brine/proto/brinepb"
 	"github.com/brinecm/brine/states"
 )
 
@@ -42,6 +44,7 @@ type renderFlags struct {
 	pillarRoots []string
 	minions     string
 	fromMaster  bool
+	socket      string
 	strict      bool
 	out         string
 	config      string
@@ -55,7 +58,9 @@ func newTestRenderCommand() *cobra.Command {
 		Short: "Compile the highstate (or the given SLS) for every minion fixture, and lint",
 		Long: `Compile the highstate, or the given SLS files, for every minion fixture in
 --minions DIR (DIR/*.yaml: id, grains, optional pillar merged over the compiled
-pillar), or for this host with its real grains when no --minions is given.
+pillar), for every minion the master has accepted, with the grains it keeps
+for them (--from-master, over the master's CLI socket), or for this host with
+its real grains.
 Every error of every minion is printed, one per line, as
 MINION: FILE:LINE: ID: message. Lint warnings (a salt:// source that does not
 exist, an SLS no minion reaches, a state no minion gets, a requisite that
@@ -74,7 +79,8 @@ warnings only, with --strict.`,
 	fl.StringArrayVar(&f.fileRoots, "file-root", nil, "state tree directory (repeatable; default "+config.DefaultFileRoot+")")
 	fl.StringArrayVar(&f.pillarRoots, "pillar-root", nil, "pillar tree directory (repeatable; default "+config.DefaultPillarRoot+")")
 	fl.StringVar(&f.minions, "minions", "", "directory of minion fixtures (<minion>.yaml: id, grains, pillar)")
-	fl.BoolVar(&f.fromMaster, "from-master", false, "the minions the master knows (not available yet)")
+	fl.BoolVar(&f.fromMaster, "from-master", false, "every minion the master has accepted, with the grains it keeps for them")
+	socketFlag(cmd, &f.socket)
 	fl.BoolVar(&f.strict, "strict", false, "exit 2 when the lints warn about anything")
 	fl.StringVar(&f.out, "out", "text", "output format: text, json, junit")
 	fl.StringVar(&f.config, "config", config.DefaultMinionPath, "minion configuration file (this host only, without --minions)")
@@ -84,9 +90,6 @@ warnings only, with --strict.`,
 }
 
 func (f *renderFlags) run(cmd *cobra.Command, mods []string) error {
-	if f.fromMaster {
-		return &exitStatus{code: exitError, err: errors.New("brine test render --from-master is not available yet: give --minions DIR with one grains fixture per minion")}
-	}
 	if !slices.Contains(recipetest.Formats(), f.out) {
 		return &exitStatus{code: exitError, err: fmt.Errorf("unknown output format %q: use text, json or junit", f.out)}
 	}
@@ -95,9 +98,14 @@ func (f *renderFlags) run(cmd *cobra.Command, mods []string) error {
 	var minions []recipetest.Minion
 	fileRoots, pillarRoots := f.fileRoots, f.pillarRoots
 	var remote func(context.Context, string, []any, map[string]any) (any, error)
-	if f.minions != "" {
+	if f.minions != "" || f.fromMaster {
 		var err error
-		if minions, err = recipetest.LoadFixtures(f.minions); err != nil {
+		if f.fromMaster {
+			minions, err = minionsFromMaster(ctx, f.socket)
+		} else {
+			minions, err = recipetest.LoadFixtures(f.minions)
+		}
+		if err != nil {
 			return &exitStatus{code: exitError, err: err}
 		}
 		if len(fileRoots) == 0 {
@@ -215,4 +223,30 @@ func splitMods(mods []string) []string {
 		}
 	}
 	return out
+}
+
+// minionsFromMaster asks the master for its accepted minions and the
+// grains it keeps for them.
+func minionsFromMaster(ctx context.Context, socket string) ([]recipetest.Minion, error) {
+	client, done, err := dial(socket)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	resp, err := client.ListMinions(ctx, &brinepb.ListMinionsRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("list the master's minions: %w", err)
+	}
+	if len(resp.Minions) == 0 {
+		return nil, errors.New("the master has accepted no minion yet: accept some (brine key accept), or give --minions DIR")
+	}
+	out := make([]recipetest.Minion, 0, len(resp.Minions))
+	for _, mn := range resp.Minions {
+		var grains map[string]any
+		if err := json.Unmarshal(mn.GrainsJson, &grains); err != nil {
+			return nil, fmt.Errorf("the grains of %s from the master: %w", mn.Id, err)
+		}
+		out = append(out, recipetest.Minion{ID: mn.Id, Grains: grains})
+	}
+	return out, nil
 }

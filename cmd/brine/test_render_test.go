@@ -56,7 +56,7 @@ func TestTestRenderExitStatus(t *testing.T) {
 		{"missing file root", []string{"--file-root", "nosuch", "--minions", filepath.Join(renderTrees, "broken/minions")}, exitError, nil, nil, "file root nosuch is not a directory"},
 		{"bad fixture", []string{"--file-root", renderTrees, "--minions", filepath.Join(renderTrees, "fixtures/unknown_key")}, exitError, nil, nil, "field grain not found"},
 		{"unknown format", append(treeArgs("broken", "minions"), "--out", "xml"), exitError, nil, nil, `unknown output format "xml"`},
-		{"from master", []string{"--from-master"}, exitError, nil, nil, "not available yet"},
+		{"from master, no master", []string{"--from-master", "--socket", filepath.Join(renderTrees, "no-master.sock")}, exitError, nil, nil, "no master socket at"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

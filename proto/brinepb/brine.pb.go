@@ -824,6 +824,147 @@ func (x *Key) GetFingerprint() string {
 	return ""
 }
 
+type ListMinionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMinionsRequest) Reset() {
+	*x = ListMinionsRequest{}
+	mi := &file_brine_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMinionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMinionsRequest) ProtoMessage() {}
+
+func (x *ListMinionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_brine_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMinionsRequest.ProtoReflect.Descriptor instead.
+func (*ListMinionsRequest) Descriptor() ([]byte, []int) {
+	return file_brine_proto_rawDescGZIP(), []int{12}
+}
+
+type MinionInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The minion's last reported grains, as a JSON object.
+	GrainsJson    []byte `protobuf:"bytes,2,opt,name=grains_json,json=grainsJson,proto3" json:"grains_json,omitempty"`
+	Connected     bool   `protobuf:"varint,3,opt,name=connected,proto3" json:"connected,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MinionInfo) Reset() {
+	*x = MinionInfo{}
+	mi := &file_brine_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MinionInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MinionInfo) ProtoMessage() {}
+
+func (x *MinionInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_brine_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MinionInfo.ProtoReflect.Descriptor instead.
+func (*MinionInfo) Descriptor() ([]byte, []int) {
+	return file_brine_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *MinionInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *MinionInfo) GetGrainsJson() []byte {
+	if x != nil {
+		return x.GrainsJson
+	}
+	return nil
+}
+
+func (x *MinionInfo) GetConnected() bool {
+	if x != nil {
+		return x.Connected
+	}
+	return false
+}
+
+type ListMinionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Minions       []*MinionInfo          `protobuf:"bytes,1,rep,name=minions,proto3" json:"minions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMinionsResponse) Reset() {
+	*x = ListMinionsResponse{}
+	mi := &file_brine_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMinionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMinionsResponse) ProtoMessage() {}
+
+func (x *ListMinionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_brine_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMinionsResponse.ProtoReflect.Descriptor instead.
+func (*ListMinionsResponse) Descriptor() ([]byte, []int) {
+	return file_brine_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListMinionsResponse) GetMinions() []*MinionInfo {
+	if x != nil {
+		return x.Minions
+	}
+	return nil
+}
+
 type ListKeysRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -832,7 +973,7 @@ type ListKeysRequest struct {
 
 func (x *ListKeysRequest) Reset() {
 	*x = ListKeysRequest{}
-	mi := &file_brine_proto_msgTypes[12]
+	mi := &file_brine_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -844,7 +985,7 @@ func (x *ListKeysRequest) String() string {
 func (*ListKeysRequest) ProtoMessage() {}
 
 func (x *ListKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brine_proto_msgTypes[12]
+	mi := &file_brine_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -857,7 +998,7 @@ func (x *ListKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListKeysRequest) Descriptor() ([]byte, []int) {
-	return file_brine_proto_rawDescGZIP(), []int{12}
+	return file_brine_proto_rawDescGZIP(), []int{15}
 }
 
 type ListKeysResponse struct {
@@ -869,7 +1010,7 @@ type ListKeysResponse struct {
 
 func (x *ListKeysResponse) Reset() {
 	*x = ListKeysResponse{}
-	mi := &file_brine_proto_msgTypes[13]
+	mi := &file_brine_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -881,7 +1022,7 @@ func (x *ListKeysResponse) String() string {
 func (*ListKeysResponse) ProtoMessage() {}
 
 func (x *ListKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_brine_proto_msgTypes[13]
+	mi := &file_brine_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -894,7 +1035,7 @@ func (x *ListKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListKeysResponse) Descriptor() ([]byte, []int) {
-	return file_brine_proto_rawDescGZIP(), []int{13}
+	return file_brine_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListKeysResponse) GetKeys() []*Key {
@@ -914,7 +1055,7 @@ type KeyActionRequest struct {
 
 func (x *KeyActionRequest) Reset() {
 	*x = KeyActionRequest{}
-	mi := &file_brine_proto_msgTypes[14]
+	mi := &file_brine_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -926,7 +1067,7 @@ func (x *KeyActionRequest) String() string {
 func (*KeyActionRequest) ProtoMessage() {}
 
 func (x *KeyActionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brine_proto_msgTypes[14]
+	mi := &file_brine_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -939,7 +1080,7 @@ func (x *KeyActionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyActionRequest.ProtoReflect.Descriptor instead.
 func (*KeyActionRequest) Descriptor() ([]byte, []int) {
-	return file_brine_proto_rawDescGZIP(), []int{14}
+	return file_brine_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *KeyActionRequest) GetAction() string {
@@ -965,7 +1106,7 @@ type KeyActionResponse struct {
 
 func (x *KeyActionResponse) Reset() {
 	*x = KeyActionResponse{}
-	mi := &file_brine_proto_msgTypes[15]
+	mi := &file_brine_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -977,7 +1118,7 @@ func (x *KeyActionResponse) String() string {
 func (*KeyActionResponse) ProtoMessage() {}
 
 func (x *KeyActionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_brine_proto_msgTypes[15]
+	mi := &file_brine_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -990,7 +1131,7 @@ func (x *KeyActionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyActionResponse.ProtoReflect.Descriptor instead.
 func (*KeyActionResponse) Descriptor() ([]byte, []int) {
-	return file_brine_proto_rawDescGZIP(), []int{15}
+	return file_brine_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *KeyActionResponse) GetIds() []string {
@@ -1009,7 +1150,7 @@ type EventsRequest struct {
 
 func (x *EventsRequest) Reset() {
 	*x = EventsRequest{}
-	mi := &file_brine_proto_msgTypes[16]
+	mi := &file_brine_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1021,7 +1162,7 @@ func (x *EventsRequest) String() string {
 func (*EventsRequest) ProtoMessage() {}
 
 func (x *EventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brine_proto_msgTypes[16]
+	mi := &file_brine_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1034,7 +1175,7 @@ func (x *EventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventsRequest.ProtoReflect.Descriptor instead.
 func (*EventsRequest) Descriptor() ([]byte, []int) {
-	return file_brine_proto_rawDescGZIP(), []int{16}
+	return file_brine_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *EventsRequest) GetTagGlob() string {
@@ -1056,7 +1197,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_brine_proto_msgTypes[17]
+	mi := &file_brine_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1068,7 +1209,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_brine_proto_msgTypes[17]
+	mi := &file_brine_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1081,7 +1222,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_brine_proto_rawDescGZIP(), []int{17}
+	return file_brine_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Event) GetTag() string {
@@ -1180,7 +1321,16 @@ const file_brine_proto_rawDesc = "" +
 	"\n" +
 	"public_key\x18\x02 \x01(\tR\tpublicKey\x12\x14\n" +
 	"\x05state\x18\x03 \x01(\tR\x05state\x12 \n" +
-	"\vfingerprint\x18\x04 \x01(\tR\vfingerprint\"\x11\n" +
+	"\vfingerprint\x18\x04 \x01(\tR\vfingerprint\"\x14\n" +
+	"\x12ListMinionsRequest\"[\n" +
+	"\n" +
+	"MinionInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
+	"\vgrains_json\x18\x02 \x01(\fR\n" +
+	"grainsJson\x12\x1c\n" +
+	"\tconnected\x18\x03 \x01(\bR\tconnected\"E\n" +
+	"\x13ListMinionsResponse\x12.\n" +
+	"\aminions\x18\x01 \x03(\v2\x14.brine.v1.MinionInfoR\aminions\"\x11\n" +
 	"\x0fListKeysRequest\"5\n" +
 	"\x10ListKeysResponse\x12!\n" +
 	"\x04keys\x18\x01 \x03(\v2\r.brine.v1.KeyR\x04keys\":\n" +
@@ -1196,14 +1346,15 @@ const file_brine_proto_rawDesc = "" +
 	"\x06source\x18\x02 \x01(\tR\x06source\x12\x1b\n" +
 	"\tdata_json\x18\x03 \x01(\fR\bdataJson\x12 \n" +
 	"\ftime_unix_ms\x18\x04 \x01(\x03R\n" +
-	"timeUnixMs2\xfa\x02\n" +
+	"timeUnixMs2\xc6\x03\n" +
 	"\x06Master\x121\n" +
 	"\x03Run\x12\x14.brine.v1.RunRequest\x1a\x12.brine.v1.RunEvent0\x01\x12A\n" +
 	"\bListJobs\x12\x19.brine.v1.ListJobsRequest\x1a\x1a.brine.v1.ListJobsResponse\x12;\n" +
 	"\x06GetJob\x12\x17.brine.v1.GetJobRequest\x1a\x18.brine.v1.GetJobResponse\x12A\n" +
 	"\bListKeys\x12\x19.brine.v1.ListKeysRequest\x1a\x1a.brine.v1.ListKeysResponse\x12D\n" +
 	"\tKeyAction\x12\x1a.brine.v1.KeyActionRequest\x1a\x1b.brine.v1.KeyActionResponse\x124\n" +
-	"\x06Events\x12\x17.brine.v1.EventsRequest\x1a\x0f.brine.v1.Event0\x01B(Z&github.com/brinecm/brine/proto/brinepbb\x06proto3"
+	"\x06Events\x12\x17.brine.v1.EventsRequest\x1a\x0f.brine.v1.Event0\x01\x12J\n" +
+	"\vListMinions\x12\x1c.brine.v1.ListMinionsRequest\x1a\x1d.brine.v1.ListMinionsResponseB(Z&github.com/brinecm/brine/proto/brinepbb\x06proto3"
 
 var (
 	file_brine_proto_rawDescOnce sync.Once
@@ -1217,26 +1368,29 @@ func file_brine_proto_rawDescGZIP() []byte {
 	return file_brine_proto_rawDescData
 }
 
-var file_brine_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_brine_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_brine_proto_goTypes = []any{
-	(*RunRequest)(nil),        // 0: brine.v1.RunRequest
-	(*RunEvent)(nil),          // 1: brine.v1.RunEvent
-	(*JobStarted)(nil),        // 2: brine.v1.JobStarted
-	(*MinionReturn)(nil),      // 3: brine.v1.MinionReturn
-	(*Missing)(nil),           // 4: brine.v1.Missing
-	(*JobDone)(nil),           // 5: brine.v1.JobDone
-	(*JobSummary)(nil),        // 6: brine.v1.JobSummary
-	(*ListJobsRequest)(nil),   // 7: brine.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),  // 8: brine.v1.ListJobsResponse
-	(*GetJobRequest)(nil),     // 9: brine.v1.GetJobRequest
-	(*GetJobResponse)(nil),    // 10: brine.v1.GetJobResponse
-	(*Key)(nil),               // 11: brine.v1.Key
-	(*ListKeysRequest)(nil),   // 12: brine.v1.ListKeysRequest
-	(*ListKeysResponse)(nil),  // 13: brine.v1.ListKeysResponse
-	(*KeyActionRequest)(nil),  // 14: brine.v1.KeyActionRequest
-	(*KeyActionResponse)(nil), // 15: brine.v1.KeyActionResponse
-	(*EventsRequest)(nil),     // 16: brine.v1.EventsRequest
-	(*Event)(nil),             // 17: brine.v1.Event
+	(*RunRequest)(nil),          // 0: brine.v1.RunRequest
+	(*RunEvent)(nil),            // 1: brine.v1.RunEvent
+	(*JobStarted)(nil),          // 2: brine.v1.JobStarted
+	(*MinionReturn)(nil),        // 3: brine.v1.MinionReturn
+	(*Missing)(nil),             // 4: brine.v1.Missing
+	(*JobDone)(nil),             // 5: brine.v1.JobDone
+	(*JobSummary)(nil),          // 6: brine.v1.JobSummary
+	(*ListJobsRequest)(nil),     // 7: brine.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),    // 8: brine.v1.ListJobsResponse
+	(*GetJobRequest)(nil),       // 9: brine.v1.GetJobRequest
+	(*GetJobResponse)(nil),      // 10: brine.v1.GetJobResponse
+	(*Key)(nil),                 // 11: brine.v1.Key
+	(*ListMinionsRequest)(nil),  // 12: brine.v1.ListMinionsRequest
+	(*MinionInfo)(nil),          // 13: brine.v1.MinionInfo
+	(*ListMinionsResponse)(nil), // 14: brine.v1.ListMinionsResponse
+	(*ListKeysRequest)(nil),     // 15: brine.v1.ListKeysRequest
+	(*ListKeysResponse)(nil),    // 16: brine.v1.ListKeysResponse
+	(*KeyActionRequest)(nil),    // 17: brine.v1.KeyActionRequest
+	(*KeyActionResponse)(nil),   // 18: brine.v1.KeyActionResponse
+	(*EventsRequest)(nil),       // 19: brine.v1.EventsRequest
+	(*Event)(nil),               // 20: brine.v1.Event
 }
 var file_brine_proto_depIdxs = []int32{
 	2,  // 0: brine.v1.RunEvent.started:type_name -> brine.v1.JobStarted
@@ -1246,24 +1400,27 @@ var file_brine_proto_depIdxs = []int32{
 	6,  // 4: brine.v1.ListJobsResponse.jobs:type_name -> brine.v1.JobSummary
 	6,  // 5: brine.v1.GetJobResponse.job:type_name -> brine.v1.JobSummary
 	3,  // 6: brine.v1.GetJobResponse.returns:type_name -> brine.v1.MinionReturn
-	11, // 7: brine.v1.ListKeysResponse.keys:type_name -> brine.v1.Key
-	0,  // 8: brine.v1.Master.Run:input_type -> brine.v1.RunRequest
-	7,  // 9: brine.v1.Master.ListJobs:input_type -> brine.v1.ListJobsRequest
-	9,  // 10: brine.v1.Master.GetJob:input_type -> brine.v1.GetJobRequest
-	12, // 11: brine.v1.Master.ListKeys:input_type -> brine.v1.ListKeysRequest
-	14, // 12: brine.v1.Master.KeyAction:input_type -> brine.v1.KeyActionRequest
-	16, // 13: brine.v1.Master.Events:input_type -> brine.v1.EventsRequest
-	1,  // 14: brine.v1.Master.Run:output_type -> brine.v1.RunEvent
-	8,  // 15: brine.v1.Master.ListJobs:output_type -> brine.v1.ListJobsResponse
-	10, // 16: brine.v1.Master.GetJob:output_type -> brine.v1.GetJobResponse
-	13, // 17: brine.v1.Master.ListKeys:output_type -> brine.v1.ListKeysResponse
-	15, // 18: brine.v1.Master.KeyAction:output_type -> brine.v1.KeyActionResponse
-	17, // 19: brine.v1.Master.Events:output_type -> brine.v1.Event
-	14, // [14:20] is the sub-list for method output_type
-	8,  // [8:14] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	13, // 7: brine.v1.ListMinionsResponse.minions:type_name -> brine.v1.MinionInfo
+	11, // 8: brine.v1.ListKeysResponse.keys:type_name -> brine.v1.Key
+	0,  // 9: brine.v1.Master.Run:input_type -> brine.v1.RunRequest
+	7,  // 10: brine.v1.Master.ListJobs:input_type -> brine.v1.ListJobsRequest
+	9,  // 11: brine.v1.Master.GetJob:input_type -> brine.v1.GetJobRequest
+	15, // 12: brine.v1.Master.ListKeys:input_type -> brine.v1.ListKeysRequest
+	17, // 13: brine.v1.Master.KeyAction:input_type -> brine.v1.KeyActionRequest
+	19, // 14: brine.v1.Master.Events:input_type -> brine.v1.EventsRequest
+	12, // 15: brine.v1.Master.ListMinions:input_type -> brine.v1.ListMinionsRequest
+	1,  // 16: brine.v1.Master.Run:output_type -> brine.v1.RunEvent
+	8,  // 17: brine.v1.Master.ListJobs:output_type -> brine.v1.ListJobsResponse
+	10, // 18: brine.v1.Master.GetJob:output_type -> brine.v1.GetJobResponse
+	16, // 19: brine.v1.Master.ListKeys:output_type -> brine.v1.ListKeysResponse
+	18, // 20: brine.v1.Master.KeyAction:output_type -> brine.v1.KeyActionResponse
+	20, // 21: brine.v1.Master.Events:output_type -> brine.v1.Event
+	14, // 22: brine.v1.Master.ListMinions:output_type -> brine.v1.ListMinionsResponse
+	16, // [16:23] is the sub-list for method output_type
+	9,  // [9:16] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_brine_proto_init() }
@@ -1282,7 +1439,7 @@ func file_brine_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_brine_proto_rawDesc), len(file_brine_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

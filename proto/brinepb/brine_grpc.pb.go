@@ -23,12 +23,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Master_Run_FullMethodName       = "/brine.v1.Master/Run"
-	Master_ListJobs_FullMethodName  = "/brine.v1.Master/ListJobs"
-	Master_GetJob_FullMethodName    = "/brine.v1.Master/GetJob"
-	Master_ListKeys_FullMethodName  = "/brine.v1.Master/ListKeys"
-	Master_KeyAction_FullMethodName = "/brine.v1.Master/KeyAction"
-	Master_Events_FullMethodName    = "/brine.v1.Master/Events"
+	Master_Run_FullMethodName         = "/brine.v1.Master/Run"
+	Master_ListJobs_FullMethodName    = "/brine.v1.Master/ListJobs"
+	Master_GetJob_FullMethodName      = "/brine.v1.Master/GetJob"
+	Master_ListKeys_FullMethodName    = "/brine.v1.Master/ListKeys"
+	Master_KeyAction_FullMethodName   = "/brine.v1.Master/KeyAction"
+	Master_Events_FullMethodName      = "/brine.v1.Master/Events"
+	Master_ListMinions_FullMethodName = "/brine.v1.Master/ListMinions"
 )
 
 // MasterClient is the client API for Master service.
@@ -49,6 +50,9 @@ type MasterClient interface {
 	KeyAction(ctx context.Context, in *KeyActionRequest, opts ...grpc.CallOption) (*KeyActionResponse, error)
 	// Events follows the event bus.
 	Events(ctx context.Context, in *EventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error)
+	// ListMinions lists the accepted minions with the grains the master
+	// keeps for them, for rendering recipes as the master would.
+	ListMinions(ctx context.Context, in *ListMinionsRequest, opts ...grpc.CallOption) (*ListMinionsResponse, error)
 }
 
 type masterClient struct {
@@ -137,6 +141,16 @@ func (c *masterClient) Events(ctx context.Context, in *EventsRequest, opts ...gr
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Master_EventsClient = grpc.ServerStreamingClient[Event]
 
+func (c *masterClient) ListMinions(ctx context.Context, in *ListMinionsRequest, opts ...grpc.CallOption) (*ListMinionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMinionsResponse)
+	err := c.cc.Invoke(ctx, Master_ListMinions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MasterServer is the server API for Master service.
 // All implementations must embed UnimplementedMasterServer
 // for forward compatibility.
@@ -155,6 +169,9 @@ type MasterServer interface {
 	KeyAction(context.Context, *KeyActionRequest) (*KeyActionResponse, error)
 	// Events follows the event bus.
 	Events(*EventsRequest, grpc.ServerStreamingServer[Event]) error
+	// ListMinions lists the accepted minions with the grains the master
+	// keeps for them, for rendering recipes as the master would.
+	ListMinions(context.Context, *ListMinionsRequest) (*ListMinionsResponse, error)
 	mustEmbedUnimplementedMasterServer()
 }
 
@@ -182,6 +199,9 @@ func (UnimplementedMasterServer) KeyAction(context.Context, *KeyActionRequest) (
 }
 func (UnimplementedMasterServer) Events(*EventsRequest, grpc.ServerStreamingServer[Event]) error {
 	return status.Error(codes.Unimplemented, "method Events not implemented")
+}
+func (UnimplementedMasterServer) ListMinions(context.Context, *ListMinionsRequest) (*ListMinionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMinions not implemented")
 }
 func (UnimplementedMasterServer) mustEmbedUnimplementedMasterServer() {}
 func (UnimplementedMasterServer) testEmbeddedByValue()                {}
@@ -298,6 +318,24 @@ func _Master_Events_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Master_EventsServer = grpc.ServerStreamingServer[Event]
 
+func _Master_ListMinions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMinionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MasterServer).ListMinions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Master_ListMinions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MasterServer).ListMinions(ctx, req.(*ListMinionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Master_ServiceDesc is the grpc.ServiceDesc for Master service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -320,6 +358,10 @@ var Master_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "KeyAction",
 			Handler:    _Master_KeyAction_Handler,
+		},
+		{
+			MethodName: "ListMinions",
+			Handler:    _Master_ListMinions_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
