@@ -7,6 +7,8 @@ package systest
 import (
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -38,4 +40,19 @@ func RequireCommands(t testing.TB, names ...string) {
 		_, err := exec.LookPath(n)
 		Require(t, err == nil, "command "+n+" is not installed")
 	}
+}
+
+// DeadPID returns a process id no process can have: one above the
+// kernel's pid_max, so it stands for a writer or runner that is gone.
+func DeadPID(t testing.TB) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err != nil {
+		t.Fatalf("read the kernel's pid_max: %v", err)
+	}
+	max, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("pid_max %q: %v", b, err)
+	}
+	return max + 1
 }

@@ -3,28 +3,14 @@ package tmpfile
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-)
 
-// deadPid returns the pid of a process that ran and was reaped.
-func deadPid(t *testing.T) int {
-	t.Helper()
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Skipf("pid %d was reused at once", pid)
-	}
-	return pid
-}
+	"github.com/brinecm/brine/pkg/systest"
+)
 
 func TestName(t *testing.T) {
 	target := filepath.Join(t.TempDir(), "motd")
@@ -42,7 +28,7 @@ func TestName(t *testing.T) {
 }
 
 func TestCleanStale(t *testing.T) {
-	dead := strconv.Itoa(deadPid(t))
+	dead := strconv.Itoa(systest.DeadPID(t))
 	self := strconv.Itoa(os.Getpid())
 	parent := strconv.Itoa(os.Getppid())
 	cases := []struct {

@@ -4,11 +4,11 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
+
+	"github.com/brinecm/brine/pkg/systest"
 )
 
 const testNoteT = "\nNote: No changes made, actual changes may\nbe different due to other states."
@@ -303,14 +303,7 @@ func TestManagedFollowsSymlink(t *testing.T) {
 // left beside the target (its pid no longer runs) goes when a state writes
 // the target; one of a live writer stays.
 func TestWritesRemoveStaleTemporaryFiles(t *testing.T) {
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	dead := strconv.Itoa(cmd.Process.Pid)
-	if err := syscall.Kill(cmd.Process.Pid, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Skipf("pid %s was reused at once", dead)
-	}
+	dead := strconv.Itoa(systest.DeadPID(t))
 	live := strconv.Itoa(os.Getppid())
 	cases := []struct {
 		fun  string

@@ -2,18 +2,16 @@ package pkgrepo
 
 import (
 	"context"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/brinecm/brine/pkg/pkgmgr"
 	"github.com/brinecm/brine/pkg/pkgmgr/debtest"
+	"github.com/brinecm/brine/pkg/systest"
 	"github.com/brinecm/brine/states"
 	"github.com/brinecm/brine/states/statetest"
 )
@@ -210,16 +208,10 @@ func TestBadRepositories(t *testing.T) {
 // the temporary files a killed writer left beside it and leaves none of
 // its own behind.
 func TestWriteFileRemovesStaleTemporaryFiles(t *testing.T) {
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Kill(cmd.Process.Pid, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Skipf("pid %d was reused at once", cmd.Process.Pid)
-	}
+	dead := systest.DeadPID(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "brine.list")
-	stale := filepath.Join(dir, ".brine.list.brine-"+strconv.Itoa(cmd.Process.Pid)+"-123")
+	stale := filepath.Join(dir, ".brine.list.brine-"+strconv.Itoa(dead)+"-123")
 	if err := os.WriteFile(stale, []byte("deb half"), 0o600); err != nil {
 		t.Fatal(err)
 	}
