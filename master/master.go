@@ -69,7 +69,8 @@ type Master struct {
 	ready chan struct{}
 }
 
-// New prepares a master: data directory, keys, signing key. Start runs it.
+// New prepares a master: data directory and signing key. Run opens the key
+// store, once it holds the data dir, and serves.
 func New(opts Options) (*Master, error) {
 	applyDefaults(&opts.Master)
 	if opts.Log == nil {
@@ -90,12 +91,7 @@ func New(opts Options) (*Master, error) {
 	if err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
 	}
-	store, err := keys.OpenStore(filepath.Join(opts.DataDir, "pki"))
-	if err != nil {
-		return nil, fmt.Errorf("master key store: %w", err)
-	}
-	store.LimitPending(opts.MaxPendingKeys)
-	m := &Master{opts: opts, log: opts.Log, key: key, pub: pub, keys: store,
+	m := &Master{opts: opts, log: opts.Log, key: key, pub: pub,
 		grains: newGrainsCache(), ingest: newIngestLimits(), files: newFileServer(opts.Master), ready: make(chan struct{})}
 	m.mesh = newMeshes(m, opts.Master)
 	return m, nil
@@ -131,7 +127,7 @@ func applyDefaults(c *config.Master) {
 // PublicKey is the master's NKey: it signs jobs and authenticates the master on the bus.
 func (m *Master) PublicKey() string { return m.pub }
 
-// Keys is the master's minion key store.
+// Keys is the master's minion key store, open once Run holds the data dir.
 func (m *Master) Keys() *keys.Store { return m.keys }
 
 // Bus is the embedded bus server, nil when the master uses an external cluster.
@@ -187,9 +183,9 @@ func (m *Master) Run(ctx context.Context) error {
 	}
 }
 
-// lockDataDir takes the data dir lock and loads the key store again under
-// it: a master that held the dir until now may have changed keys since New
-// read them. The returned function releases the lock.
+// lockDataDir takes the data dir lock and opens the key store under it, so
+// that it reads the keys a master that held the dir until now left. The
+// returned function releases the lock.
 func (m *Master) lockDataDir(ctx context.Context) (func(), error) {
 	unlock, err := dirlock.AcquireDir(ctx, m.opts.DataDir, lockFile, "master", cmp.Or(m.opts.LockWait, DefaultLockWait), m.log)
 	if err != nil {
