@@ -13,6 +13,7 @@ import (
 	"github.com/brinecm/brine/pkg/dockerx"
 	"github.com/brinecm/brine/pkg/dockerx/dockertest"
 	"github.com/brinecm/brine/states"
+	"github.com/brinecm/brine/states/statetest"
 )
 
 // treeEnv serves brine:// URLs from a directory, files and directories.
@@ -47,17 +48,7 @@ type fileOnlyEnv struct{ states.Env }
 
 func call(t *testing.T, env states.Env, fun, name string, raw map[string]any, test bool) states.Outcome {
 	t.Helper()
-	e, ok := states.Lookup(fun)
-	if !ok {
-		t.Fatalf("%s is not registered", fun)
-	}
-	args, err := e.Decode(raw)
-	if err != nil {
-		t.Fatalf("decode %s: %v", fun, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	return e.Apply(ctx, &states.Call{ID: name, Name: name, Test: test, Env: env}, args)
+	return statetest.Apply(t, fun, raw, &states.Call{ID: name, Name: name, Test: test, Env: env})
 }
 
 func mustBe(t *testing.T, o states.Outcome, want string, changed bool) {

@@ -7,19 +7,12 @@ import (
 	"testing"
 
 	"github.com/brinecm/brine/states"
+	"github.com/brinecm/brine/states/statetest"
 )
 
 func run(t *testing.T, fun string, raw map[string]any, testMode bool) states.Outcome {
 	t.Helper()
-	e, ok := states.Lookup(fun)
-	if !ok {
-		t.Fatalf("%s is not registered", fun)
-	}
-	args, err := e.Decode(raw)
-	if err != nil {
-		t.Fatalf("decode %s: %v", fun, err)
-	}
-	return e.Apply(context.Background(), &states.Call{ID: "id", Name: "foo", Test: testMode}, args)
+	return statetest.Apply(t, fun, raw, &states.Call{ID: "id", Name: "foo", Test: testMode})
 }
 
 func ptr(b bool) *bool { return &b }
