@@ -80,8 +80,8 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 		cwd = "/"
 	}
 	env = setEnv(env, s.Env)
-	recordDir, token := groupDir(ctx), ""
-	if recordDir != "" {
+	recorder, token := groupRecorder(ctx), ""
+	if recorder != nil {
 		token = newToken()
 		env = setEnv(env, map[string]string{groupEnv: token})
 	}
@@ -115,8 +115,8 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 		return res, fmt.Errorf("start %q: %w", s.Cmd, err)
 	}
 	res.Pid = cmd.Process.Pid
-	if recordDir != "" {
-		record, err := recordGroup(recordDir, res.Pid, token, s.Cmd)
+	if recorder != nil {
+		record, err := recorder.record(res.Pid, token, s.Cmd)
 		if err != nil {
 			// An untracked command could outlive a crash: do not run it.
 			syscall.Kill(-res.Pid, syscall.SIGKILL)

@@ -21,21 +21,35 @@ import (
 // children, so a recycled pid or process group is never taken for theirs.
 const groupEnv = "BRINE_CMD_GROUP"
 
-// groupDirKey is the context key of the record directory.
+// groupDirKey is the context key of the recorder.
 type groupDirKey struct{}
+
+// recorder writes the records of one process's commands into dir. What
+// is the same for every command (the boot, the recording process's start
+// time) is read once, when the recorder is made.
+type recorder struct {
+	dir        string
+	boot       string
+	ownerStart uint64
+	err        error // why this process cannot record its commands
+}
 
 // WithGroupDir returns a context under which Run records the process group
 // of every command it starts in dir (one file per command, removed when
 // the command ends), so that KillLeftovers can kill, after a crash of the
 // process that ran them, the commands that outlived it. dir must exist.
 func WithGroupDir(ctx context.Context, dir string) context.Context {
-	return context.WithValue(ctx, groupDirKey{}, dir)
+	r := &recorder{dir: dir}
+	if r.ownerStart, r.err = startTime(os.Getpid()); r.err == nil {
+		r.boot, r.err = bootID()
+	}
+	return context.WithValue(ctx, groupDirKey{}, r)
 }
 
-// groupDir is the record directory ctx carries, "" for none.
-func groupDir(ctx context.Context) string {
-	dir, _ := ctx.Value(groupDirKey{}).(string)
-	return dir
+// groupRecorder is the recorder ctx carries, nil for none.
+func groupRecorder(ctx context.Context) *recorder {
+	r, _ := ctx.Value(groupDirKey{}).(*recorder)
+	return r
 }
 
 // groupRecord is a running command's process group, as recorded on disk.
@@ -56,26 +70,21 @@ func newToken() string {
 	return hex.EncodeToString(b)
 }
 
-// recordGroup records the process group of a command just started.
-func recordGroup(dir string, pid int, token, cmd string) (path string, err error) {
+// record records the process group of a command just started.
+func (r *recorder) record(pid int, token, cmd string) (path string, err error) {
+	if r.err != nil {
+		return "", fmt.Errorf("record process group of %q: %w", cmd, r.err)
+	}
 	start, err := startTime(pid)
 	if err != nil {
 		return "", fmt.Errorf("record process group of %q: %w", cmd, err)
 	}
-	ownerStart, err := startTime(os.Getpid())
+	data, err := json.Marshal(groupRecord{Pgid: pid, Start: start, Token: token, Boot: r.boot,
+		Owner: os.Getpid(), OwnerStart: r.ownerStart, Cmd: cmd})
 	if err != nil {
 		return "", fmt.Errorf("record process group of %q: %w", cmd, err)
 	}
-	boot, err := bootID()
-	if err != nil {
-		return "", fmt.Errorf("record process group of %q: %w", cmd, err)
-	}
-	data, err := json.Marshal(groupRecord{Pgid: pid, Start: start, Token: token, Boot: boot,
-		Owner: os.Getpid(), OwnerStart: ownerStart, Cmd: cmd})
-	if err != nil {
-		return "", fmt.Errorf("record process group of %q: %w", cmd, err)
-	}
-	path = filepath.Join(dir, strconv.Itoa(pid)+".json")
+	path = filepath.Join(r.dir, strconv.Itoa(pid)+".json")
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		return "", fmt.Errorf("record process group of %q: %w", cmd, err)
 	}
