@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/brinecm/brine/pkg/result"
+	"github.com/brinecm/brine/pkg/tmpfile"
 )
 
 // RunOptions configure one run of a plan.
@@ -26,7 +27,9 @@ type RunOptions struct {
 // affect one another run at the same time (see markShareable); the
 // results are those of a sequential run.
 func (p *Plan) Run(ctx context.Context, opts RunOptions) result.Highstate {
-	return p.run(ctx, opts, true)
+	// Each directory the run writes into is searched once for temporary
+	// files a killed writer left, not at every write.
+	return p.run(tmpfile.WithSweep(ctx), opts, true)
 }
 
 // run is Run; without concurrent, every state runs alone.

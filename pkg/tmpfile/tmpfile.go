@@ -5,17 +5,23 @@
 package tmpfile
 
 import (
+	"context"
 	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 )
 
+// brineMark separates a target's base name from the writer's pid in a
+// temporary name.
+const brineMark = ".brine-"
+
 // prefix is the start of every temporary name for a target named base.
-func prefix(base string) string { return "." + base + ".brine-" }
+func prefix(base string) string { return "." + base + brineMark }
 
 // Pattern is an os.CreateTemp pattern for a temporary file beside target
 // (to be created in filepath.Dir(target)): ".<base>.brine-<pid>-*".
@@ -35,20 +41,41 @@ func Name(target string) string {
 // longer runs, and returns their paths. Files of a live writer (this
 // process among them), of other targets, and names it does not recognise
 // stay. It is best effort: what it cannot read or remove is left for the
-// next write of target to try again.
-func CleanStale(target string) []string {
-	dir, pre := filepath.Dir(target), prefix(filepath.Base(target))
+// next write of target to try again. Under a context from WithSweep, each
+// directory is read once for the whole run instead of at every write.
+func CleanStale(ctx context.Context, target string) []string {
+	dir, base := filepath.Dir(target), filepath.Base(target)
+	var names []string
+	if s, ok := ctx.Value(sweepKey{}).(*sweep); ok {
+		names = s.take(dir, base)
+	} else {
+		names = stale(dir)[base]
+	}
+	var removed []string
+	for _, name := range names {
+		p := filepath.Join(dir, name)
+		if err := os.Remove(p); err == nil {
+			removed = append(removed, p)
+		}
+	}
+	return removed
+}
+
+// stale reads dir once and returns the temporary files in it whose writer
+// no longer runs, by the base name of their target.
+func stale(dir string) map[string][]string {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
 	}
-	var removed []string
+	out := map[string][]string{}
 	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), pre)
-		if !ok {
+		name := e.Name()
+		i := strings.LastIndex(name, brineMark)
+		if !strings.HasPrefix(name, ".") || i < 1 {
 			continue
 		}
-		pidText, _, ok := strings.Cut(rest, "-")
+		pidText, _, ok := strings.Cut(name[i+len(brineMark):], "-")
 		if !ok {
 			continue
 		}
@@ -56,12 +83,42 @@ func CleanStale(target string) []string {
 		if err != nil || pid <= 0 || alive(pid) {
 			continue
 		}
-		p := filepath.Join(dir, e.Name())
-		if err := os.Remove(p); err == nil {
-			removed = append(removed, p)
-		}
+		base := name[1:i]
+		out[base] = append(out[base], name)
 	}
-	return removed
+	return out
+}
+
+// sweepKey is the context key of a run's sweep.
+type sweepKey struct{}
+
+// sweep remembers, for one run, the stale temporary files of each
+// directory it has read, until the writes of their targets remove them.
+type sweep struct {
+	mu   sync.Mutex
+	dirs map[string]map[string][]string // dir -> target base -> stale names
+}
+
+// WithSweep returns a context under which CleanStale reads each directory
+// once: a run writing a thousand files into one directory reads it once,
+// not a thousand times.
+func WithSweep(ctx context.Context) context.Context {
+	return context.WithValue(ctx, sweepKey{}, &sweep{dirs: map[string]map[string][]string{}})
+}
+
+// take returns the stale temporary files of base in dir, reading dir the
+// first time it is asked for, and forgets them.
+func (s *sweep) take(dir, base string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	byBase, ok := s.dirs[dir]
+	if !ok {
+		byBase = stale(dir)
+		s.dirs[dir] = byBase
+	}
+	names := byBase[base]
+	delete(byBase, base)
+	return names
 }
 
 // alive reports whether a process with that pid exists (owned by anyone).

@@ -1,6 +1,7 @@
 package tmpfile
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -28,6 +29,12 @@ func TestName(t *testing.T) {
 }
 
 func TestCleanStale(t *testing.T) {
+	for name, ctx := range map[string]context.Context{"alone": context.Background(), "in a run": WithSweep(context.Background())} {
+		t.Run(name, func(t *testing.T) { testCleanStale(t, ctx) })
+	}
+}
+
+func testCleanStale(t *testing.T, ctx context.Context) {
 	dead := strconv.Itoa(systest.DeadPID(t))
 	self := strconv.Itoa(os.Getpid())
 	parent := strconv.Itoa(os.Getppid())
@@ -53,7 +60,7 @@ func TestCleanStale(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	removed := CleanStale(filepath.Join(dir, "motd"))
+	removed := CleanStale(ctx, filepath.Join(dir, "motd"))
 	for _, c := range cases {
 		p := filepath.Join(dir, c.file)
 		_, err := os.Stat(p)
@@ -64,7 +71,36 @@ func TestCleanStale(t *testing.T) {
 			t.Errorf("%s: reported removed %v, want %v", c.file, slices.Contains(removed, p), c.gone)
 		}
 	}
-	if CleanStale(filepath.Join(dir, "missing-dir", "x")) != nil {
+	if CleanStale(ctx, filepath.Join(dir, "missing-dir", "x")) != nil {
 		t.Error("an unreadable directory reports removals")
+	}
+}
+
+// TestSweepReadsEachDirectoryOnce: in a run, a directory is read at the
+// first write into it; each target's stale files go at its own write.
+func TestSweepReadsEachDirectoryOnce(t *testing.T) {
+	dead := strconv.Itoa(systest.DeadPID(t))
+	dir := t.TempDir()
+	plant := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a, b := plant(".a.brine-"+dead+"-1"), plant(".b.brine-"+dead+"-1")
+	ctx := WithSweep(context.Background())
+	if got := CleanStale(ctx, filepath.Join(dir, "a")); !slices.Equal(got, []string{a}) {
+		t.Fatalf("write of a removed %v, want %v", got, []string{a})
+	}
+	late := plant(".b.brine-" + dead + "-2") // after the run read the directory
+	if got := CleanStale(ctx, filepath.Join(dir, "b")); !slices.Equal(got, []string{b}) {
+		t.Fatalf("write of b removed %v, want %v (the directory read once)", got, []string{b})
+	}
+	if _, err := os.Stat(late); err != nil {
+		t.Fatalf("a file made after the run read the directory: %v", err)
+	}
+	if got := CleanStale(ctx, filepath.Join(dir, "a")); got != nil {
+		t.Fatalf("a second write of a removed %v", got)
 	}
 }

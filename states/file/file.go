@@ -5,6 +5,7 @@
 package file
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -220,8 +221,8 @@ func newSpec(p perms) writeSpec {
 // file where a good one was; a new file needs no such guard. The
 // temporary name carries this process's pid, and the temporary files that
 // a killed writer left beside path are removed first (see tmpfile).
-func writeAtomic(path string, data []byte, w writeSpec) (err error) {
-	tmpfile.CleanStale(path)
+func writeAtomic(ctx context.Context, path string, data []byte, w writeSpec) (err error) {
+	tmpfile.CleanStale(ctx, path)
 	var f *os.File
 	for range 100 {
 		f, err = os.OpenFile(tmpfile.Name(path), os.O_WRONLY|os.O_CREATE|os.O_EXCL, w.createPerm)

@@ -58,7 +58,7 @@ type SymlinkArgs struct {
 	Group    string `arg:"group"`
 }
 
-func symlink(_ context.Context, c *states.Call, a *SymlinkArgs) states.Outcome {
+func symlink(ctx context.Context, c *states.Call, a *SymlinkArgs) states.Outcome {
 	name := c.Name
 	if !filepath.IsAbs(name) {
 		return notAbsolute(name)
@@ -149,7 +149,7 @@ func symlink(_ context.Context, c *states.Call, a *SymlinkArgs) states.Outcome {
 		}
 		changes["forced"] = "Symlink was forcibly replaced"
 	}
-	if err := replaceWithSymlink(a.Target, name, p); err != nil {
+	if err := replaceWithSymlink(ctx, a.Target, name, p); err != nil {
 		return states.Failedf("Unable to create new symlink %s -> %s: %v", name, a.Target, err)
 	}
 	changes["new"] = name
@@ -159,8 +159,8 @@ func symlink(_ context.Context, c *states.Call, a *SymlinkArgs) states.Outcome {
 // replaceWithSymlink creates the link under a temporary name, owns it and
 // renames it over name, so name never goes missing. Temporary links a
 // killed writer left beside name are removed first.
-func replaceWithSymlink(target, name string, p perms) error {
-	tmpfile.CleanStale(name)
+func replaceWithSymlink(ctx context.Context, target, name string, p perms) error {
+	tmpfile.CleanStale(ctx, name)
 	tmp := tmpfile.Name(name)
 	if err := os.Symlink(target, tmp); err != nil {
 		return err

@@ -89,7 +89,7 @@ func managed(ctx context.Context, c *states.Call, a *ManagedArgs) states.Outcome
 		return states.WouldChange(fmt.Sprintf("The file %s is set to be changed", name)+testNote, changes)
 	}
 	if contentDiffers {
-		err = writeAtomic(name, want, keepSpec(st, p))
+		err = writeAtomic(ctx, name, want, keepSpec(st, p))
 	} else {
 		err = p.apply(name, st)
 	}
@@ -124,7 +124,7 @@ func managedNew(ctx context.Context, c *states.Call, a *ManagedArgs, p perms) st
 	} else if err != nil {
 		return states.Failedf("Unable to stat %s: %v", dir, err)
 	}
-	if err := writeAtomic(name, want, newSpec(p)); err != nil {
+	if err := writeAtomic(ctx, name, want, newSpec(p)); err != nil {
 		return states.Failedf("Unable to manage file %s: %v", name, err)
 	}
 	changes := map[string]any{"diff": "New file"}

@@ -43,14 +43,14 @@ func readExisting(name string) (data []byte, st *syscall.Stat_t, exists bool, er
 
 // writeText writes data to name, keeping the owner and mode of the file
 // st describes, or with default permissions for a new file.
-func writeText(name string, data []byte, st *syscall.Stat_t) error {
+func writeText(ctx context.Context, name string, data []byte, st *syscall.Stat_t) error {
 	if st == nil {
-		return writeAtomic(name, data, newSpec(perms{uid: -1, gid: -1}))
+		return writeAtomic(ctx, name, data, newSpec(perms{uid: -1, gid: -1}))
 	}
-	return writeAtomic(name, data, keepSpec(st, perms{uid: -1, gid: -1}))
+	return writeAtomic(ctx, name, data, keepSpec(st, perms{uid: -1, gid: -1}))
 }
 
-func appendText(_ context.Context, c *states.Call, a *AppendArgs) states.Outcome {
+func appendText(ctx context.Context, c *states.Call, a *AppendArgs) states.Outcome {
 	name := c.Name
 	if !filepath.IsAbs(name) {
 		return notAbsolute(name)
@@ -95,7 +95,7 @@ func appendText(_ context.Context, c *states.Call, a *AppendArgs) states.Outcome
 			}
 		}
 	}
-	if err := writeText(name, data, st); err != nil {
+	if err := writeText(ctx, name, data, st); err != nil {
 		return states.Failedf("Unable to append to %s: %v", name, err)
 	}
 	return states.Succeeded(fmt.Sprintf("Appended %d lines", len(add)), changes)
@@ -183,7 +183,7 @@ type lineErr string
 
 func (e lineErr) Error() string { return string(e) }
 
-func line(_ context.Context, c *states.Call, a *LineArgs) states.Outcome {
+func line(ctx context.Context, c *states.Call, a *LineArgs) states.Outcome {
 	name := c.Name
 	if !filepath.IsAbs(name) {
 		return notAbsolute(name)
@@ -231,7 +231,7 @@ func line(_ context.Context, c *states.Call, a *LineArgs) states.Outcome {
 	if c.Test {
 		return states.WouldChange("Changes would be made", changes)
 	}
-	if err := writeText(name, data, st); err != nil {
+	if err := writeText(ctx, name, data, st); err != nil {
 		return states.Failedf("Unable to write %s: %v", name, err)
 	}
 	return states.Succeeded("Changes were made", changes)

@@ -276,12 +276,12 @@ func managed(ctx context.Context, c *states.Call, a *ManagedArgs) states.Outcome
 		return states.WouldChange(fmt.Sprintf("Package repo '%s' would be configured in %s", c.Name, path), changes)
 	}
 	if _, ok := changes["key"]; ok {
-		if err := writeFile(a.SignedBy, key); err != nil {
+		if err := writeFile(ctx, a.SignedBy, key); err != nil {
 			return states.Failedf("write key: %v", err)
 		}
 	}
 	if _, ok := changes["repo"]; ok {
-		if err := writeFile(path, []byte(content)); err != nil {
+		if err := writeFile(ctx, path, []byte(content)); err != nil {
 			return states.Failed(fmt.Sprintf("write %s: %v", path, err), withoutRepo(changes))
 		}
 	}
@@ -316,11 +316,11 @@ func refresh(ctx context.Context, changes map[string]any) (states.Outcome, bool)
 // writeFile writes a world-readable file (apt reads sources and keys as
 // an unprivileged user) through a temporary file, so apt never sees half of
 // it. Temporary files a killed writer left beside path are removed first.
-func writeFile(path string, data []byte) error {
+func writeFile(ctx context.Context, path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmpfile.CleanStale(path)
+	tmpfile.CleanStale(ctx, path)
 	tmp, err := os.CreateTemp(filepath.Dir(path), tmpfile.Pattern(path))
 	if err != nil {
 		return err
@@ -382,7 +382,7 @@ func absent(ctx context.Context, c *states.Call, a *AbsentArgs) states.Outcome {
 		return states.WouldChange(fmt.Sprintf("Package repo '%s' will be removed from %s", c.Name, paths(edits)), changes)
 	}
 	for _, e := range edits {
-		if err := e.apply(); err != nil {
+		if err := e.apply(ctx); err != nil {
 			return states.Failedf("%v", err)
 		}
 	}
@@ -437,10 +437,10 @@ func withoutSource(path string, s source) (edit, error) {
 
 // apply rewrites the file, or removes it when only comments and blank
 // lines are left.
-func (e edit) apply() error {
+func (e edit) apply(ctx context.Context) error {
 	for _, l := range e.rest {
 		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "#") {
-			return writeFile(e.path, []byte(strings.Join(e.rest, "\n")+"\n"))
+			return writeFile(ctx, e.path, []byte(strings.Join(e.rest, "\n")+"\n"))
 		}
 	}
 	return os.Remove(e.path)

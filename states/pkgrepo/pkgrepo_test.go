@@ -215,7 +215,7 @@ func TestWriteFileRemovesStaleTemporaryFiles(t *testing.T) {
 	if err := os.WriteFile(stale, []byte("deb half"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeFile(path, []byte("deb http://example.org/ stable main\n")); err != nil {
+	if err := writeFile(context.Background(), path, []byte("deb http://example.org/ stable main\n")); err != nil {
 		t.Fatal(err)
 	}
 	entries, err := os.ReadDir(dir)
