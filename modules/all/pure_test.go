@@ -14,8 +14,14 @@ import (
 // carries alone (see docs/security.md).
 func TestPureSet(t *testing.T) {
 	want := []string{
-		"grains.get", "grains.item", "grains.items", "grains.ls",
+		"config.get",
+		"cp.list_master", "cp.list_master_dirs",
+		"defaults.deepcopy", "defaults.merge",
+		"file.basename", "file.dirname",
+		"grains.filter_by", "grains.get", "grains.item", "grains.items", "grains.ls",
+		"log.critical", "log.debug", "log.error", "log.info", "log.warning",
 		"mine.get",
+		"slsutil.merge", "slsutil.serialize", "slsutil.update",
 		"state.show_highstate", "state.show_lowstate", "state.show_sls", "state.show_top",
 		"test.echo",
 	}
@@ -28,7 +34,7 @@ func TestPureSet(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("pure functions %v, want %v", got, want)
 	}
-	for _, name := range []string{"cmd.run", "cmd.run_all", "cmd.retcode", "pkg.version", "test.ping", "docker.ps"} {
+	for _, name := range []string{"cmd.run", "cmd.run_all", "cmd.retcode", "pkg.version", "test.ping", "docker.ps", "file.file_exists", "cmd.has_exec"} {
 		e, ok := modules.Lookup(name)
 		if !ok {
 			t.Errorf("%s is not registered", name)

@@ -1,9 +1,11 @@
 // Package cmd provides the cmd execution module: cmd.run, cmd.run_all and
-// cmd.retcode run shell commands on the minion.
+// cmd.retcode run shell commands on the minion; cmd.has_exec looks for a
+// program in its PATH.
 package cmd
 
 import (
 	"context"
+	"os/exec"
 	"time"
 
 	"github.com/brinecm/brine/modules"
@@ -27,7 +29,20 @@ func (a *runArgs) run(ctx context.Context) (cmdrun.Result, error) {
 
 var params = []string{"cmd"}
 
+type hasExecArgs struct {
+	Cmd string `arg:"cmd,required"`
+}
+
 func init() {
+	modules.Register("cmd.has_exec", modules.Func[hasExecArgs]{
+		ReadOnly: true,
+		Doc:      "Return True when cmd is an executable in PATH (or an executable path).",
+		Params:   []string{"cmd"},
+		Call: func(_ context.Context, _ *modules.Runtime, a *hasExecArgs) (any, error) {
+			_, err := exec.LookPath(a.Cmd)
+			return err == nil, nil
+		},
+	})
 	modules.Register("cmd.run", modules.Func[runArgs]{
 		Doc:    "Run a shell command and return its output (stdout, then stderr).",
 		Params: params,

@@ -1,7 +1,8 @@
 // Package file provides the read-only checks of Salt's file execution
-// module that tests use most: file.file_exists, file.directory_exists,
-// file.contains, file.search, file.get_mode, file.get_user and
-// file.get_group.
+// module that tests and formulas use most: file.file_exists,
+// file.directory_exists, file.contains, file.search, file.get_mode,
+// file.get_user and file.get_group, and the path helpers file.dirname and
+// file.basename.
 package file
 
 import (
@@ -14,6 +15,7 @@ import (
 	"os/user"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/brinecm/brine/modules"
@@ -39,6 +41,24 @@ type searchArgs struct {
 const maxRead = 64 << 20
 
 func init() {
+	modules.Register("file.dirname", modules.Func[pathArgs]{
+		ReadOnly: true,
+		Pure:     true,
+		Doc:      "Return the directory part of path, as Python's os.path.dirname (no file system access).",
+		Params:   []string{"path"},
+		Call: func(_ context.Context, _ *modules.Runtime, a *pathArgs) (any, error) {
+			return Dirname(a.Path), nil
+		},
+	})
+	modules.Register("file.basename", modules.Func[pathArgs]{
+		ReadOnly: true,
+		Pure:     true,
+		Doc:      "Return the last part of path, as Python's os.path.basename ('' after a trailing slash).",
+		Params:   []string{"path"},
+		Call: func(_ context.Context, _ *modules.Runtime, a *pathArgs) (any, error) {
+			return a.Path[strings.LastIndexByte(a.Path, '/')+1:], nil
+		},
+	})
 	modules.Register("file.file_exists", modules.Func[pathArgs]{
 		ReadOnly: true,
 		Doc:      "Return True when path is a regular file (after symlinks).",
@@ -172,4 +192,18 @@ func read(path string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	return b, nil
+}
+
+// Dirname is Python's os.path.dirname: everything before the last '/',
+// without trailing slashes unless it is only slashes.
+func Dirname(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 {
+		return ""
+	}
+	head := p[:i+1]
+	if trimmed := strings.TrimRight(head, "/"); trimmed != "" {
+		return trimmed
+	}
+	return head
 }

@@ -79,3 +79,27 @@ func TestChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestPathHelpers checks file.dirname and file.basename against Python's
+// os.path semantics.
+func TestPathHelpers(t *testing.T) {
+	tests := []struct{ path, dir, base string }{
+		{"/home/alice", "/home", "alice"},
+		{"/home/alice/", "/home/alice", ""},
+		{"alice", "", "alice"},
+		{"/", "/", ""},
+		{"//x", "//", "x"},
+		{"a//b", "a", "b"},
+	}
+	for _, tc := range tests {
+		for fun, want := range map[string]string{"file.dirname": tc.dir, "file.basename": tc.base} {
+			got, err := modules.Call(context.Background(), &modules.Runtime{}, fun, []any{tc.path}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("%s(%q) = %q, want %q", fun, tc.path, got, want)
+			}
+		}
+	}
+}

@@ -1,5 +1,6 @@
 // Package grains provides the grains execution module: grains.items,
-// grains.get, grains.item and grains.ls read the minion's grains.
+// grains.get, grains.item and grains.ls read the minion's grains, and
+// grains.filter_by picks the entry of a lookup table a grain selects.
 package grains
 
 import (
@@ -8,6 +9,7 @@ import (
 
 	"github.com/brinecm/brine/modules"
 	"github.com/brinecm/brine/pkg/dict"
+	"github.com/brinecm/brine/pkg/saltdata"
 )
 
 type noArgs struct{}
@@ -16,6 +18,14 @@ type getArgs struct {
 	Key       string `arg:"key,required"`
 	Default   any    `arg:"default"`
 	Delimiter string `arg:"delimiter"`
+}
+
+type filterByArgs struct {
+	LookupDict map[string]any `arg:"lookup_dict,required"`
+	Grain      string         `arg:"grain"`
+	Merge      any            `arg:"merge"`
+	Default    string         `arg:"default"`
+	Base       string         `arg:"base"`
 }
 
 type itemArgs struct {
@@ -35,7 +45,7 @@ func init() {
 		ReadOnly: true,
 		Pure:     true,
 		Doc:      "Return one grain; nested keys are joined by ':' (or delimiter), default when missing.",
-		Params:   []string{"key", "default"},
+		Params:   []string{"key", "default", "delimiter"},
 		Call: func(_ context.Context, rt *modules.Runtime, a *getArgs) (any, error) {
 			if v, ok := dict.Traverse(rt.Grains, a.Key, a.Delimiter); ok {
 				return v, nil
@@ -44,6 +54,23 @@ func init() {
 				return "", nil
 			}
 			return a.Default, nil
+		},
+	})
+	modules.Register("grains.filter_by", modules.Func[filterByArgs]{
+		ReadOnly: true,
+		Pure:     true,
+		Doc: "Return the entry of lookup_dict whose key matches (as a glob) the value of grain " +
+			"(default os_family); else the entry named default (default 'default'); merged over the " +
+			"entry named base when given, and merge merged over the result.",
+		Params: []string{"lookup_dict", "grain", "merge", "default", "base"},
+		Call: func(_ context.Context, rt *modules.Runtime, a *filterByArgs) (any, error) {
+			if a.Grain == "" {
+				a.Grain = "os_family"
+			}
+			if a.Default == "" {
+				a.Default = "default"
+			}
+			return saltdata.FilterBy(a.LookupDict, a.Grain, rt.Grains, a.Merge, a.Default, a.Base)
 		},
 	})
 	modules.Register("grains.item", modules.Func[itemArgs]{

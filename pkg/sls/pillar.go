@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/brinecm/brine/pkg/dict"
 	"github.com/brinecm/brine/pkg/jinja"
+	"github.com/brinecm/brine/pkg/saltdata"
 	"gopkg.in/yaml.v3"
 )
 
@@ -194,12 +197,8 @@ func deepCopyValue(v any) any {
 func (c *Compiler) caller(pillar func(context.Context) map[string]any) jinja.CallFunc {
 	return func(ctx context.Context, fun string, args []any, kwargs map[string]any) (any, error) {
 		switch fun {
-		case "grains.get":
-			return get(fun, args, kwargs, c.cfg.Grains)
-		case "pillar.get":
-			return get(fun, args, kwargs, pillar(ctx))
-		case "config.get":
-			return get(fun, args, kwargs, c.cfg.Opts, c.cfg.Grains, pillar(ctx))
+		case "grains.get", "pillar.get", "config.get":
+			return c.get(ctx, fun, args, kwargs, pillar)
 		case "grains.items":
 			return c.cfg.Grains, nil
 		case "pillar.items", "pillar.raw":
@@ -216,47 +215,103 @@ func (c *Compiler) caller(pillar func(context.Context) map[string]any) jinja.Cal
 	}
 }
 
-// get is grains.get, pillar.get and config.get: get(key, default="",
-// delimiter=":"), looking in each source in turn.
-func get(fun string, args []any, kwargs map[string]any, sources ...map[string]any) (any, error) {
-	var key, delim any
-	var def any = ""
+// getArgs are the arguments of grains.get, pillar.get and config.get.
+type getArgs struct {
+	key, delim string
+	def        any
+	merge      any // pillar.get: a bool; config.get: a strategy name
+	mergeLists bool
+	omit       [4]bool // config.get: omit_opts, omit_grains, omit_pillar, omit_master
+}
+
+// getParams are the positional parameters of get, in order.
+var getParams = map[string][]string{
+	"grains.get": {"key", "default", "delimiter", "ordered"},
+	"pillar.get": {"key", "default", "merge", "merge_nested_lists", "delimiter", "pillarenv", "saltenv"},
+	"config.get": {"key", "default", "delimiter", "merge", "omit_opts", "omit_pillar", "omit_master", "omit_grains"},
+}
+
+// get is grains.get, pillar.get and config.get with Salt's arguments:
+// pillar.get merges the pillar's value over its default with merge=True,
+// config.get looks in opts, grains, pillar and the pillar's master mapping.
+func (c *Compiler) get(ctx context.Context, fun string, args []any, kwargs map[string]any, pillar func(context.Context) map[string]any) (any, error) {
+	params := getParams[fun]
+	if len(args) > len(params) {
+		return nil, fmt.Errorf("%s: takes at most %d positional arguments (%s), got %d", fun, len(params), strings.Join(params, ", "), len(args))
+	}
+	raw := make(map[string]any, len(args)+len(kwargs))
 	for i, a := range args {
-		switch i {
-		case 0:
-			key = a
-		case 1:
-			def = a
-		case 2:
-			delim = a
-		default:
-			return nil, fmt.Errorf("%s: too many arguments", fun)
-		}
+		raw[params[i]] = a
 	}
 	for k, v := range kwargs {
-		switch k {
-		case "key":
-			key = v
-		case "default":
-			def = v
-		case "delimiter":
-			delim = v
-		case "merge", "ordered", "omit_opts", "omit_grains", "omit_pillar", "omit_master":
-		default:
-			return nil, fmt.Errorf("%s: unexpected keyword argument %q", fun, k)
+		if !slices.Contains(params, k) {
+			return nil, fmt.Errorf("%s: unexpected keyword argument %q (takes %s)", fun, k, strings.Join(params, ", "))
 		}
+		if _, dup := raw[k]; dup {
+			return nil, fmt.Errorf("%s: argument %q given twice", fun, k)
+		}
+		raw[k] = v
 	}
-	ks, ok := key.(string)
+	a := getArgs{def: ""}
+	key, ok := raw["key"].(string)
 	if !ok {
-		return nil, fmt.Errorf("%s: key must be a string, got %T", fun, key)
+		return nil, fmt.Errorf("%s: key must be a string, got %T", fun, raw["key"])
 	}
-	ds, _ := delim.(string)
-	for _, src := range sources {
-		if v, ok := dict.Traverse(src, ks, ds); ok {
-			return v, nil
+	a.key = key
+	if v, ok := raw["default"]; ok {
+		a.def = v
+	}
+	if v, ok := raw["delimiter"]; ok && v != nil {
+		if a.delim, ok = v.(string); !ok {
+			return nil, fmt.Errorf("%s: delimiter must be a string, got %T", fun, v)
 		}
 	}
-	return def, nil
+	a.merge = raw["merge"]
+	a.mergeLists = truthy(raw["merge_nested_lists"])
+	for i, n := range []string{"omit_opts", "omit_grains", "omit_pillar", "omit_master"} {
+		a.omit[i] = truthy(raw[n])
+	}
+	switch fun {
+	case "grains.get":
+		return saltdata.PillarGet(c.cfg.Grains, a.key, a.def, a.delim, false, false, nil), nil
+	case "pillar.get":
+		return saltdata.PillarGet(pillar(ctx), a.key, a.def, a.delim, truthy(a.merge), a.mergeLists, slog.Default()), nil
+	}
+	var strategy string
+	if a.merge != nil {
+		if strategy, ok = a.merge.(string); !ok {
+			return nil, fmt.Errorf("config.get: merge must be a strategy name (recurse or overwrite), got %T", a.merge)
+		}
+	}
+	src := saltdata.ConfigSources{Opts: c.cfg.Opts, Grains: c.cfg.Grains,
+		OmitOpts: a.omit[0], OmitGrains: a.omit[1], OmitPillar: a.omit[2], OmitMaster: a.omit[3]}
+	if !src.OmitPillar || !src.OmitMaster {
+		src.Pillar = pillar(ctx)
+	}
+	return saltdata.ConfigGet(src, a.key, a.def, a.delim, strategy)
+}
+
+// truthy is Python's truth of a plain value.
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		return x != ""
+	case int:
+		return x != 0
+	case int64:
+		return x != 0
+	case float64:
+		return x != 0
+	case []any:
+		return len(x) > 0
+	case map[string]any:
+		return len(x) > 0
+	}
+	return true
 }
 
 // items is grains.item and pillar.item: a mapping of each named key to its
