@@ -25,6 +25,14 @@ import (
 	"github.com/brinecm/brine/pkg/ovsx"
 )
 
+// SaltVersion is the Salt release whose behaviour brine follows, reported
+// as the saltversion grain (and saltversioninfo, as a list of ints) since
+// formulas branch on it.
+const SaltVersion = "3006.18"
+
+// saltVersionInfo is SaltVersion as Salt's saltversioninfo grain: [3006, 18].
+func saltVersionInfo() []any { return releaseInfo(SaltVersion) }
+
 // Collect gathers the core grains of this host for minion id, then merges
 // custom (static grains from the minion config) over them. The Docker and
 // Open vSwitch probes, which wait on their daemons, run while the rest is
@@ -107,6 +115,9 @@ func (c collector) collect(ctx context.Context, id string) (map[string]any, erro
 	for k, v := range osGrains(rel) {
 		g[k] = v
 	}
+	g["osarch"] = osArch(g["os_family"].(string), g["cpuarch"].(string))
+	g["saltversion"] = SaltVersion
+	g["saltversioninfo"] = saltVersionInfo()
 
 	for k, v := range c.hostGrains() {
 		g[k] = v

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"testing"
@@ -20,15 +21,17 @@ func TestOSRelease(t *testing.T) {
 		file                                    string
 		os, family, release, codename, fullname string
 		major                                   any // int, or nil when there is none
+		info                                    []any
+		finger                                  string
 	}{
-		{"debian12", "Debian", "Debian", "12", "bookworm", "Debian GNU/Linux", 12},
-		{"ubuntu2204", "Ubuntu", "Debian", "22.04", "jammy", "Ubuntu", 22},
-		{"pop2204", "Pop", "Debian", "22.04", "jammy", "Pop!_OS", 22},
-		{"alpine319", "Alpine", "Alpine", "3.19.1", "", "Alpine Linux", 3},
-		{"rocky93", "Rocky", "RedHat", "9.3", "Blue Onyx", "Rocky Linux", 9},
-		{"centos7", "CentOS", "RedHat", "7", "Core", "CentOS Linux", 7},
-		{"arch", "Arch", "Arch", "rolling", "", "Arch Linux", nil},
-		{"opensuse-leap155", "SUSE", "Suse", "15.5", "", "openSUSE Leap", 15},
+		{"debian12", "Debian", "Debian", "12", "bookworm", "Debian GNU/Linux", 12, []any{12}, "Debian-12"},
+		{"ubuntu2204", "Ubuntu", "Debian", "22.04", "jammy", "Ubuntu", 22, []any{22, 4}, "Ubuntu-22.04"},
+		{"pop2204", "Pop", "Debian", "22.04", "jammy", "Pop!_OS", 22, []any{22, 4}, "Pop!_OS-22"},
+		{"alpine319", "Alpine", "Alpine", "3.19.1", "", "Alpine Linux", 3, []any{3, 19, 1}, "Alpine Linux-3"},
+		{"rocky93", "Rocky", "RedHat", "9.3", "Blue Onyx", "Rocky Linux", 9, []any{9, 3}, "Rocky Linux-9"},
+		{"centos7", "CentOS", "RedHat", "7", "Core", "CentOS Linux", 7, []any{7}, "CentOS Linux-7"},
+		{"arch", "Arch", "Arch", "rolling", "", "Arch Linux", nil, []any{"rolling"}, "Arch Linux-rolling"},
+		{"opensuse-leap155", "SUSE", "Suse", "15.5", "", "openSUSE Leap", 15, []any{15, 5}, "openSUSE Leap-15"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -44,11 +47,16 @@ func TestOSRelease(t *testing.T) {
 			if tt.major != nil {
 				want["osmajorrelease"] = tt.major
 			}
+			if !slices.Equal(g["osrelease_info"].([]any), tt.info) {
+				t.Errorf("osrelease_info = %#v, want %#v", g["osrelease_info"], tt.info)
+			}
+			want["osfinger"] = tt.finger
+			want["osrelease_info"] = g["osrelease_info"] // compared above
 			if len(g) != len(want) {
 				t.Errorf("got grains %v, want %v", g, want)
 			}
 			for k, v := range want {
-				if g[k] != v {
+				if k != "osrelease_info" && g[k] != v {
 					t.Errorf("%s = %#v, want %#v", k, g[k], v)
 				}
 			}
@@ -355,7 +363,7 @@ func TestPlatformMatchesCollect(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k, v := range p {
-		if full[k] != v {
+		if !reflect.DeepEqual(full[k], v) {
 			t.Errorf("Platform %s = %v, Collect says %v", k, v, full[k])
 		}
 	}

@@ -2,6 +2,7 @@ package grains
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"strconv"
 	"strings"
@@ -136,8 +137,10 @@ func osFamily(os string, idLike []string) string {
 	return os
 }
 
-// osGrains derives os, os_family, osrelease, osmajorrelease, oscodename and
-// osfullname from os-release fields.
+// osGrains derives os, os_family, osrelease, osrelease_info (a list of
+// ints, where a part is a number), osmajorrelease (an int), osfinger,
+// oscodename and osfullname from os-release fields, as Salt names and
+// types them.
 func osGrains(rel map[string]string) map[string]any {
 	os := osName(strings.ToLower(rel["ID"]))
 	g := map[string]any{
@@ -157,7 +160,56 @@ func osGrains(rel map[string]string) map[string]any {
 	if n, err := strconv.Atoi(major); err == nil {
 		g["osmajorrelease"] = n
 	}
+	if r := g["osrelease"].(string); r != "" {
+		info := releaseInfo(r)
+		g["osrelease_info"] = info
+		name := g["osfullname"].(string)
+		switch os {
+		case "Debian", "Raspbian":
+			name = os
+		}
+		ver := fmt.Sprint(info[0])
+		if name == "Ubuntu" || name == "Pop" {
+			ver = r
+		}
+		g["osfinger"] = name + "-" + ver
+	}
 	return g
+}
+
+// releaseInfo is Salt's osrelease_info: the release split at dots, each
+// all-digit part an int ("22.04" gives [22, 4]), the others left strings.
+func releaseInfo(release string) []any {
+	parts := strings.Split(release, ".")
+	out := make([]any, len(parts))
+	for i, p := range parts {
+		out[i] = p
+		if n, err := strconv.Atoi(p); err == nil && p != "" && strings.Trim(p, "0123456789") == "" {
+			out[i] = n
+		}
+	}
+	return out
+}
+
+// osArch is Salt's osarch: the package architecture, as dpkg names it on
+// the Debian family (amd64, arm64...), the machine name elsewhere.
+func osArch(family, cpuarch string) string {
+	if family != "Debian" {
+		return cpuarch
+	}
+	switch cpuarch {
+	case "x86_64":
+		return "amd64"
+	case "aarch64":
+		return "arm64"
+	case "i386", "i486", "i586", "i686":
+		return "i386"
+	case "armv7l", "armv6l":
+		return "armhf"
+	case "ppc64le":
+		return "ppc64el"
+	}
+	return cpuarch
 }
 
 // codename is VERSION_CODENAME, else Ubuntu's own field, else the words in
