@@ -16,6 +16,8 @@ import (
 	_ "github.com/brinecm/brine/states/pkg"              // pkg.*
 	_ "github.com/brinecm/brine/states/pkgrepo"          // pkgrepo.*
 	_ "github.com/brinecm/brine/states/service"          // service.*
+	_ "github.com/brinecm/brine/states/sysctl"           // sysctl.present
 	_ "github.com/brinecm/brine/states/test"             // test.*
+	_ "github.com/brinecm/brine/states/timezone"         // timezone.system
 	_ "github.com/brinecm/brine/states/user"             // user.*
 )
