@@ -33,6 +33,12 @@ type RunArgs struct {
 	Timeout         time.Duration     `arg:"timeout"`
 	Stdin           string            `arg:"stdin"`
 	SuccessRetcodes Retcodes          `arg:"success_retcodes"`
+	// HideOutput leaves stdout and stderr out of the return, as Salt's
+	// hide_output (for commands that print secrets).
+	HideOutput bool `arg:"hide_output"`
+	// OutputLoglevel is accepted and ignored: Salt uses it only for the
+	// level at which its minion logs the output, which brine does not log.
+	OutputLoglevel string `arg:"output_loglevel"`
 }
 
 // Retcodes is a list of exit codes, written as one integer or a list.
@@ -83,6 +89,9 @@ func run(ctx context.Context, c *states.Call, a *RunArgs) states.Outcome {
 			return states.Failed(err.Error(), changes(res))
 		}
 		return states.Failed(err.Error(), nil)
+	}
+	if a.HideOutput {
+		res.Stdout, res.Stderr = "", ""
 	}
 	if slices.Contains(a.SuccessRetcodes, res.Retcode) {
 		res.Retcode = 0 // as Salt reports an accepted exit code

@@ -37,6 +37,7 @@ func TestRun(t *testing.T) {
 		{"stdin", "cat", map[string]any{"stdin": "in"}, true, 0, "in", ""},
 		{"shell", `echo "$0"`, map[string]any{"shell": "/bin/sh"}, true, 0, "/bin/sh", ""},
 		{"success_retcodes", "exit 3", map[string]any{"success_retcodes": []any{2, 3}}, true, 0, "", ""},
+		{"hide_output", "echo secret; echo s2 >&2", map[string]any{"hide_output": true, "output_loglevel": "quiet"}, true, 0, "", ""},
 		{"success_retcodes single", "exit 3", map[string]any{"success_retcodes": 3}, true, 0, "", ""},
 		{"success_retcodes other", "exit 4", map[string]any{"success_retcodes": []any{2, 3}}, false, 4, "", ""},
 	}

@@ -17,6 +17,11 @@ type InstalledArgs struct {
 	Refresh  bool    `arg:"refresh"`
 	FromRepo string  `arg:"fromrepo"`
 	Hold     *bool   `arg:"hold"`
+	// Accepted and ignored, as they change nothing brine does: Salt
+	// reloads its own execution modules after an install (reload_modules)
+	// and looks up suggestions for a misspelt package (skip_suggestions).
+	ReloadModules   bool `arg:"reload_modules"`
+	SkipSuggestions bool `arg:"skip_suggestions"`
 }
 
 func installed(ctx context.Context, c *states.Call, a *InstalledArgs) states.Outcome {

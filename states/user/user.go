@@ -45,6 +45,11 @@ type PresentArgs struct {
 	Fullname     *string   `arg:"fullname"`
 	Password     *string   `arg:"password"`
 	System       bool      `arg:"system"`
+	// AllowUIDChange and AllowGIDChange are accepted and ignored: brine
+	// changes an existing user's uid or gid when asked, as Salt does when
+	// they are True.
+	AllowUIDChange bool `arg:"allow_uid_change"`
+	AllowGIDChange bool `arg:"allow_gid_change"`
 }
 
 // AbsentArgs are user.absent's arguments.
