@@ -61,9 +61,7 @@ func system(_ context.Context, root string, c *states.Call, a *SystemArgs) state
 			if *a.UTC {
 				want = "UTC"
 			}
-			for _, line := range []string{"0.0 0 0.0", "0"}[min(len(adj), 2):] {
-				adj = append(adj, line) // adjtime(5)'s first two lines, where missing
-			}
+			adj = append(adj, []string{"0.0 0 0.0", "0"}[min(len(adj), 2):]...) // adjtime(5)'s first two lines, where missing
 			if adj[2] != want {
 				adj[2] = want
 				changes["utc"] = *a.UTC
