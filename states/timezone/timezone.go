@@ -61,7 +61,7 @@ func system(_ context.Context, root string, c *states.Call, a *SystemArgs) state
 			if *a.UTC {
 				want = "UTC"
 			}
-			adj = append(adj, []string{"0.0 0 0.0", "0"}[min(len(adj), 2):]...) // adjtime(5)'s first two lines, where missing
+			adj = append(adj, []string{"0.0 0 0.0", "0", ""}[min(len(adj), 3):]...) // adjtime(5)'s three lines, where missing
 			if adj[2] != want {
 				adj[2] = want
 				changes["utc"] = *a.UTC

@@ -68,6 +68,11 @@ func TestSystem(t *testing.T) {
 		}
 	}
 	statetest.Expect(t, run(t, root, "Europe/Paris", map[string]any{"utc": false}, false), "true", false)
+	must(t, os.WriteFile(filepath.Join(root, "etc/adjtime"), []byte("0.0 0 0.0\n"), 0o644)) // a short adjtime
+	statetest.Expect(t, run(t, root, "Europe/Paris", map[string]any{"utc": true}, false), "true", true)
+	if b, _ := os.ReadFile(filepath.Join(root, "etc/adjtime")); string(b) != "0.0 0 0.0\n0\nUTC\n" {
+		t.Errorf("short adjtime became %q", b)
+	}
 	for _, bad := range []string{"Mars/Olympus", "../../etc/passwd", "/etc/passwd"} {
 		statetest.Expect(t, run(t, root, bad, nil, false), "false", false)
 	}
