@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -159,7 +160,6 @@ func in(ns string) string {
 func (nw *nsWatch) link(u netlink.LinkUpdate) {
 	idx := int(u.Index)
 	old, had := nw.links[idx]
-	named := func(n string) func(Target) bool { return func(t Target) bool { return t.Name == n } }
 	onDev := func(n string) func(Target) bool { return func(t Target) bool { return t.Dev == n } }
 	if u.Header.Type == unix.RTM_DELLINK {
 		delete(nw.links, idx)
@@ -167,46 +167,50 @@ func (nw *nsWatch) link(u netlink.LinkUpdate) {
 		if had {
 			name = old.name
 		}
-		nw.emit(KindLink, named(name), "link "+name+" deleted")
+		nw.emit(KindLink, func(t Target) bool { return t.Name == name && !t.Absent }, "link "+name+" deleted")
 		nw.emit(KindAddress, onDev(name), "link "+name+" deleted")
 		nw.emit(KindRoute, onDev(name), "link "+name+" deleted")
 		return
 	}
 	now := info(u.Link)
 	nw.links[idx] = now
-	var what []string
-	switch {
-	case !had:
-		what = append(what, "created")
-	case old.name != now.name:
-		nw.emit(KindLink, named(old.name), fmt.Sprintf("link %s renamed to %s", old.name, now.name))
-		nw.emit(KindAddress, onDev(old.name), fmt.Sprintf("link %s renamed to %s", old.name, now.name))
-		nw.emit(KindRoute, onDev(old.name), fmt.Sprintf("link %s renamed to %s", old.name, now.name))
-		what = append(what, "renamed from "+old.name)
+	if had && old.name != now.name {
+		why := fmt.Sprintf("link %s renamed to %s", old.name, now.name)
+		nw.emit(KindLink, func(t Target) bool { return t.Name == old.name && !t.Absent }, why)
+		nw.emit(KindAddress, onDev(old.name), why)
+		nw.emit(KindRoute, onDev(old.name), why)
 	}
-	if had && old.up != now.up {
-		what = append(what, map[bool]string{true: "set up", false: "set down"}[now.up])
-		if !now.up { // the kernel drops the link's routes without telling
-			nw.emit(KindRoute, onDev(now.name), "link "+now.name+" set down")
+	if had && old.up && !now.up { // the kernel drops the link's routes without telling
+		nw.emit(KindRoute, onDev(now.name), "link "+now.name+" set down")
+	}
+	for _, t := range nw.targets {
+		if t.Kind != KindLink || t.Name != now.name {
+			continue
+		}
+		var what []string
+		switch {
+		case t.Absent:
+			if !had || old.name != now.name {
+				what = append(what, "created")
+			}
+		case !had || old.name != now.name:
+			what = append(what, "created") // a link made anew may differ in kind
+		default:
+			if old.up != now.up && now.up == t.Down {
+				what = append(what, map[bool]string{true: "set up", false: "set down"}[now.up])
+			}
+			if old.mtu != now.mtu && t.MTU != 0 && now.mtu != t.MTU {
+				what = append(what, fmt.Sprintf("mtu %d -> %d", old.mtu, now.mtu))
+			}
+			if old.master != now.master {
+				what = append(what, "master changed")
+			}
+		}
+		if len(what) > 0 {
+			nw.w.hit(hit{id: t.ID, reason: "link " + now.name + " " + strings.Join(what, ", ") + in(nw.ns),
+				at: time.Now(), settle: netlinkSettle})
 		}
 	}
-	if had && old.mtu != now.mtu {
-		what = append(what, fmt.Sprintf("mtu %d -> %d", old.mtu, now.mtu))
-	}
-	if had && old.master != now.master {
-		what = append(what, "master changed")
-	}
-	if len(what) == 0 {
-		return
-	}
-	reason := "link " + now.name
-	for i, w := range what {
-		if i > 0 {
-			reason += ","
-		}
-		reason += " " + w
-	}
-	nw.emit(KindLink, named(now.name), reason)
 }
 
 func (nw *nsWatch) addr(u netlink.AddrUpdate) {
@@ -251,8 +255,18 @@ func (nw *nsWatch) route(u netlink.RouteUpdate) {
 	if u.Type == unix.RTM_DELROUTE {
 		what = "removed"
 	}
-	nw.emit(KindRoute, func(t Target) bool { return t.Name == dst && t.Table == table },
-		fmt.Sprintf("route %s (table %d) %s", dst, table, what))
+	dev := nw.links[u.LinkIndex].name
+	gw := ""
+	if u.Gw != nil {
+		gw = u.Gw.String()
+	}
+	nw.emit(KindRoute, func(t Target) bool {
+		if t.Name != dst || t.Table != table {
+			return false
+		}
+		// The route as wanted, added again, is no drift.
+		return u.Type == unix.RTM_DELROUTE || (t.Dev != "" && t.Dev != dev) || (t.Gateway != "" && t.Gateway != gw)
+	}, fmt.Sprintf("route %s (table %d) %s", dst, table, what))
 }
 
 // barrier has nothing to wait for: the kernel queues a change's

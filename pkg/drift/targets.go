@@ -51,6 +51,13 @@ type Target struct {
 	Dev string
 	// Table is a route's table (254, main, when not given).
 	Table int
+	// Gateway is a route's gateway, "" when not given.
+	Gateway string
+	// MTU is a link's wanted MTU, 0 when not given.
+	MTU int
+	// Down is set for a link wanted down (up: False); Absent for a link
+	// wanted gone (net.absent).
+	Down, Absent bool
 	// Replicas is set for a container state with replicas: the containers
 	// are Name-1..Name-N.
 	Replicas bool
@@ -131,6 +138,11 @@ func targetsOf(l *sls.Low) []Target {
 		switch l.Fun {
 		case "link", "absent", "vxlan_mesh":
 			t.Kind = KindLink
+			t.Absent = l.Fun == "absent"
+			if up, ok := l.Args["up"].(bool); ok && !up {
+				t.Down = true
+			}
+			t.MTU, _ = l.Args["mtu"].(int)
 		case "address":
 			t.Kind = KindAddress
 			t.Dev = str("dev")
@@ -142,6 +154,7 @@ func targetsOf(l *sls.Low) []Target {
 		case "route":
 			t.Kind = KindRoute
 			t.Dev = str("dev")
+			t.Gateway = str("gateway")
 			t.Table = mainTable
 			if n, ok := l.Args["table"].(int); ok && n != 0 {
 				t.Table = n
