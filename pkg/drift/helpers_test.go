@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/brinecm/brine/pkg/sls"
+	"github.com/brinecm/brine/pkg/systest"
 )
 
 // guard bounds every wait for a batch: it is a hang guard, not a
@@ -89,4 +90,12 @@ func run(t *testing.T, name string, args ...string) string {
 		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// systemCommands skips (fails in CI) without the named commands.
+func systemCommands(t *testing.T, names ...string) {
+	t.Helper()
+	systest.RequireCommands(t, names...)
 }
