@@ -2,6 +2,7 @@ package drift
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/brinecm/brine/pkg/wire"
@@ -63,11 +64,11 @@ func (f Flap) Flapping() Flapping {
 func Event(minion, tag string, at time.Time, data any) (wire.Event, error) {
 	raw, err := json.Marshal(data)
 	if err != nil {
-		return wire.Event{}, err
+		return wire.Event{}, fmt.Errorf("drift event %s: %w", tag, err)
 	}
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return wire.Event{}, err
+		return wire.Event{}, fmt.Errorf("drift event %s: data is not an object: %w", tag, err)
 	}
 	return wire.Event{Tag: tag, Source: minion, Time: at, Data: m}, nil
 }
