@@ -7,6 +7,7 @@ require (
 	github.com/digitalocean/go-openvswitch v0.0.0-20251118231545-85aec29b8ee6
 	github.com/docker/go-units v0.5.0
 	github.com/fatih/color v1.19.0
+	github.com/fsnotify/fsnotify v1.10.1
 	github.com/mattn/go-isatty v0.0.20
 	github.com/moby/docker-image-spec v1.3.1
 	github.com/moby/moby/api v1.56.1

@@ -171,6 +171,7 @@ func TestTruthTable(t *testing.T) {
 		{"globals", "skip_creates", "true", "All files in creates exist"},
 		{"globals", "run_creates", "true", "Success!"},
 		{"globals", "check_fails", "false", "Success!\ncheck_cmd determined the state failed"},
+		{"globals", "unwatched", "true", "Success!"},
 		{"globals", "retried", "false", "Attempt 1: Returned a result of \"False\""},
 	}
 	runs := map[string]map[string]result.State{}

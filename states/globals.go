@@ -10,8 +10,9 @@ import (
 	"github.com/brinecm/brine/pkg/cmdrun"
 )
 
-// globalArgs are the arguments every state accepts, handled by the engine.
-var globalArgs = map[string]bool{"unless": true, "onlyif": true, "creates": true, "retry": true, "check_cmd": true}
+// globalArgs are the arguments every state accepts, handled by the engine
+// (watch_drift by the minion's drift watcher, pkg/drift).
+var globalArgs = map[string]bool{"unless": true, "onlyif": true, "creates": true, "retry": true, "check_cmd": true, "watch_drift": true}
 
 func isGlobalArg(name string) bool { return globalArgs[name] }
 
@@ -55,6 +56,11 @@ func parseGlobals(args map[string]any) (globals, ArgErrors) {
 			continue
 		}
 		*f.dst = list.V
+	}
+	if v, ok := args["watch_drift"]; ok {
+		if _, isBool := v.(bool); !isBool {
+			errs = append(errs, &ArgError{Arg: "watch_drift", Msg: fmt.Sprintf("argument 'watch_drift': expected True or False, not %v", v)})
+		}
 	}
 	if v, ok := args["retry"]; ok {
 		r, err := parseRetry(v)

@@ -86,6 +86,10 @@ const (
 	TagJobNew      = "job.new"      // master: a job was published
 	TagJobReturn   = "job.ret"      // master: a return arrived
 	TagKey         = "key"          // master: a key changed state (data: id, state)
+
+	TagDriftDetected  = "drift/detected"  // a minion saw managed states drift (data: drift.Detected)
+	TagDriftCorrected = "drift/corrected" // a minion re-applied drifted states (data: drift.Corrected)
+	TagDriftFlapping  = "drift/flapping"  // a minion left a state that keeps drifting alone (data: drift.Flapping)
 )
 
 // Event is one message on the event bus, bus.EventSubject(source, tag).

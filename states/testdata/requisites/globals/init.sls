@@ -28,3 +28,6 @@ retried:
     - retry:
         attempts: 2
         interval: 0
+unwatched:
+  test.succeed_with_changes:
+    - watch_drift: False

@@ -1,0 +1,3 @@
+A:
+  test.succeed_without_changes:
+    - watch_drift: sometimes
