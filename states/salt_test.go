@@ -21,9 +21,9 @@ import (
 // saltCase is one test of Salt's functional test suites, replayed: the
 // SLS files it writes, how it runs them and what it asserts.
 type saltCase struct {
-	Test   string            `yaml:"test"`   // the Salt test's name
-	Skip   string            `yaml:"skip"`   // why it is not replayed (it tests Salt internals)
-	Files  map[string]string `yaml:"files"`  // SLS name -> contents; "requisite" is applied
+	Test   string            `yaml:"test"`  // the Salt test's name
+	Skip   string            `yaml:"skip"`  // why it is not replayed (it tests Salt internals)
+	Files  map[string]string `yaml:"files"` // SLS name -> contents; "requisite" is applied
 	Mode   bool              `yaml:"test_mode"`
 	Strict bool              `yaml:"strict"` // plan as brine test render does
 	// Error, when set, is a substring of the error the run must refuse with.
