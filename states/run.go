@@ -173,7 +173,7 @@ func (r *runner) evaluate(ctx context.Context, s *step, c *Call) Outcome {
 	case statusSkip:
 		return Succeeded(comment, nil)
 	}
-	skip, err := s.globals.skip(ctx)
+	skip, err := s.globals.skip(ctx, r.opts.Env)
 	if err != nil {
 		return Failedf("%v", err)
 	}
@@ -405,7 +405,7 @@ func (r *runner) testRun(ctx context.Context, t *step) Outcome {
 		o = Failed(missingComment(t.missing), nil)
 	} else if st, comment := r.check(ctx, t, nil, true); st == statusFailed {
 		o = Failed(comment, nil)
-	} else if skip, err := t.globals.skip(ctx); err != nil {
+	} else if skip, err := t.globals.skip(ctx, r.opts.Env); err != nil {
 		o = Failedf("%v", err)
 	} else if skip != "" || st == statusSkip {
 		o = Succeeded(skip, nil)

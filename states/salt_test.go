@@ -11,6 +11,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/brinecm/brine/modules"
+	_ "github.com/brinecm/brine/modules/file"
 	"github.com/brinecm/brine/pkg/result"
 	"github.com/brinecm/brine/pkg/sls"
 	"github.com/brinecm/brine/states"
@@ -85,7 +87,8 @@ func runSaltCase(t *testing.T, c saltCase) {
 			t.Fatal(err)
 		}
 	}
-	comp := sls.New(sls.Config{FileRoots: []string{dir}, ID: "minion1", Grains: map[string]any{"id": "minion1"}})
+	rt := &modules.Runtime{ID: "minion1", Grains: map[string]any{"id": "minion1"}}
+	comp := sls.New(sls.Config{FileRoots: []string{dir}, ID: "minion1", Grains: rt.Grains, Caller: modules.Caller{Runtime: rt}})
 	lows, cerr := comp.SLS(context.Background(), "requisite")
 	plan, err := states.PrepareWith(lows, cerr, states.PlanOptions{Run: !c.Strict})
 	if c.Error != "" {
