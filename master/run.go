@@ -131,7 +131,7 @@ func (m *Master) compileLimits() sls.Limits {
 // (see remotecall.go), never on the master.
 func (m *Master) runtimeFor(id string) *modules.Runtime {
 	return &modules.Runtime{ID: id, Grains: m.grainsOf(id), FileRoots: m.opts.FileRoots,
-		PillarRoots: m.opts.PillarRoots, Opts: map[string]any{"id": id}, Log: m.log, Mine: fleetMine{m},
+		PillarRoots: m.opts.PillarRoots, Opts: map[string]any{"id": id, "strict_arguments": m.opts.StrictArguments}, Log: m.log, Mine: fleetMine{m},
 		Remote: m.remoteCall(id), Limits: m.compileLimits()}
 }
 

@@ -23,6 +23,8 @@ type ArgDecoder interface {
 type ArgError struct {
 	Arg string
 	Msg string
+	// Unknown is set when the function has no argument of that name.
+	Unknown bool
 }
 
 func (e *ArgError) Error() string { return e.Msg }
@@ -96,7 +98,7 @@ func (spec *argSpec) decode(raw map[string]any, sv reflect.Value) error {
 			if s := Suggest(k, spec.names); s != "" {
 				msg += fmt.Sprintf(" (did you mean '%s'?)", s)
 			}
-			errs = append(errs, &ArgError{Arg: k, Msg: msg})
+			errs = append(errs, &ArgError{Arg: k, Msg: msg, Unknown: true})
 			continue
 		}
 		if err := setValue(sv.FieldByIndex(f.index), v); err != nil {
@@ -452,10 +454,12 @@ func describe(v any) string {
 }
 
 // Mode is a file permission mode as Salt users write it: 644, "0644",
-// '0o644' or 0644 (octal digits either way).
+// '0o644', 0o644 or 0644 (octal digits either way), or keep (the mode of
+// the source file, for file.managed).
 type Mode struct {
 	Perm uint32
 	Set  bool
+	Keep bool
 }
 
 // DecodeArg reads a mode from an integer written with octal digits or a string.
@@ -476,6 +480,10 @@ func (m *Mode) DecodeArg(v any) error {
 		s = strconv.FormatInt(int64(x), 10)
 	case string:
 		s = strings.TrimSpace(x)
+		if strings.EqualFold(s, "keep") {
+			*m = Mode{Keep: true}
+			return nil
+		}
 	default:
 		return fmt.Errorf("expected a mode like 0644, got %s", describe(v))
 	}

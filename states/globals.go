@@ -18,8 +18,8 @@ func isGlobalArg(name string) bool { return globalArgs[name] }
 
 // globals are a state's parsed global arguments.
 type globals struct {
-	unless   []string
-	onlyif   []string
+	unless   []condition
+	onlyif   []condition
 	creates  []string
 	checkCmd []string
 	retry    *retry
@@ -43,7 +43,7 @@ func parseGlobals(args map[string]any) (globals, ArgErrors) {
 	for _, f := range []struct {
 		name string
 		dst  *[]string
-	}{{"unless", &g.unless}, {"onlyif", &g.onlyif}, {"creates", &g.creates}, {"check_cmd", &g.checkCmd}} {
+	}{{"creates", &g.creates}, {"check_cmd", &g.checkCmd}} {
 		v, ok := args[f.name]
 		if !ok {
 			continue
@@ -61,6 +61,21 @@ func parseGlobals(args map[string]any) (globals, ArgErrors) {
 		if _, isBool := v.(bool); !isBool {
 			errs = append(errs, &ArgError{Arg: "watch_drift", Msg: fmt.Sprintf("argument 'watch_drift': expected True or False, not %v", v)})
 		}
+	}
+	for _, f := range []struct {
+		name string
+		dst  *[]condition
+	}{{"unless", &g.unless}, {"onlyif", &g.onlyif}} {
+		v, ok := args[f.name]
+		if !ok {
+			continue
+		}
+		conds, err := parseConditions(v)
+		if err != nil {
+			errs = append(errs, &ArgError{Arg: f.name, Msg: fmt.Sprintf("argument '%s': %v", f.name, err)})
+			continue
+		}
+		*f.dst = conds
 	}
 	if v, ok := args["retry"]; ok {
 		r, err := parseRetry(v)
@@ -108,26 +123,124 @@ func parseRetry(v any) (*retry, error) {
 	return nil, fmt.Errorf("expected True or a mapping of attempts, until, interval")
 }
 
+// condition is one onlyif or unless check: a shell command (true when it
+// exits 0) or, in Salt's `- fun: module.function` form, an execution
+// function with its arguments (true when it returns a true value).
+type condition struct {
+	cmd    string
+	fun    string
+	args   []any
+	kwargs map[string]any
+}
+
+// ModuleCaller is implemented by an Env that can run execution module
+// functions, for onlyif and unless in the `- fun: module.function` form.
+type ModuleCaller interface {
+	CallFunction(ctx context.Context, fun string, args []any, kwargs map[string]any) (any, error)
+}
+
+// parseConditions reads a command, a list of commands, or Salt's list of
+// {fun: module.function, args: [...], other: kwarg} mappings.
+func parseConditions(v any) ([]condition, error) {
+	items, ok := v.([]any)
+	if !ok {
+		items = []any{v}
+	}
+	var out []condition
+	for _, it := range items {
+		switch x := it.(type) {
+		case string:
+			out = append(out, condition{cmd: x})
+		case map[string]any:
+			fun, _ := x["fun"].(string)
+			if fun == "" {
+				return nil, fmt.Errorf("a mapping needs fun: module.function, e.g. \"- fun: file.file_exists\" with \"path: /etc/x\"")
+			}
+			c := condition{fun: fun, kwargs: map[string]any{}}
+			for k, val := range x {
+				switch k {
+				case "fun":
+				case "args":
+					list, ok := val.([]any)
+					if !ok {
+						list = []any{val}
+					}
+					c.args = list
+				default:
+					c.kwargs[k] = val
+				}
+			}
+			out = append(out, c)
+		default:
+			return nil, fmt.Errorf("expected a command, a list of commands or of {fun: module.function} mappings, got %s", describe(it))
+		}
+	}
+	return out, nil
+}
+
+// holds evaluates the condition with env's execution modules.
+func (c condition) holds(ctx context.Context, env Env) (bool, error) {
+	if c.fun == "" {
+		res, err := cmdrun.Run(ctx, cmdrun.Spec{Cmd: c.cmd})
+		if err != nil {
+			return false, fmt.Errorf("%q: %w", c.cmd, err)
+		}
+		return res.Retcode == 0, nil
+	}
+	mc, ok := env.(ModuleCaller)
+	if !ok {
+		return false, fmt.Errorf("%s: execution functions are not available to this run", c.fun)
+	}
+	v, err := mc.CallFunction(ctx, c.fun, c.args, c.kwargs)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", c.fun, err)
+	}
+	return truthy(v), nil
+}
+
+// truthy is Python's truth of a function's return.
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		return x != ""
+	case int:
+		return x != 0
+	case int64:
+		return x != 0
+	case float64:
+		return x != 0
+	case []any:
+		return len(x) > 0
+	case map[string]any:
+		return len(x) > 0
+	}
+	return true
+}
+
 // skip runs the unless, onlyif and creates checks. It returns a comment
 // when the state must not run.
-func (g *globals) skip(ctx context.Context) (string, error) {
-	for _, cmd := range g.onlyif {
-		res, err := cmdrun.Run(ctx, cmdrun.Spec{Cmd: cmd})
+func (g *globals) skip(ctx context.Context, env Env) (string, error) {
+	for _, c := range g.onlyif {
+		ok, err := c.holds(ctx, env)
 		if err != nil {
-			return "", fmt.Errorf("onlyif %q: %w", cmd, err)
+			return "", fmt.Errorf("onlyif %w", err)
 		}
-		if res.Retcode != 0 {
+		if !ok {
 			return "onlyif condition is false", nil
 		}
 	}
 	if len(g.unless) > 0 {
 		allTrue := true
-		for _, cmd := range g.unless {
-			res, err := cmdrun.Run(ctx, cmdrun.Spec{Cmd: cmd})
+		for _, c := range g.unless {
+			ok, err := c.holds(ctx, env)
 			if err != nil {
-				return "", fmt.Errorf("unless %q: %w", cmd, err)
+				return "", fmt.Errorf("unless %w", err)
 			}
-			if res.Retcode != 0 {
+			if !ok {
 				allTrue = false
 				break
 			}

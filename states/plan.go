@@ -52,6 +52,11 @@ type step struct {
 	// same time; reqBefore is the last position its requisites point at.
 	shareable bool
 	reqBefore int
+	// missing are requisites that point at no state (a run plan only):
+	// the state fails at run time, as Salt fails it, and nothing else.
+	missing []sls.Req
+	// warnings are problems a run plan tolerates, e.g. unknown arguments.
+	warnings []string
 }
 
 // Plan is a compiled, validated state run: every requisite resolved, every
@@ -73,15 +78,34 @@ func (p *Plan) Lows() []*sls.Low {
 	return out
 }
 
+// PlanOptions say how strict planning is.
+type PlanOptions struct {
+	// Run plans a run the way Salt runs one: a requisite that points at
+	// no state fails only the state that has it ("The following requisites
+	// were not found"), and an unknown argument is a warning on the state's
+	// result. Without Run both are errors, as `brine test render` and
+	// state.show_* report them.
+	Run bool
+	// StrictArguments keeps unknown arguments errors in a run plan
+	// (the strict_arguments configuration key).
+	StrictArguments bool
+}
+
 // Prepare plans lows that come from a compile which may have failed
 // (compileErr from pkg/sls): the errors of both stages are reported
 // together, sorted by file and line, so a user fixes them all in one go.
+// It is strict: missing requisites and unknown arguments are errors.
 func Prepare(lows []sls.Low, compileErr error) (*Plan, error) {
+	return PrepareWith(lows, compileErr, PlanOptions{})
+}
+
+// PrepareWith is Prepare with options; PlanOptions{Run: true} plans a run.
+func PrepareWith(lows []sls.Low, compileErr error, opts PlanOptions) (*Plan, error) {
 	var errs sls.Errors
 	if compileErr != nil && !errors.As(compileErr, &errs) {
 		return nil, compileErr
 	}
-	plan, err := NewPlan(lows)
+	plan, err := NewPlanWith(lows, opts)
 	if err != nil {
 		var perrs sls.Errors
 		if !errors.As(err, &perrs) {
@@ -99,13 +123,17 @@ func Prepare(lows []sls.Low, compileErr error) (*Plan, error) {
 // NewPlan validates lows against the state registry, resolves requisites
 // and orders the run. It returns every problem found as sls.Errors; the
 // plan is nil when there is any.
-func NewPlan(lows []sls.Low) (*Plan, error) {
+func NewPlan(lows []sls.Low) (*Plan, error) { return NewPlanWith(lows, PlanOptions{}) }
+
+// NewPlanWith is NewPlan with options.
+func NewPlanWith(lows []sls.Low, opts PlanOptions) (*Plan, error) {
 	var errs sls.Errors
 	steps := make([]*step, len(lows))
 	for i := range lows {
 		steps[i] = &step{low: &lows[i]}
 	}
 	idx := newTargetIndex(steps)
+	idx.lenient = opts.Run
 	uses := map[*step][]*step{}
 	for _, s := range steps {
 		errs = append(errs, idx.resolve(s, uses)...)
@@ -114,7 +142,7 @@ func NewPlan(lows []sls.Low) (*Plan, error) {
 		applyUse(s, uses[s])
 	}
 	for _, s := range steps {
-		errs = append(errs, s.prepare()...)
+		errs = append(errs, s.prepare(opts.Run && !opts.StrictArguments)...)
 	}
 	assignOrder(steps)
 	sort.SliceStable(steps, func(i, j int) bool {
@@ -140,8 +168,9 @@ func errAt(l *sls.Low, pos sls.Pos, format string, a ...any) *sls.Error {
 }
 
 // prepare looks up the state function, splits off global arguments and
-// decodes the rest strictly.
-func (s *step) prepare() sls.Errors {
+// decodes the rest: strictly, or, with tolerant, dropping unknown
+// arguments with a warning each.
+func (s *step) prepare(tolerant bool) sls.Errors {
 	l := s.low
 	e, ok := Lookup(l.Function())
 	if !ok {
@@ -162,6 +191,19 @@ func (s *step) prepare() sls.Errors {
 		errs = append(errs, errAt(l, argPos(l, ge.Arg), "%s: %s", l.Function(), ge.Msg))
 	}
 	decoded, err := e.Decode(args)
+	if aerrs, ok := err.(ArgErrors); ok && tolerant {
+		unknown := 0
+		for _, ae := range aerrs {
+			if ae.Unknown {
+				s.warnings = append(s.warnings, ae.Msg)
+				delete(args, ae.Arg)
+				unknown++
+			}
+		}
+		if unknown > 0 {
+			decoded, err = e.Decode(args)
+		}
+	}
 	if err != nil {
 		if aerrs, ok := err.(ArgErrors); ok {
 			for _, ae := range aerrs {
@@ -216,6 +258,8 @@ type targetIndex struct {
 	byID   map[string][]*step
 	byName map[string][]*step
 	bySLS  map[string][]*step
+	// lenient: a requisite without a target fails its state at run time.
+	lenient bool
 }
 
 func newTargetIndex(steps []*step) *targetIndex {
@@ -279,6 +323,10 @@ func (t *targetIndex) resolve(s *step, uses map[*step][]*step) sls.Errors {
 			continue
 		}
 		targets := t.find(r)
+		if len(targets) == 0 && t.lenient && !in && !use {
+			s.missing = append(s.missing, r)
+			continue
+		}
 		if len(targets) == 0 {
 			errs = append(errs, errAt(s.low, r.Pos, "%s: requisite %s not found: no state has ID or name %q%s%s",
 				s.low.Function(), r.Kind, r.Target, moduleHint(r.Module), t.hint(r)))
@@ -430,11 +478,19 @@ func assignOrder(steps []*step) {
 }
 
 // deps returns the states that must have run before s, in the order a run
-// runs them: the states with a prereq on it, its requisite targets (listen
-// does not order), and, for its own prereqs, what their targets require
-// (they are test-run first).
+// runs them: the states with a prereq on it and its requisite targets
+// (listen does not order).
 func (s *step) deps() []*step {
-	out := append(slices.Clip(s.prereqBy), s.requisiteDeps()...)
+	return append(slices.Clip(s.prereqBy), s.requisiteDeps()...)
+}
+
+// softDeps are the states a run runs before s when it can: what the
+// targets of s's prereqs require, so that their test runs see those
+// results. A soft dependency that itself waits for s is left for later,
+// and the test run counts it as met (Salt runs prereq_in, require_in and
+// prereq together this way).
+func (s *step) softDeps() []*step {
+	var out []*step
 	for _, g := range s.groups {
 		if g.kind == reqPrereq {
 			for _, t := range g.targets {
@@ -443,6 +499,23 @@ func (s *step) deps() []*step {
 		}
 	}
 	return out
+}
+
+// reaches reports whether s is among the (transitive) deps of from.
+func reaches(from, s *step) bool {
+	seen := map[*step]bool{}
+	var walk func(x *step) bool
+	walk = func(x *step) bool {
+		if x == s {
+			return true
+		}
+		if seen[x] {
+			return false
+		}
+		seen[x] = true
+		return slices.ContainsFunc(x.deps(), walk)
+	}
+	return walk(from)
 }
 
 // findCycles reports every requisite cycle, naming each state on it.

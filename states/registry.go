@@ -34,6 +34,9 @@ type Call struct {
 	// Required lists the names of the states this one requires (require
 	// requisites, resolved), e.g. the files a file.directory with clean keeps.
 	Required []string
+	// Changed names the watched (or, for a listener, listened-to) states
+	// that made changes, as "module: id", when ModWatch runs.
+	Changed []string
 }
 
 // Func describes a state function with typed arguments A. A must be a

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/brinecm/brine/pkg/result"
+	"github.com/brinecm/brine/pkg/sls"
 	"github.com/brinecm/brine/pkg/tmpfile"
 )
 
@@ -106,6 +107,11 @@ func (r *runner) runStep(ctx context.Context, s *step) {
 	for _, d := range s.deps() {
 		r.runStep(ctx, d)
 	}
+	for _, d := range s.softDeps() {
+		if r.state[d.pos] == notRun && !reaches(d, s) {
+			r.runStep(ctx, d)
+		}
+	}
 	if r.stopped || ctx.Err() != nil {
 		r.stopped = true
 		return
@@ -129,6 +135,7 @@ func (r *runner) record(s *step, o Outcome, start time.Time, took time.Duration)
 		StartTime: start.Format("15:04:05.000000"),
 		Duration:  float64(took.Microseconds()) / 1000,
 		RunNum:    len(r.order),
+		Warnings:  s.warnings,
 	}
 	r.results[s.pos] = res
 	r.order = append(r.order, res)
@@ -141,22 +148,32 @@ func (r *runner) record(s *step, o Outcome, start time.Time, took time.Duration)
 type status int
 
 const (
-	statusRun     status = iota // requisites met
-	statusChanged               // met, and a watched state changed
-	statusFailed                // a requisite failed
-	statusSkip                  // not run, successfully (onchanges, onfail, prereq)
+	statusRun          status = iota // requisites met
+	statusChanged                    // met, and a watched state changed
+	statusFailed                     // a requisite failed
+	statusSkip                       // not run, successfully (onchanges, onfail, prereq)
+	statusPrereqFailed               // a state with a prereq on this one failed
 )
 
 // evaluate checks s's requisites and runs it, with call c, as they decide.
 func (r *runner) evaluate(ctx context.Context, s *step, c *Call) Outcome {
-	st, comment := r.check(ctx, s, s.prereqBy)
+	if len(s.missing) > 0 {
+		return Failed(missingComment(s.missing), nil)
+	}
+	st, comment := r.check(ctx, s, s.prereqBy, false)
 	switch st {
+	case statusPrereqFailed:
+		// Salt reports the test run of a state whose prereq-ing state
+		// failed, without its changes: it did not run.
+		o := r.tested[s]
+		o.Changes = nil
+		return o
 	case statusFailed:
 		return Failed(comment, nil)
 	case statusSkip:
 		return Succeeded(comment, nil)
 	}
-	skip, err := s.globals.skip(ctx)
+	skip, err := s.globals.skip(ctx, r.opts.Env)
 	if err != nil {
 		return Failedf("%v", err)
 	}
@@ -165,9 +182,54 @@ func (r *runner) evaluate(ctx context.Context, s *step, c *Call) Outcome {
 	}
 	o := r.apply(ctx, s, c, s.entry.apply)
 	if st == statusChanged && s.entry.HasModWatch() && !o.Changed() && o.Result != nil && *o.Result {
-		o = r.apply(ctx, s, c, s.entry.modWatch)
+		wc := *c
+		wc.Changed = r.changedTargets(s, reqWatch)
+		o = r.apply(ctx, s, &wc, s.entry.modWatch)
 	}
 	return o
+}
+
+// changedTargets names the targets of s's requisites of kind that made
+// changes, as Salt's mod_watch sees them ("file: conf").
+func (r *runner) changedTargets(s *step, kind reqKind) []string {
+	var out []string
+	for _, g := range s.groups {
+		if g.kind != kind {
+			continue
+		}
+		for _, t := range g.targets {
+			if res := r.results[t.pos]; res != nil && len(res.Changes) > 0 {
+				out = append(out, t.low.Module+": "+t.low.ID)
+			}
+		}
+	}
+	return out
+}
+
+// missingComment is Salt's comment on a state whose requisites point at
+// no state: each missing one under its requisite keyword.
+func missingComment(missing []sls.Req) string {
+	var b strings.Builder
+	b.WriteString("The following requisites were not found:\n")
+	var kinds []string
+	byKind := map[string][]sls.Req{}
+	for _, r := range missing {
+		if _, ok := byKind[r.Kind]; !ok {
+			kinds = append(kinds, r.Kind)
+		}
+		byKind[r.Kind] = append(byKind[r.Kind], r)
+	}
+	for _, k := range kinds {
+		fmt.Fprintf(&b, "%19s%s:\n", "", k)
+		for _, r := range byKind[k] {
+			mod := r.Module
+			if mod == "" {
+				mod = "id"
+			}
+			fmt.Fprintf(&b, "%23s%s: %s\n", "", mod, r.Target)
+		}
+	}
+	return b.String()
 }
 
 // callFor returns the call of s, made on first use.
@@ -238,8 +300,9 @@ func ResultString(b *bool) string {
 }
 
 // check evaluates s's requisite groups against the results so far, and
-// the states in prereqBy that must not have failed.
-func (r *runner) check(ctx context.Context, s *step, prereqBy []*step) (status, string) {
+// the states in prereqBy that must not have failed. For a test run
+// (testing), a requisite that has not run yet counts as met.
+func (r *runner) check(ctx context.Context, s *step, prereqBy []*step, testing bool) (status, string) {
 	var failed []*step
 	changed := false
 	skip := ""
@@ -249,6 +312,9 @@ func (r *runner) check(ctx context.Context, s *step, prereqBy []*step) (status, 
 			var bad []*step
 			for _, t := range g.targets {
 				res := r.results[t.pos]
+				if res == nil && testing {
+					continue
+				}
 				if res == nil || !res.Succeeded() {
 					bad = append(bad, t)
 				} else if g.kind == reqWatch && len(res.Changes) > 0 {
@@ -301,9 +367,14 @@ func (r *runner) check(ctx context.Context, s *step, prereqBy []*step) (status, 
 			}
 		}
 	}
-	for _, p := range prereqBy {
-		if res := r.results[p.pos]; res == nil || !res.Succeeded() {
-			failed = append(failed, p)
+	if len(failed) == 0 {
+		for _, p := range prereqBy {
+			if res := r.results[p.pos]; res != nil && !res.Succeeded() {
+				if _, tested := r.tested[s]; tested {
+					return statusPrereqFailed, ""
+				}
+				failed = append(failed, p)
+			}
 		}
 	}
 	if len(failed) > 0 {
@@ -330,9 +401,11 @@ func (r *runner) testRun(ctx context.Context, t *step) Outcome {
 	c := *r.callFor(t)
 	c.Test = true
 	var o Outcome
-	if st, comment := r.check(ctx, t, nil); st == statusFailed {
+	if len(t.missing) > 0 {
+		o = Failed(missingComment(t.missing), nil)
+	} else if st, comment := r.check(ctx, t, nil, true); st == statusFailed {
 		o = Failed(comment, nil)
-	} else if skip, err := t.globals.skip(ctx); err != nil {
+	} else if skip, err := t.globals.skip(ctx, r.opts.Env); err != nil {
 		o = Failedf("%v", err)
 	} else if skip != "" || st == statusSkip {
 		o = Succeeded(skip, nil)
@@ -369,7 +442,9 @@ func (r *runner) runListeners(ctx context.Context, steps []*step) {
 			continue
 		}
 		start := time.Now()
-		o := r.apply(ctx, s, r.callFor(s), s.entry.modWatch)
+		c := *r.callFor(s)
+		c.Changed = r.changedTargets(s, reqListen)
+		o := r.apply(ctx, s, &c, s.entry.modWatch)
 		id := "listener_" + s.low.ID
 		r.order = append(r.order, &result.State{
 			Key:       s.low.Module + "_|-" + id + "_|-" + s.low.Name + "_|-mod_watch",

@@ -100,6 +100,7 @@ flags win over the file.`,
 	fl.IntVar(&c.JinjaMaxSteps, "jinja-max-steps", 0, "loop iterations and macro calls one template render may make (0: 1,000,000)")
 	fl.DurationVar(&mf.jinjaMaxRenderTime, "jinja-max-render-time", 0, "longest one template render may take (0: 30s)")
 	fl.BoolVar(&c.FollowSymlinksOutsideRoot, "follow-symlinks-outside-root", false, "let the file server serve symlinks that lead outside their file root")
+	fl.BoolVar(&c.StrictArguments, "strict-arguments", false, "refuse state runs with an unknown state argument (by default the state warns and runs)")
 	return cmd
 }
 
@@ -170,6 +171,9 @@ func mergeMaster(fl *pflag.FlagSet, dst, flags *config.Master, mf *masterFlags) 
 	}
 	if set("follow-symlinks-outside-root") {
 		dst.FollowSymlinksOutsideRoot = flags.FollowSymlinksOutsideRoot
+	}
+	if set("strict-arguments") {
+		dst.StrictArguments = flags.StrictArguments
 	}
 }
 

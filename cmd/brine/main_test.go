@@ -36,7 +36,7 @@ func TestCallExitStatus(t *testing.T) {
 		code       int
 		stdout     []string // substrings
 	}{
-		{"highstate applies", "good", []string{"state.highstate"}, exitOK, []string{"ID: index", "Result: True", "Succeeded: 1 (unchanged=0, changed=1)"}},
+		{"highstate applies", "good", []string{"state.highstate"}, exitOK, []string{"ID: index", "Result: True", "Succeeded: 1 (changed=1)"}},
 		{"failing state", "failing", []string{"state.apply", "web"}, exitStateFailed, []string{"Result: False", "Failed:    1"}},
 		{"malformed yaml", "bad_yaml", []string{"state.apply", "web"}, exitError, []string{"Data failed to compile:", "web.sls:3: invalid YAML"}},
 		{"unknown function", "bad_function", []string{"state.apply", "web"}, exitError,

@@ -130,6 +130,18 @@ func compiler(rt *modules.Runtime, pillar map[string]any) *sls.Compiler {
 // runtime's minion and plans the run. Every compile error of both stages
 // comes back together as sls.Errors.
 func Compile(ctx context.Context, rt *modules.Runtime, mods []string, pillar map[string]any) (*states.Plan, *sls.Compiler, error) {
+	return compile(ctx, rt, mods, pillar, states.PlanOptions{})
+}
+
+// runOptions plan a run as Salt runs one: a missing requisite fails its
+// state only, an unknown argument warns unless the configuration sets
+// strict_arguments.
+func runOptions(rt *modules.Runtime) states.PlanOptions {
+	strict, _ := rt.Opts["strict_arguments"].(bool)
+	return states.PlanOptions{Run: true, StrictArguments: strict}
+}
+
+func compile(ctx context.Context, rt *modules.Runtime, mods []string, pillar map[string]any, opts states.PlanOptions) (*states.Plan, *sls.Compiler, error) {
 	c := compiler(rt, pillar)
 	mods = splitMods(mods)
 	var lows []sls.Low
@@ -139,7 +151,7 @@ func Compile(ctx context.Context, rt *modules.Runtime, mods []string, pillar map
 	} else {
 		lows, err = c.SLS(ctx, mods...)
 	}
-	plan, err := states.Prepare(lows, resolve(ctx, rt, lows, err))
+	plan, err := states.PrepareWith(lows, resolve(ctx, rt, lows, err), opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -229,7 +241,7 @@ func CompileFor(ctx context.Context, rt *modules.Runtime, fun string, args []any
 	} else {
 		lows, err = c.SLS(ctx, mods...)
 	}
-	if _, err := states.Prepare(lows, resolve(ctx, rt, lows, err)); err != nil {
+	if _, err := states.PrepareWith(lows, resolve(ctx, rt, lows, err), runOptions(rt)); err != nil {
 		return nil, nil, err
 	}
 	pillar, err := c.Pillar(ctx)
@@ -251,7 +263,7 @@ func RunCompiled(ctx context.Context, rt *modules.Runtime, files fs.FS, lows []s
 	if err := states.Decode(kwargs, &a); err != nil {
 		return nil, err
 	}
-	plan, err := states.Prepare(lows, nil)
+	plan, err := states.PrepareWith(lows, nil, runOptions(rt))
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +276,7 @@ func run(ctx context.Context, rt *modules.Runtime, a *runArgs) (result.Highstate
 	if a.Saltenv != "" && a.Saltenv != "base" {
 		return nil, fmt.Errorf("saltenv %q: only the base environment exists", a.Saltenv)
 	}
-	plan, c, err := Compile(ctx, rt, a.Mods, a.Pillar)
+	plan, c, err := compile(ctx, rt, a.Mods, a.Pillar, runOptions(rt))
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +291,7 @@ func single(ctx context.Context, rt *modules.Runtime, a *singleArgs) (any, error
 	low := sls.Low{ID: a.Name, Name: a.Name, Module: module, Fun: fun, SLS: "", Env: "base",
 		Args: a.Args, Pos: sls.Pos{File: "<command line>"}}
 	lows := []sls.Low{low}
-	plan, err := states.Prepare(lows, resolve(ctx, rt, lows, nil))
+	plan, err := states.PrepareWith(lows, resolve(ctx, rt, lows, nil), runOptions(rt))
 	if err != nil {
 		return nil, err
 	}

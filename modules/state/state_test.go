@@ -113,10 +113,17 @@ func TestSingle(t *testing.T) {
 	if len(h) != 1 || h.Failed() || read(t, path) != "one\n" {
 		t.Fatalf("state.single: %+v", h)
 	}
+	// A typo runs, as Salt runs it, with a warning naming the argument...
+	h = call(t, rt, "state.single", []any{"file.managed", path}, map[string]any{"contnets": "x"}).(result.Highstate)
+	if want := "unknown argument 'contnets' (did you mean 'contents'?)"; len(h) != 1 || h.Failed() || len(h[0].Warnings) != 1 || h[0].Warnings[0] != want {
+		t.Fatalf("typo in state.single: %+v, want the warning %q", h, want)
+	}
+	// ... and strict_arguments refuses it.
+	rt.Opts = map[string]any{"strict_arguments": true}
 	_, err := modules.Call(context.Background(), rt, "state.single", []any{"file.managed", path}, map[string]any{"contnets": "x"})
 	var errs sls.Errors
 	if !errors.As(err, &errs) || len(errs) != 1 {
-		t.Fatalf("typo in state.single: %v", err)
+		t.Fatalf("typo in state.single with strict_arguments: %v", err)
 	}
 }
 

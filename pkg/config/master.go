@@ -58,6 +58,9 @@ type Master struct {
 	JinjaMaxOutputBytes int      `yaml:"jinja_max_output_bytes"`
 	JinjaMaxSteps       int      `yaml:"jinja_max_steps"`
 	JinjaMaxRenderTime  Duration `yaml:"jinja_max_render_time"`
+	// StrictArguments makes an unknown state argument a compile error of
+	// the master's state runs; by default the state runs with a warning.
+	StrictArguments bool `yaml:"strict_arguments"`
 }
 
 // Master defaults.

@@ -29,6 +29,9 @@ type Minion struct {
 	Grains      map[string]any `yaml:"grains"`
 	LogLevel    string         `yaml:"log_level"`
 	Failhard    bool           `yaml:"failhard"`
+	// StrictArguments refuses a state run with an unknown state argument;
+	// by default the state runs with a warning, as Salt runs it.
+	StrictArguments bool `yaml:"strict_arguments"`
 }
 
 // Roots is a list of tree directories. It reads a plain list or a string,
@@ -67,12 +70,13 @@ func (r *Roots) UnmarshalYAML(n *yaml.Node) error {
 // Map returns the configuration as the `opts` mapping Jinja sees.
 func (m *Minion) Map() map[string]any {
 	return map[string]any{
-		"id":           m.ID,
-		"file_roots":   map[string]any{"base": toAny(m.FileRoots)},
-		"pillar_roots": map[string]any{"base": toAny(m.PillarRoots)},
-		"grains":       m.Grains,
-		"log_level":    m.LogLevel,
-		"failhard":     m.Failhard,
+		"id":               m.ID,
+		"file_roots":       map[string]any{"base": toAny(m.FileRoots)},
+		"pillar_roots":     map[string]any{"base": toAny(m.PillarRoots)},
+		"grains":           m.Grains,
+		"log_level":        m.LogLevel,
+		"failhard":         m.Failhard,
+		"strict_arguments": m.StrictArguments,
 	}
 }
 

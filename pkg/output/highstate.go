@@ -3,6 +3,7 @@ package output
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -59,7 +60,7 @@ func stateLines(h result.Highstate, p palette, opts Options) ([]string, func(...
 	for i := range h {
 		s := &h[i]
 		changed := len(s.Changes) > 0
-		if !opts.Verbose && s.Result != nil && *s.Result && !changed {
+		if !opts.Verbose && s.Result != nil && *s.Result && !changed && len(s.Warnings) == 0 {
 			continue
 		}
 		tcolor := p.green.Sprint
@@ -96,6 +97,10 @@ func stateLines(h result.Highstate, p palette, opts Options) ([]string, func(...
 			n.display(t, commentIndent, "")
 			lines = append(lines, n.lines...)
 		}
+		if len(s.Warnings) > 0 {
+			w := strings.Join(s.Warnings, "\n"+strings.Repeat(" ", commentIndent))
+			lines = append(lines, "    "+p.red.Sprint("Warnings: "+w))
+		}
 	}
 	return lines, hcolor, nil
 }
@@ -105,11 +110,14 @@ func stateLines(h result.Highstate, p palette, opts Options) ([]string, func(...
 // as changed and one without as unchanged. The run time is the sum of the
 // durations, in seconds past 999 ms.
 func summaryLines(minion string, h result.Highstate, p palette) []string {
-	var nTrue, nFalse, nNull, changed int
+	var nTrue, nFalse, nNull, changed, warned int
 	var ms float64
 	for i := range h {
 		s := &h[i]
 		ms += s.Duration
+		if len(s.Warnings) > 0 {
+			warned++
+		}
 		switch {
 		case s.Result == nil:
 			nNull++
@@ -143,26 +151,39 @@ func summaryLines(minion string, h result.Highstate, p palette) []string {
 	if nFalse > 0 {
 		failed = p.red.Sprint
 	}
-	changedColor := p.green.Sprint
+	// Salt's "(unchanged=N, changed=M)": unchanged counts the states that
+	// would change in test mode (result None), and each part shows only
+	// when not zero.
+	var stats []string
+	if nNull > 0 {
+		stats = append(stats, p.yellow.Sprintf("unchanged=%d", nNull))
+	}
 	if changed > 0 {
-		changedColor = p.cyan.Sprint
+		stats = append(stats, p.green.Sprintf("changed=%d", changed))
+	}
+	succeededLine := p.green.Sprint(count("Succeeded", succeeded))
+	if len(stats) > 0 {
+		succeededLine += " (" + strings.Join(stats, ", ") + ")"
 	}
 	unit := "ms"
 	if ms > 999 {
 		ms /= 1000
 		unit = "s"
 	}
-	return []string{
+	lines := []string{
 		p.cyan.Sprint("Summary for " + minion),
 		p.cyan.Sprint(dashes),
-		p.green.Sprint(count("Succeeded", succeeded)) + " (" +
-			p.green.Sprintf("unchanged=%d", succeeded-changed) + ", " +
-			changedColor(fmt.Sprintf("changed=%d", changed)) + ")",
+		succeededLine,
 		failed(count("Failed", nFalse)),
 		p.cyan.Sprint(dashes),
 		p.cyan.Sprintf("Total states run: %*d", width-7, len(h)),
 		p.cyan.Sprintf("Total run time: %*.3f %s", width-5, ms, unit),
 	}
+	if warned > 0 {
+		// Salt counts the states with warnings under the failures.
+		lines = slices.Insert(lines, 4, p.red.Sprint(count("Warnings", warned)))
+	}
+	return lines
 }
 
 // writeCompileErrors prints a state run that did not compile as Salt does:

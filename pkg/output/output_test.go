@@ -294,16 +294,16 @@ func TestSummaryCounts(t *testing.T) {
 		run  result.Highstate
 		want []string
 	}{
-		{"empty", nil, []string{"-----------", "Succeeded: 0 (unchanged=0, changed=0)", "Failed:   0", "Total run time:  0.000 ms"}},
+		{"empty", nil, []string{"-----------", "Succeeded: 0", "Failed:   0", "Total run time:  0.000 ms"}},
 		{"null counts as succeeded", result.Highstate{
 			{Key: "a_|-a_|-a_|-b", Result: nil, Changes: map[string]any{"x": 1}, Duration: 0.5},
 			{Key: "a_|-b_|-b_|-b", Result: nil, Duration: 0.25},
-		}, []string{"Succeeded: 2 (unchanged=1, changed=1)", "Failed:    0", "Total run time:   0.750 ms"}},
+		}, []string{"Succeeded: 2 (unchanged=2, changed=1)", "Failed:    0", "Total run time:   0.750 ms"}},
 		{"failed changes are not counted as succeeded", result.Highstate{
 			{Key: "a_|-a_|-a_|-b", Result: &no, Changes: map[string]any{"x": 1}, Duration: 999},
 			{Key: "a_|-b_|-b_|-b", Result: &yes, Duration: 1},
-		}, []string{"Succeeded: 1 (unchanged=1, changed=0)", "Failed:    1", "Total run time:   1.000 s"}},
-		{"wide counts", manyStates(12, &yes), []string{"-------------", "Succeeded: 12 (unchanged=12, changed=0)", "Failed:     0", "Total states run:     12"}},
+		}, []string{"Succeeded: 1", "Failed:    1", "Total run time:   1.000 s"}},
+		{"wide counts", manyStates(12, &yes), []string{"-------------", "Succeeded: 12", "Failed:     0", "Total states run:     12"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -461,5 +461,24 @@ func TestYAMLStrings(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "k10:21:33.123456: '10:21:33.123456'") {
 		t.Errorf("base-60 time not quoted:\n%s", b.String())
+	}
+}
+
+// TestWarningsShown checks that a state's warnings (an unknown argument
+// the run tolerated) are printed under it, even when it succeeded without
+// changes, and counted in the summary.
+func TestWarningsShown(t *testing.T) {
+	yes := true
+	h := result.Highstate{{Key: "file_|-f_|-/tmp/f_|-managed", ID: "f", Name: "/tmp/f", Result: &yes,
+		Warnings: []string{"unknown argument 'sorce' (did you mean 'source'?)"}}}
+	var b bytes.Buffer
+	if err := Write(&b, "highstate", Return{Minion: "m", Data: h}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	for _, want := range []string{"    Warnings: unknown argument 'sorce' (did you mean 'source'?)", "Warnings:  1"} {
+		if !contains(lines, want) {
+			t.Errorf("no line %q in:\n%s", want, b.String())
+		}
 	}
 }

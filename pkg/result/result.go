@@ -25,6 +25,8 @@ type State struct {
 	Name      string         `json:"name"`
 	Result    *bool          `json:"result"`
 	StartTime string         `json:"start_time"` // "HH:MM:SS.ffffff"
+	// Warnings are problems the run tolerated, e.g. an unknown argument.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Function returns "module.fun" from the result key, or "" when the key is

@@ -611,3 +611,12 @@ func dedupe(es Errors) Errors {
 	}
 	return out
 }
+
+// CallFunction runs an execution module function through the configured
+// Caller, for a state's onlyif and unless in the `- fun:` form.
+func (c *Compiler) CallFunction(ctx context.Context, fun string, args []any, kwargs map[string]any) (any, error) {
+	if c.cfg.Caller == nil {
+		return nil, fmt.Errorf("%s: no execution modules available here", fun)
+	}
+	return c.cfg.Caller.Call(ctx, fun, args, kwargs)
+}

@@ -313,10 +313,23 @@ func (p *parser) requisites(id, kind string, n *yaml.Node) []Req {
 			}
 			one(item)
 		}
+	} else if n = resolve(n); n.Kind == yaml.MappingNode && listOnly(kind) {
+		p.errorf(n, id, "The %s statement in state '%s' needs to be formed as a list: write \"- %s:\" followed by \"  - module: target\" items", kind, id, kind)
 	} else {
 		one(n)
 	}
 	return out
+}
+
+// listOnly reports whether a requisite must be written as a list, as Salt
+// demands of require, watch, prereq and onchanges (their _in forms and
+// the others take a single mapping too).
+func listOnly(kind string) bool {
+	switch kind {
+	case "require", "watch", "prereq", "onchanges":
+		return true
+	}
+	return false
 }
 
 // merge applies an extend: entry to the declaration it extends, as Salt

@@ -259,6 +259,11 @@ func number(s, tag string) any {
 		return s
 	}
 	if tag == "!!int" {
+		if strings.HasPrefix(s, "0o") || strings.HasPrefix(s, "0O") {
+			// YAML 1.1, which Salt reads, has no 0o form: the text stays
+			// text, and a file mode written 0o645 reads as 0645.
+			return s
+		}
 		if v, err := strconv.ParseInt(s, 0, 64); err == nil {
 			return int(v)
 		}

@@ -68,7 +68,7 @@ func (r *Retcodes) DecodeArg(v any) error {
 // run is cmd.run, and its reaction to watched changes too.
 func run(ctx context.Context, c *states.Call, a *RunArgs) states.Outcome {
 	if c.Test {
-		return states.WouldChange(fmt.Sprintf(`Command "%s" would have been executed`, c.Name), nil)
+		return states.WouldChange(fmt.Sprintf(`Command "%s" would have been executed`, c.Name), map[string]any{"cmd": c.Name})
 	}
 	if a.Cwd != "" {
 		if fi, err := os.Stat(a.Cwd); err != nil || !fi.IsDir() {

@@ -194,6 +194,10 @@ func showNotification(_ context.Context, _ *states.Call, a *NotificationArgs) st
 }
 
 // modWatch is Salt's test.mod_watch: it reports that the watch fired.
-func modWatch[A any](_ context.Context, _ *states.Call, _ *A) states.Outcome {
-	return states.Succeeded("Watch statement fired.", nil)
+func modWatch[A any](_ context.Context, c *states.Call, _ *A) states.Outcome {
+	changed := make([]any, len(c.Changed))
+	for i, n := range c.Changed {
+		changed[i] = n
+	}
+	return states.Succeeded("Watch statement fired.", map[string]any{"Requisites with changes": changed})
 }

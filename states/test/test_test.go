@@ -118,9 +118,10 @@ func TestModWatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := e.ModWatch(context.Background(), &states.Call{Name: "foo"}, args)
-		if o.Result == nil || !*o.Result || o.Comment != "Watch statement fired." || o.Changed() {
-			t.Errorf("%s mod_watch = %+v", fun, o)
+		o := e.ModWatch(context.Background(), &states.Call{Name: "foo", Changed: []string{"file: conf"}}, args)
+		want := map[string]any{"Requisites with changes": []any{"file: conf"}}
+		if o.Result == nil || !*o.Result || o.Comment != "Watch statement fired." || !reflect.DeepEqual(o.Changes, want) {
+			t.Errorf("%s mod_watch = %+v, want changes %v", fun, o, want)
 		}
 	}
 }
