@@ -3,6 +3,7 @@ package all
 
 import (
 	_ "github.com/brinecm/brine/states/cmd"              // cmd.*
+	_ "github.com/brinecm/brine/states/cron"             // cron.*
 	_ "github.com/brinecm/brine/states/docker_container" // docker_container.*
 	_ "github.com/brinecm/brine/states/docker_image"     // docker_image.*
 	_ "github.com/brinecm/brine/states/docker_network"   // docker_network.*
