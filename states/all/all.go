@@ -10,6 +10,7 @@ import (
 	_ "github.com/brinecm/brine/states/docker_volume"    // docker_volume.*
 	_ "github.com/brinecm/brine/states/file"             // file.*
 	_ "github.com/brinecm/brine/states/group"            // group.*
+	_ "github.com/brinecm/brine/states/locale"           // locale.*
 	_ "github.com/brinecm/brine/states/net"              // net.*
 	_ "github.com/brinecm/brine/states/ovs"              // ovs.mesh
 	_ "github.com/brinecm/brine/states/ovs_bridge"       // ovs_bridge.*
