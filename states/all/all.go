@@ -18,6 +18,7 @@ import (
 	_ "github.com/brinecm/brine/states/pkg"              // pkg.*
 	_ "github.com/brinecm/brine/states/pkgrepo"          // pkgrepo.*
 	_ "github.com/brinecm/brine/states/service"          // service.*
+	_ "github.com/brinecm/brine/states/ssh_auth"         // ssh_auth.*
 	_ "github.com/brinecm/brine/states/sysctl"           // sysctl.present
 	_ "github.com/brinecm/brine/states/test"             // test.*
 	_ "github.com/brinecm/brine/states/timezone"         // timezone.system
