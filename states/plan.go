@@ -279,6 +279,9 @@ func (t *targetIndex) resolve(s *step, uses map[*step][]*step) sls.Errors {
 			continue
 		}
 		targets := t.find(r)
+		if len(targets) == 0 && in && r.Module == "sls" {
+			continue // as in Salt: an _in on an SLS without states adds nothing
+		}
 		if len(targets) == 0 {
 			errs = append(errs, errAt(s.low, r.Pos, "%s: requisite %s not found: no state has ID or name %q%s%s",
 				s.low.Function(), r.Kind, r.Target, moduleHint(r.Module), t.hint(r)))
