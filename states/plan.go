@@ -90,6 +90,12 @@ func Prepare(lows []sls.Low, compileErr error) (*Plan, error) {
 		errs = append(errs, perrs...)
 	}
 	if len(errs) > 0 {
+		seen := map[sls.Error]bool{} // the states of one ID with names: share its mistakes: say each once
+		errs = slices.DeleteFunc(errs, func(e *sls.Error) bool {
+			dup := seen[*e]
+			seen[*e] = true
+			return dup
+		})
 		sortErrors(errs)
 		return nil, errs
 	}

@@ -1,6 +1,7 @@
 package states_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -24,5 +25,20 @@ func TestSLSInWithoutStates(t *testing.T) {
 	}
 	if _, err := states.Prepare(low("require"), nil); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Errorf("require on an SLS without states: %v, want a not-found error", err)
+	}
+}
+
+// TestNamesErrorOnce: a mistake in a state with names: is one mistake,
+// reported once, not once per name.
+func TestNamesErrorOnce(t *testing.T) {
+	var lows []sls.Low
+	for i, name := range []string{"a", "b", "c"} {
+		lows = append(lows, sls.Low{ID: "x", Name: name, Module: "test", Fun: "succeed_without_changes", SLS: "web", Index: i,
+			Args: map[string]any{"sorce": "y"}, ArgPos: map[string]sls.Pos{"sorce": {File: "web.sls", Line: 6}}})
+	}
+	_, err := states.Prepare(lows, nil)
+	var errs sls.Errors
+	if !errors.As(err, &errs) || len(errs) != 1 || !strings.Contains(errs[0].Msg, "unknown argument 'sorce'") {
+		t.Fatalf("errors %v, want the unknown argument once", err)
 	}
 }
