@@ -114,6 +114,12 @@ func PrepareWith(lows []sls.Low, compileErr error, opts PlanOptions) (*Plan, err
 		errs = append(errs, perrs...)
 	}
 	if len(errs) > 0 {
+		seen := map[sls.Error]bool{} // the states of one ID with names: share its mistakes: say each once
+		errs = slices.DeleteFunc(errs, func(e *sls.Error) bool {
+			dup := seen[*e]
+			seen[*e] = true
+			return dup
+		})
 		sortErrors(errs)
 		return nil, errs
 	}
@@ -323,6 +329,9 @@ func (t *targetIndex) resolve(s *step, uses map[*step][]*step) sls.Errors {
 			continue
 		}
 		targets := t.find(r)
+		if len(targets) == 0 && in && r.Module == "sls" {
+			continue // as in Salt: an _in on an SLS without states adds nothing
+		}
 		if len(targets) == 0 && t.lenient && !in && !use {
 			s.missing = append(s.missing, r)
 			continue

@@ -197,6 +197,16 @@ func (c *Compiler) SourceDir(ctx context.Context, url string) (string, error) {
 	return "", fmt.Errorf("source directory %s: %w", url, fs.ErrNotExist)
 }
 
+// CallFunction runs an execution module function with the run's Caller,
+// for states that call one (module.run) and for onlyif and unless in the
+// `- fun:` form; without a Caller it is an error.
+func (c *Compiler) CallFunction(ctx context.Context, fun string, args []any, kwargs map[string]any) (any, error) {
+	if c.cfg.Caller == nil {
+		return nil, fmt.Errorf("call %s: this run has no execution modules", fun)
+	}
+	return c.cfg.Caller.Call(ctx, fun, args, kwargs)
+}
+
 // Render renders a file template. Engine "jinja" renders src through the
 // run's Jinja environment with grains, pillar, opts and saltenv plus
 // extra; "" or "none" returns src unchanged.
@@ -610,13 +620,4 @@ func dedupe(es Errors) Errors {
 		}
 	}
 	return out
-}
-
-// CallFunction runs an execution module function through the configured
-// Caller, for a state's onlyif and unless in the `- fun:` form.
-func (c *Compiler) CallFunction(ctx context.Context, fun string, args []any, kwargs map[string]any) (any, error) {
-	if c.cfg.Caller == nil {
-		return nil, fmt.Errorf("%s: no execution modules available here", fun)
-	}
-	return c.cfg.Caller.Call(ctx, fun, args, kwargs)
 }

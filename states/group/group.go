@@ -6,6 +6,7 @@ package group
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -30,6 +31,39 @@ type PresentArgs struct {
 	GID     *int      `arg:"gid"`
 	Members *[]string `arg:"members"`
 	System  bool      `arg:"system"`
+	// AddUsers and DelUsers add members to and remove members from the
+	// group's current ones; they cannot be combined with members.
+	AddUsers []string `arg:"addusers"`
+	DelUsers []string `arg:"delusers"`
+}
+
+// memberEdit turns addusers/delusers into the full member list, from
+// the group's current members.
+func memberEdit(current []string, a *PresentArgs) error {
+	if a.AddUsers == nil && a.DelUsers == nil {
+		return nil
+	}
+	if a.Members != nil {
+		return fmt.Errorf("members and addusers/delusers cannot be used together: list every member in members, or edit with addusers/delusers")
+	}
+	for _, u := range a.AddUsers {
+		if slices.Contains(a.DelUsers, u) {
+			return fmt.Errorf("user %s is both in addusers and in delusers", u)
+		}
+	}
+	want := []string{}
+	for _, u := range current {
+		if !slices.Contains(a.DelUsers, u) {
+			want = append(want, u)
+		}
+	}
+	for _, u := range a.AddUsers {
+		if !slices.Contains(want, u) {
+			want = append(want, u)
+		}
+	}
+	a.Members = &want
+	return nil
 }
 
 func present(ctx context.Context, c *states.Call, a *PresentArgs) states.Outcome {
@@ -39,6 +73,9 @@ func present(ctx context.Context, c *states.Call, a *PresentArgs) states.Outcome
 	g, ok, err := grp.Lookup(c.Name)
 	if err != nil {
 		return states.Failedf("%v", err)
+	}
+	if err := memberEdit(g.Members, a); err != nil {
+		return states.Failedf("group.present %s: %v", c.Name, err)
 	}
 	if !ok {
 		return create(ctx, c, a)

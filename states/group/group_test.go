@@ -152,3 +152,33 @@ func TestBadArguments(t *testing.T) {
 		t.Errorf("Decode: %v", err)
 	}
 }
+
+// TestAddDelUsers edits a real group's members with addusers/delusers:
+// members not named stay, the second apply changes nothing.
+func TestAddDelUsers(t *testing.T) {
+	needShadow(t)
+	members := func() string {
+		out, err := exec.Command("getent", "group", name).Output()
+		if err != nil {
+			t.Fatalf("getent group %s: %v", name, err)
+		}
+		return strings.TrimSpace(strings.Split(string(out), ":")[3])
+	}
+	statetest.Expect(t, statetest.Run(t, "group.present", name, map[string]any{"addusers": []any{"daemon", "bin"}}, false), "true", true)
+	if got := members(); got != "daemon,bin" {
+		t.Errorf("members %q", got)
+	}
+	edit := map[string]any{"addusers": []any{"root"}, "delusers": []any{"daemon"}}
+	statetest.Expect(t, statetest.Run(t, "group.present", name, edit, true), "None", true)
+	statetest.Expect(t, statetest.Run(t, "group.present", name, edit, false), "true", true)
+	statetest.Expect(t, statetest.Run(t, "group.present", name, edit, false), "true", false)
+	if got := members(); got != "bin,root" {
+		t.Errorf("members %q, want bin,root", got)
+	}
+	for _, bad := range []map[string]any{
+		{"addusers": []any{"root"}, "members": []any{"bin"}},
+		{"addusers": []any{"root"}, "delusers": []any{"root"}},
+	} {
+		statetest.Expect(t, statetest.Run(t, "group.present", name, bad, false), "false", false)
+	}
+}

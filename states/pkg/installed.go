@@ -22,9 +22,17 @@ type InstalledArgs struct {
 	// and looks up suggestions for a misspelt package (skip_suggestions).
 	ReloadModules   bool `arg:"reload_modules"`
 	SkipSuggestions bool `arg:"skip_suggestions"`
+	// UpdateHolds lets a held package change version (held again after).
+	UpdateHolds bool `arg:"update_holds"`
 }
 
 func installed(ctx context.Context, c *states.Call, a *InstalledArgs) states.Outcome {
+	if strings.EqualFold(a.Version, "latest") {
+		if a.Hold != nil {
+			return states.Failedf("pkg.installed %s: version: latest cannot be combined with hold; use a pkg.latest and hold in a pkg.installed of its own", c.Name)
+		}
+		return latest(ctx, c, &LatestArgs{Pkgs: a.Pkgs, Refresh: a.Refresh, FromRepo: a.FromRepo})
+	}
 	ws, err := wanted(c.Name, a.Pkgs, a.Version)
 	if err != nil {
 		return states.Failedf("%v", err)
@@ -48,7 +56,7 @@ func installed(ctx context.Context, c *states.Call, a *InstalledArgs) states.Out
 		}
 		return states.Succeeded("All specified packages are already installed", nil)
 	}
-	opts := pkgmgr.InstallOptions{FromRepo: a.FromRepo, AllowHeld: a.Hold != nil, DryRun: c.Test}
+	opts := pkgmgr.InstallOptions{FromRepo: a.FromRepo, AllowHeld: a.Hold != nil || a.UpdateHolds, DryRun: c.Test}
 	if c.Test {
 		ch, err := p.Install(ctx, plan.install, opts)
 		if err != nil {

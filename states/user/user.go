@@ -7,10 +7,12 @@ package user
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	grp "github.com/brinecm/brine/modules/group"
 	usr "github.com/brinecm/brine/modules/user"
@@ -50,6 +52,13 @@ type PresentArgs struct {
 	// they are True.
 	AllowUIDChange bool `arg:"allow_uid_change"`
 	AllowGIDChange bool `arg:"allow_gid_change"`
+	// OptionalGroups are supplementary groups the user joins when the
+	// host has them; missing ones are skipped, as in Salt.
+	OptionalGroups []string `arg:"optional_groups"`
+	// Expire is the account's expiry, in days since 1970-01-01 (-1: never).
+	Expire *int `arg:"expire"`
+	// EmptyPassword true empties the password (without password).
+	EmptyPassword bool `arg:"empty_password"`
 }
 
 // AbsentArgs are user.absent's arguments.
@@ -88,6 +97,26 @@ func present(ctx context.Context, c *states.Call, a *PresentArgs) states.Outcome
 		if strings.ContainsAny(s, ":\n") {
 			return states.Failedf("invalid value %q: ':' and newlines cannot be stored in %s", s, usr.PasswdFile)
 		}
+	}
+	if a.OptionalGroups != nil {
+		missing, err := missingGroups(a.OptionalGroups)
+		if err != nil {
+			return states.Failedf("%v", err)
+		}
+		groups := []string{}
+		if a.Groups != nil {
+			groups = append(groups, *a.Groups...)
+		}
+		for _, g := range a.OptionalGroups {
+			if !slices.Contains(missing, g) {
+				groups = append(groups, g)
+			}
+		}
+		a.Groups = &groups
+	}
+	if a.EmptyPassword && a.Password == nil {
+		empty := ""
+		a.Password = &empty
 	}
 	if a.Groups != nil {
 		missing, err := missingGroups(*a.Groups)
@@ -150,6 +179,9 @@ func create(ctx context.Context, c *states.Call, a *PresentArgs, gid int) states
 	if a.System {
 		args = append(args, "-r")
 	}
+	if a.Expire != nil {
+		args = append(args, "-e", expireDate(*a.Expire))
+	}
 	if err := grp.Shadow(ctx, "", "useradd", append(args, "--", c.Name)...); err != nil {
 		return states.Failedf("Failed to create new user %s: %v", c.Name, err)
 	}
@@ -162,6 +194,9 @@ func create(ctx context.Context, c *states.Call, a *PresentArgs, gid int) states
 		return states.Failed(err.Error(), map[string]any{"name": c.Name})
 	}
 	delete(changes, "passwd")
+	if a.Expire != nil {
+		changes["expire"] = *a.Expire
+	}
 	if a.Password != nil {
 		if err := usr.SetPassword(ctx, c.Name, *a.Password); err != nil {
 			return states.Failed(fmt.Sprintf("User %s created, but its password could not be set: %v", c.Name, err), changes)
@@ -204,15 +239,29 @@ func update(ctx context.Context, c *states.Call, a *PresentArgs, u usr.User, gid
 			args = append(args, flags...)
 		}
 	}
+	if a.Expire != nil {
+		cur, err := expireDays(c.Name)
+		if err != nil {
+			return states.Failedf("%v", err)
+		}
+		if want := max(*a.Expire, -1); cur != want {
+			changes["expire"] = want
+			args = append(args, "-e", expireDate(want))
+		}
+	}
 	var hash string
+	setHash := false
 	if a.Password != nil {
 		old, err := usr.Password(c.Name)
 		if err != nil {
 			return states.Failedf("%v", err)
 		}
 		if old != *a.Password {
-			hash = *a.Password
+			hash, setHash = *a.Password, true
 			changes["passwd"] = redacted
+			if hash == "" {
+				changes["passwd"] = ""
+			}
 		}
 	}
 	if len(changes) == 0 {
@@ -226,7 +275,7 @@ func update(ctx context.Context, c *states.Call, a *PresentArgs, u usr.User, gid
 			return states.Failedf("Failed to update user %s: %v", c.Name, err)
 		}
 	}
-	if hash != "" {
+	if setHash {
 		if err := usr.SetPassword(ctx, c.Name, hash); err != nil {
 			delete(changes, "passwd")
 			return states.Failed(fmt.Sprintf("Failed to set the password of user %s: %v", c.Name, err), nilIfEmpty(changes))
@@ -296,6 +345,39 @@ func absent(ctx context.Context, c *states.Call, a *AbsentArgs) states.Outcome {
 		}
 	}
 	return states.Succeeded(fmt.Sprintf("Removed user %s", c.Name), changes)
+}
+
+// expireDate is usermod's and useradd's -e value for days since the
+// epoch: a date, or "" (never) for a negative number.
+func expireDate(days int) string {
+	if days < 0 {
+		return ""
+	}
+	return time.Unix(int64(days)*86400, 0).UTC().Format(time.DateOnly)
+}
+
+// expireDays reads the account's expiry (days since the epoch, -1 for
+// none) from the shadow file's eighth field.
+func expireDays(name string) (int, error) {
+	b, err := os.ReadFile(usr.ShadowFile)
+	if err != nil {
+		return 0, fmt.Errorf("read account expiry: %w", err)
+	}
+	for line := range strings.Lines(string(b)) {
+		f := strings.Split(strings.TrimRight(line, "\n"), ":")
+		if len(f) < 8 || f[0] != name {
+			continue
+		}
+		if f[7] == "" {
+			return -1, nil
+		}
+		n, err := strconv.Atoi(f[7])
+		if err != nil {
+			return 0, fmt.Errorf("%s: account expiry %q of %s is not a number", usr.ShadowFile, f[7], name)
+		}
+		return n, nil
+	}
+	return -1, nil
 }
 
 func nilIfEmpty(m map[string]any) map[string]any {

@@ -287,3 +287,58 @@ func TestGroupChange(t *testing.T) {
 		}
 	}
 }
+
+// TestSaltOnlyArguments applies optional_groups (a missing group is
+// skipped), expire and empty_password to a real user: each is idempotent.
+func TestSaltOnlyArguments(t *testing.T) {
+	needShadow(t, []string{name}, []string{g1, g2})
+	raw := map[string]any{"optional_groups": []any{g1, "brine-test-no-such-group"}, "expire": 20000, "createhome": false}
+	o := statetest.Run(t, "user.present", name, raw, false)
+	statetest.Expect(t, o, "true", true)
+	if got, _ := usrGroups(t); got != g1 {
+		t.Errorf("groups %q, want %s", got, g1)
+	}
+	if d, err := expireDays(name); err != nil || d != 20000 {
+		t.Errorf("expire %d %v, want 20000", d, err)
+	}
+	statetest.Expect(t, statetest.Run(t, "user.present", name, raw, false), "true", false)
+	raw = map[string]any{"groups": []any{g2}, "optional_groups": []any{g1}, "expire": -1, "empty_password": true}
+	statetest.Expect(t, statetest.Run(t, "user.present", name, raw, true), "None", true)
+	o = statetest.Run(t, "user.present", name, raw, false)
+	statetest.Expect(t, o, "true", true)
+	if o.Changes["passwd"] != "" || o.Changes["expire"] != -1 {
+		t.Errorf("changes %v", o.Changes)
+	}
+	if got, _ := usrGroups(t); got != g1+","+g2 {
+		t.Errorf("groups %q, want %s,%s", got, g1, g2)
+	}
+	if d, _ := expireDays(name); d != -1 {
+		t.Errorf("expire %d, want none", d)
+	}
+	if h := shadowHash(t, name); h != "" {
+		t.Errorf("password hash %q, want empty", h)
+	}
+	statetest.Expect(t, statetest.Run(t, "user.present", name, raw, false), "true", false)
+}
+
+func usrGroups(t *testing.T) (string, error) {
+	t.Helper()
+	out, err := exec.Command("id", "-nG", name).Output()
+	f := strings.Fields(string(out))
+	var sup []string
+	for _, g := range f {
+		if g != name {
+			sup = append(sup, g)
+		}
+	}
+	return strings.Join(sup, ","), err
+}
+
+func shadowHash(t *testing.T, user string) string {
+	t.Helper()
+	out, err := exec.Command("getent", "shadow", user).Output()
+	if err != nil {
+		t.Fatalf("getent shadow %s: %v", user, err)
+	}
+	return strings.Split(string(out), ":")[1]
+}
