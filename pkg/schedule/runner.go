@@ -195,6 +195,10 @@ func (r *Runner) Run(ctx context.Context) {
 		}
 	}
 	r.mu.Unlock()
+	select { // changes made before now are read below anyway
+	case <-r.wake:
+	default:
+	}
 	defer r.running.Wait()
 	for {
 		r.mu.Lock()

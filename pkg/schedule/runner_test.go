@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -199,6 +200,9 @@ func TestRunnerMaxRunning(t *testing.T) {
 		t.Fatal("run_job ran past maxrunning")
 	}
 	h.release <- struct{}{}
+	for h.r.List()[0].Running > 0 { // until the run has returned
+		runtime.Gosched()
+	}
 	h.clk.step(t, 5*time.Second)
 	h.expect(t, "m", t0.Add(15*time.Second))
 	h.release <- struct{}{}
