@@ -148,6 +148,8 @@ func (f *fileServer) serve(m *Master, id string, data []byte) *wire.FileResponse
 	switch req.Op {
 	case wire.OpMasterKey:
 		return &wire.FileResponse{PublicKey: m.pub}
+	case wire.OpCompile:
+		return m.compileFor(id, &req)
 	case wire.OpRead:
 		b, err := f.read(req.Path, f.maxFile(m))
 		switch {
@@ -163,7 +165,7 @@ func (f *fileServer) serve(m *Master, id string, data []byte) *wire.FileResponse
 		}
 		return &wire.FileResponse{Data: b}
 	default:
-		return &wire.FileResponse{Error: fmt.Sprintf("bad request: unknown operation %q (%q or %q)", req.Op, wire.OpRead, wire.OpMasterKey)}
+		return &wire.FileResponse{Error: fmt.Sprintf("bad request: unknown operation %q (%q, %q or %q)", req.Op, wire.OpRead, wire.OpMasterKey, wire.OpCompile)}
 	}
 }
 
