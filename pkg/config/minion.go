@@ -29,6 +29,9 @@ type Minion struct {
 	Grains      map[string]any `yaml:"grains"`
 	LogLevel    string         `yaml:"log_level"`
 	Failhard    bool           `yaml:"failhard"`
+	// Schedule is the minion's schedule, in Salt's schedule: format (see
+	// docs/schedule.md); entries from pillar are added to it.
+	Schedule yaml.Node `yaml:"schedule"`
 }
 
 // Roots is a list of tree directories. It reads a plain list or a string,

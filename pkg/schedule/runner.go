@@ -47,6 +47,7 @@ type Runner struct {
 	wake    chan struct{}
 	running sync.WaitGroup
 	started bool
+	paused  bool
 }
 
 // slot is an entry and its timing.
@@ -131,6 +132,23 @@ func (r *Runner) Enable(name string, on bool) bool {
 	return true
 }
 
+// Pause stops (true) or resumes (false) the whole schedule, as Salt's
+// schedule.disable and schedule.enable: while paused, due runs are
+// skipped and the entries keep their timing.
+func (r *Runner) Pause(on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.paused = on
+	r.poke()
+}
+
+// Paused reports whether the whole schedule is paused.
+func (r *Runner) Paused() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.paused
+}
+
 // Get returns an entry by name.
 func (r *Runner) Get(name string) (*Entry, bool) {
 	r.mu.Lock()
@@ -210,7 +228,9 @@ func (r *Runner) Run(ctx context.Context) {
 				continue
 			}
 			if !s.due.After(now) {
-				if s.active >= s.e.MaxRunning {
+				if r.paused {
+					r.log.Debug("schedule: paused, skipping a run", "entry", s.e.Name)
+				} else if s.active >= s.e.MaxRunning {
 					s.skipped++
 					r.log.Warn("schedule: skipping a run: the entry's previous runs are still going on",
 						"entry", s.e.Name, "running", s.active, "maxrunning", s.e.MaxRunning)
