@@ -103,7 +103,7 @@ func (f *remoteFS) update(name string) error {
 		cancel()
 		nc = f.m.conn.Load()
 	}
-	if nc == nil || !f.m.accepted.Load() {
+	if nc == nil || !f.m.accepted.Load() || (f.noWait && !nc.IsConnected()) {
 		if _, err := os.Stat(local); err != nil {
 			return fmt.Errorf("cannot fetch salt://%s: not connected to the master (and no cached copy)", name)
 		}

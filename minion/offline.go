@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/brinecm/brine/modules/state"
 	"github.com/brinecm/brine/pkg/job"
 	"github.com/brinecm/brine/pkg/sls"
@@ -100,10 +102,22 @@ func (m *Minion) compileRemote(ctx context.Context, fun string, args []any, kwar
 		cancel()
 	}
 	nc := m.conn.Load()
-	if nc == nil || !m.accepted.Load() {
+	if nc == nil || !m.accepted.Load() || !nc.IsConnected() {
 		return nil, nil, errOffline
 	}
-	resp, err := m.fileRequest(ctx, nc, wire.FileRequest{Op: wire.OpCompile, Fun: fun, Args: args, Kwargs: kwargs}, compileTimeout)
+	// Losing the connection ends the wait for the answer at once.
+	status := nc.StatusChanged(nats.DISCONNECTED, nats.CLOSED)
+	defer nc.RemoveStatusListener(status)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-status:
+			cancel()
+		case <-rctx.Done():
+		}
+	}()
+	resp, err := m.fileRequest(rctx, nc, wire.FileRequest{Op: wire.OpCompile, Fun: fun, Args: args, Kwargs: kwargs}, compileTimeout)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %s", errOffline, fetchFailure(err, compileTimeout))
 	}
