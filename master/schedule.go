@@ -24,6 +24,10 @@ import (
 // started themselves: with several masters on one bus, one files each.
 const originQueue = "brine-masters-origins"
 
+// jobFiledMsg is the debug log line of a minion's own job filed in the job
+// cache (the scheduled fleet benchmark counts them).
+const jobFiledMsg = "job cache: filed a job a minion ran on its own"
+
 // handleOrigin files in the job cache a job a minion ran on its own (its
 // schedule, a drift correction) when the job's first return arrives: the
 // job is named by the return's subject, its minion too, and its origin by
@@ -68,6 +72,7 @@ func (m *Master) handleOrigin(ctx context.Context, msg *nats.Msg) {
 		}
 		return
 	}
+	m.log.Debug(jobFiledMsg, "jid", jid, "minion", id, "origin", r.Origin)
 	m.event(wire.TagJobNew, map[string]any{"jid": jid, "fun": info.Fun, "target": id, "minions": info.Minions, "origin": r.Origin})
 }
 
