@@ -167,3 +167,71 @@ func TestRestrict(t *testing.T) {
 		t.Errorf("restrict to a and b: %+v (b keeps its requisite on a)", kept)
 	}
 }
+
+// TestScheduleSources: the schedule is the configuration file's entries,
+// plus the pillar's of the cached highstate (the file's win on a name),
+// plus schedule.add's, minus schedule.delete's, which last across restarts.
+func TestScheduleSources(t *testing.T) {
+	ms := newMaster(t, false)
+	dir := t.TempDir()
+	cfgFile := filepath.Join(t.TempDir(), "minion.yaml")
+	if err := os.WriteFile(cfgFile, []byte("schedule:\n  cfg:\n    function: test.ping\n    hours: 1\n  both:\n    function: test.ping\n    hours: 2\n  bad:\n    function: test.ping\n    minutes: -1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := ms.minionConfig("web1", dir)
+	cfg.ConfigFile = cfgFile
+	mn, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms.preAccept(mn, "web1")
+	r := runIt(t, mn)
+	j := ms.newJob("web1", "state.highstate", nil, nil)
+	j.Lows, j.Pillar = json.RawMessage("[]"), map[string]any{"schedule": map[string]any{
+		"both": map[string]any{"function": "test.ping", "minutes": 5},
+		"pil":  map[string]any{"function": "test.ping", "minutes": 5},
+	}}
+	ms.publish(j)
+	ms.waitReturn(j.JID, "web1")
+	names := func(m *Minion) map[string]time.Duration {
+		out := map[string]time.Duration{}
+		for _, st := range m.sched.runner.List() {
+			out[st.Entry.Name] = st.Entry.Every
+		}
+		return out
+	}
+	got := names(mn)
+	if len(got) != 3 || got["cfg"] != time.Hour || got["both"] != 2*time.Hour || got["pil"] != 5*time.Minute {
+		t.Fatalf("schedule %v, want cfg and both from the file, pil from pillar", got)
+	}
+	list := mn.scheduleAPI().List()
+	if errs, _ := list["errors"].([]string); len(errs) != 1 || !strings.Contains(errs[0], `minion.yaml:8: schedule entry "bad"`) {
+		t.Errorf("schedule.list errors %v", list["errors"])
+	}
+	api := mn.scheduleAPI()
+	if err := api.Add("added", map[string]any{"function": "test.ping", "seconds": 30}); err != nil {
+		t.Fatal(err)
+	}
+	if err := api.Add("wrong", map[string]any{"function": "test.ping", "seconds": -3}); err == nil || !strings.Contains(err.Error(), `"wrong"`) {
+		t.Errorf("schedule.add of a bad entry: %v", err)
+	}
+	if err := api.Delete("cfg"); err != nil {
+		t.Fatal(err)
+	}
+	if err := api.Delete("cfg"); err == nil {
+		t.Error("deleted cfg twice")
+	}
+	r.stop(t)
+
+	// Restarted, the minion keeps what was added and deleted.
+	mn2, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runIt(t, mn2)
+	waitFor(t, 10*time.Second, "the restarted minion's schedule", func() bool { return len(names(mn2)) == 3 })
+	got = names(mn2)
+	if _, ok := got["cfg"]; ok || got["added"] != 30*time.Second || got["pil"] != 5*time.Minute {
+		t.Errorf("schedule after restart %v, want added and without cfg", got)
+	}
+}
