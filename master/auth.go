@@ -125,6 +125,9 @@ func (m *Master) subscribe(ctx context.Context) error {
 	}{
 		{bus.AllAuth, "", m.handleAuth},
 		{bus.AllGrains, "", func(msg *nats.Msg) { m.grains.handle(ctx, m, msg) }},
+		// Before the file server answers (a minion sends returns only once
+		// it has), so no return of a job a minion started is missed.
+		{bus.AllReturns, originQueue, func(msg *nats.Msg) { m.handleOrigin(ctx, msg) }},
 		{bus.AllFiles, "", m.files.handler(m)},
 		{bus.AllEvents, eventQueue, m.handleEvent},
 	} {

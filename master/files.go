@@ -39,6 +39,7 @@ const (
 	fileRefusalBurst = 20   // refusals a minion may be told of at once
 	maxFileRequest   = 4096 // bytes of one request
 	maxFilePath      = 1024 // bytes of a requested path
+	compileWorkers   = 8    // compiles minions asked for (wire.OpCompile) going on at once, all minions together
 )
 
 // errOutsideRoot is the error for a file that resolves outside its file root.
@@ -56,6 +57,8 @@ type fileServer struct {
 	roots  []string
 	follow bool          // serve symlinks that leave their root
 	work   chan struct{} // one token per busy worker
+	// compiles holds one token per compile going on (wire.OpCompile).
+	compiles chan struct{}
 
 	requests *ratelimit.Limiter // per minion
 	refusals *ratelimit.Limiter // refusals answered, per minion
@@ -72,6 +75,7 @@ func newFileServer(c config.Master) *fileServer {
 		roots:    c.FileRoots,
 		follow:   c.FollowSymlinksOutsideRoot,
 		work:     make(chan struct{}, fileWorkers),
+		compiles: make(chan struct{}, compileWorkers),
 		requests: ratelimit.New(fileRate, fileBurst),
 		refusals: ratelimit.New(fileRefusals, fileRefusalBurst),
 		inFlight: map[string]int{},
@@ -97,9 +101,16 @@ func (f *fileServer) handler(m *Master) nats.MsgHandler {
 			return
 		}
 		go func() {
-			f.work <- struct{}{}
+			// A compile may wait long for its recipe's calls: compiles
+			// take workers of their own, so that they never hold up the
+			// file reads of state runs.
+			pool := f.work
+			if isCompile(msg.Data) {
+				pool = f.compiles
+			}
+			pool <- struct{}{}
 			resp := f.serve(m, id, msg.Data)
-			<-f.work
+			<-pool
 			f.release(id)
 			f.respond(m, msg, id, resp)
 		}()
@@ -148,6 +159,8 @@ func (f *fileServer) serve(m *Master, id string, data []byte) *wire.FileResponse
 	switch req.Op {
 	case wire.OpMasterKey:
 		return &wire.FileResponse{PublicKey: m.pub}
+	case wire.OpCompile:
+		return m.compileFor(id, &req)
 	case wire.OpRead:
 		b, err := f.read(req.Path, f.maxFile(m))
 		switch {
@@ -163,8 +176,17 @@ func (f *fileServer) serve(m *Master, id string, data []byte) *wire.FileResponse
 		}
 		return &wire.FileResponse{Data: b}
 	default:
-		return &wire.FileResponse{Error: fmt.Sprintf("bad request: unknown operation %q (%q or %q)", req.Op, wire.OpRead, wire.OpMasterKey)}
+		return &wire.FileResponse{Error: fmt.Sprintf("bad request: unknown operation %q (%q, %q or %q)", req.Op, wire.OpRead, wire.OpMasterKey, wire.OpCompile)}
 	}
+}
+
+// isCompile reports whether a request asks for a compile; a request that
+// does not decode is not one (serve answers it).
+func isCompile(data []byte) bool {
+	var req struct {
+		Op string `json:"op"`
+	}
+	return len(data) <= maxFileRequest && json.Unmarshal(data, &req) == nil && req.Op == wire.OpCompile
 }
 
 // maxFile is the largest file whose answer fits in one bus message: JSON

@@ -444,7 +444,7 @@ func TestFileServerAnswers(t *testing.T) {
 			answer{err: "bad request: 4130 bytes"}},
 		{"not JSON", []byte("salt://motd"), answer{err: "bad request: invalid character"}, answer{err: "bad request: invalid character"}},
 		{"an unknown operation", []byte(`{"op":"write","path":"motd"}`),
-			answer{err: `bad request: unknown operation "write" ("read" or "master_key")`},
+			answer{err: `bad request: unknown operation "write" ("read", "master_key" or "compile")`},
 			answer{err: `unknown operation "write"`}},
 		{"an empty path", readRequest(t, ""), answer{err: `"" is not a file path in the state tree`}, answer{err: "is not a file path"}},
 	}

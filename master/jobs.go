@@ -23,10 +23,15 @@ type jobInfo struct {
 	TargetType string    `json:"target_type"`
 	Minions    []string  `json:"minions"`
 	Start      time.Time `json:"start"`
+	// Origin is "" for a job the CLI asked for, "schedule" for one a
+	// schedule ran (the master's, or a minion's own), "drift" for a
+	// minion's drift correction.
+	Origin string `json:"origin,omitempty"`
 }
 
 func (m *Master) saveJobInfo(ctx context.Context, jid string, rr *runRequest, ids []string, now time.Time) error {
-	b, err := json.Marshal(jobInfo{JID: jid, Fun: rr.fun, Target: rr.target, TargetType: string(rr.kind), Minions: ids, Start: now})
+	b, err := json.Marshal(jobInfo{JID: jid, Fun: rr.fun, Target: rr.target, TargetType: string(rr.kind), Minions: ids, Start: now,
+		Origin: rr.origin})
 	if err != nil {
 		return err
 	}
@@ -59,7 +64,7 @@ func (m *Master) loadJobInfo(ctx context.Context, jid string) (*jobInfo, error) 
 
 func (info *jobInfo) summary(returned int) *brinepb.JobSummary {
 	return &brinepb.JobSummary{Jid: info.JID, Fun: info.Fun, Target: info.Target, TargetType: info.TargetType,
-		StartUnixMs: info.Start.UnixMilli(), Minions: info.Minions, Returned: int32(returned)}
+		StartUnixMs: info.Start.UnixMilli(), Minions: info.Minions, Returned: int32(returned), Origin: info.Origin}
 }
 
 // returnCount counts the returns cached for a job.

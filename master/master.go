@@ -172,6 +172,8 @@ func (m *Master) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- gs.Serve(lis) }()
 	m.log.Info("master ready", "bus", m.busURL(), "socket", m.opts.Socket, "key", m.pub)
+	stopSchedule := m.startSchedule(ctx)
+	defer func() { cancel(); stopSchedule() }()
 	close(m.ready)
 	select {
 	case <-ctx.Done():

@@ -45,6 +45,7 @@ type runRequest struct {
 	ttl     time.Duration
 	batch   string
 	async   bool
+	origin  string // what asked for the job: "" (the CLI), "schedule"
 }
 
 func (m *Master) parseRun(req *brinepb.RunRequest) (*runRequest, error) {

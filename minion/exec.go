@@ -37,6 +37,14 @@ type queued struct {
 	Job      *job.Job  `json:"job"`
 	Received time.Time `json:"received"`
 	Attempts int       `json:"attempts"` // starts so far, counting the current one
+	// Origin is what started a job the minion made itself ("schedule",
+	// "drift"); "" for a job from the master.
+	Origin string `json:"origin,omitempty"`
+	// Signed is a highstate job as the master signed it, kept as the
+	// cached highstate when the job runs.
+	Signed []byte `json:"signed,omitempty"`
+
+	done chan *job.Return // receives the return of a job the minion made itself, once finished
 }
 
 // stateJob reports whether j is a state run: states compiled by the master
@@ -112,6 +120,9 @@ func (m *Minion) deliver(ctx context.Context, msg *nats.Msg) {
 		return
 	}
 	q := &queued{Job: j, Received: now.UTC(), Attempts: 1}
+	if isHighstate(j) {
+		q.Signed = msg.Data
+	}
 	if !readOnly(j) {
 		if err := m.store(q); err != nil {
 			// Still run it: only a crash before it finishes would lose it.
@@ -284,20 +295,32 @@ func (m *Minion) execute(ctx context.Context, q *queued) {
 	j := q.Job
 	log := m.log.With("jid", j.JID, "fun", j.Fun)
 	started := time.Now().UTC()
-	m.event(wire.TagJobStarted, map[string]any{"jid": j.JID, "fun": j.Fun})
+	startedEv := map[string]any{"jid": j.JID, "fun": j.Fun}
+	if q.Origin != "" {
+		startedEv["origin"] = q.Origin
+		log = log.With("origin", q.Origin)
+	}
+	m.event(wire.TagJobStarted, startedEv)
 	log.Info("job started")
-	ret, failed := m.call(ctx, j, log)
+	if q.Signed != nil {
+		m.cacheHighstate(q.Signed)
+	}
+	ret, failed := m.call(ctx, j, q.Origin != "", log)
 	if ctx.Err() != nil {
 		log.Warn("job interrupted; it runs again at the next start")
 		return
 	}
 	ret.Started, ret.Finished = started, time.Now().UTC()
+	ret.Origin = q.Origin
 	log.Info("job finished", "retcode", ret.Retcode, "duration", ret.Finished.Sub(started))
-	if readOnly(j) && !m.queue.has(j.JID) {
+	if readOnly(j) && q.Origin == "" && !m.queue.has(j.JID) {
 		m.reply(ctx, ret)
 		return
 	}
 	m.finish(q, ret, failed)
+	if q.done != nil {
+		q.done <- ret
+	}
 }
 
 // finish stores the return in the outbox, takes the job out of the queue,
@@ -332,8 +355,10 @@ func failure(j *job.Job, msg string, started, finished time.Time) *job.Return {
 }
 
 // call runs the job's function and builds its return (without times); for
-// a state run it also lists the keys of the failed states.
-func (m *Minion) call(ctx context.Context, j *job.Job, log *slog.Logger) (ret *job.Return, failed []string) {
+// a state run it also lists the keys of the failed states. A job of the
+// minion's own (own) reads state tree files from the cache at once when
+// the master is not connected, instead of waiting for it.
+func (m *Minion) call(ctx context.Context, j *job.Job, own bool, log *slog.Logger) (ret *job.Return, failed []string) {
 	defer func() {
 		if r := recover(); r != nil {
 			log.Error("job panicked", "panic", r, "stack", string(debug.Stack()))
@@ -368,7 +393,7 @@ func (m *Minion) call(ctx context.Context, j *job.Job, log *slog.Logger) (ret *j
 	if isHighstate(j) {
 		m.saveHighstate(j, log)
 	}
-	files := &remoteFS{ctx: ctx, m: m}
+	files := &remoteFS{ctx: ctx, m: m, noWait: own}
 	hs, err := state.RunCompiled(ctx, rt, files, lows, j.Pillar, j.Kwargs)
 	if err != nil {
 		lines, _ := json.Marshal(strings.Split(err.Error(), "\n"))
@@ -394,10 +419,11 @@ func (m *Minion) call(ctx context.Context, j *job.Job, log *slog.Logger) (ret *j
 // runtime is what execution functions see of this minion.
 func (m *Minion) runtime() *modules.Runtime {
 	return &modules.Runtime{
-		ID:     m.cfg.ID,
-		Grains: m.currentGrains(),
-		Opts:   map[string]any{"id": m.cfg.ID, "master": m.cfg.Masters, "grains": m.cfg.Grains},
-		Log:    m.log,
+		ID:       m.cfg.ID,
+		Grains:   m.currentGrains(),
+		Opts:     map[string]any{"id": m.cfg.ID, "master": m.cfg.Masters, "grains": m.cfg.Grains},
+		Log:      m.log,
+		Schedule: m.scheduleAPI(),
 	}
 }
 

@@ -27,6 +27,10 @@ const acceptWait = 10 * time.Second
 type remoteFS struct {
 	ctx context.Context // the run's
 	m   *Minion
+	// noWait reads the cache at once when the minion is not connected,
+	// instead of waiting acceptWait for the connection: the minion's own
+	// runs (its schedule, drift corrections) while the master is away.
+	noWait bool
 
 	mu      sync.Mutex
 	fetched map[string]error // files this run already asked for, and how that went
@@ -93,13 +97,13 @@ func (f *remoteFS) request(nc *nats.Conn, name string) (*wire.FileResponse, erro
 func (f *remoteFS) update(name string) error {
 	local := filepath.Join(f.m.cfg.DataDir, filesDir, filepath.FromSlash(name))
 	nc := f.m.conn.Load()
-	if nc == nil || !f.m.accepted.Load() {
+	if (nc == nil || !f.m.accepted.Load()) && !f.noWait {
 		wctx, cancel := context.WithTimeout(f.ctx, acceptWait)
 		f.m.waitAccepted(wctx)
 		cancel()
 		nc = f.m.conn.Load()
 	}
-	if nc == nil || !f.m.accepted.Load() {
+	if nc == nil || !f.m.accepted.Load() || (f.noWait && !nc.IsConnected()) {
 		if _, err := os.Stat(local); err != nil {
 			return fmt.Errorf("cannot fetch salt://%s: not connected to the master (and no cached copy)", name)
 		}

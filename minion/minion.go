@@ -43,8 +43,11 @@ type Config struct {
 	// master.pub (the pinned job signing key), ca.pin (the pinned bus CA),
 	// replay (job ids already taken), queue/ (jobs accepted but not
 	// finished), outbox/ (returns not yet acknowledged), highstate.json
-	// (the last compiled highstate), files/ (the state tree file cache)
-	// and commands/ (the process groups of the commands running now).
+	// (the last compiled highstate), highstate.signed (the last highstate
+	// as the master signed it, applied when the master is away),
+	// schedule.json (entries schedule.add and schedule.delete changed),
+	// files/ (the state tree file cache) and commands/ (the process
+	// groups of the commands running now).
 	DataDir string
 	// Grains are static custom grains, merged over the collected ones.
 	Grains map[string]any
@@ -59,6 +62,9 @@ type Config struct {
 	// LockWait is how long Run waits for another minion process to release
 	// DataDir (one still shutting down); 0 = DefaultLockWait.
 	LockWait time.Duration
+	// ConfigFile is the minion's configuration file, whose schedule: the
+	// minion runs (read at start and by schedule.reload); "" for none.
+	ConfigFile string
 }
 
 // DefaultLockWait is how long a starting minion waits for the process
@@ -107,6 +113,7 @@ type Minion struct {
 	refused  signal                    // fired when the server refuses a file server request
 	sendWake chan struct{}             // wakes the return sender
 	states   fifo                      // state jobs waiting their turn
+	sched    *minionSchedule           // the minion's schedule
 
 	jobsMu   sync.Mutex     // guards stopping and adding to jobs
 	stopping bool           // Run is returning: start no more jobs
@@ -176,6 +183,7 @@ func New(cfg Config) (*Minion, error) {
 	if tlsNeeded {
 		m.pinFile = filepath.Join(cfg.DataDir, caPinFile)
 	}
+	m.sched = newMinionSchedule(m)
 	return m, nil
 }
 
@@ -259,6 +267,8 @@ func (m *Minion) Run(ctx context.Context) error {
 		m.log.Error("cannot read the job queue", "err", err)
 	}
 	wg.Go(func() { m.stateLoop(ctx) })
+	m.sched.reload()
+	wg.Go(func() { m.sched.runner.Run(ctx) })
 	m.connectLoop(ctx)
 
 	wg.Wait()

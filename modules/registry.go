@@ -40,6 +40,30 @@ type Runtime struct {
 	// Templates, when set, shares tree reads and parsed templates between
 	// the compiles of one run (a master's job); nil: none.
 	Templates *sls.TemplateCache
+	// Schedule is the running minion's schedule, for the schedule.*
+	// functions; nil where there is none (brine call --local, a master
+	// compiling).
+	Schedule Schedule
+}
+
+// Schedule is a running minion's schedule, as the schedule.* execution
+// functions act on it. Entries are in Salt's schedule format.
+type Schedule interface {
+	// List returns every entry with its next run, and the errors of the
+	// entries that were skipped.
+	List() map[string]any
+	// Add adds (or replaces) an entry and keeps it across restarts.
+	Add(name string, entry map[string]any) error
+	// Delete removes an entry and keeps it removed across restarts.
+	Delete(name string) error
+	// Enable enables or disables one entry, or the whole schedule when
+	// name is "".
+	Enable(name string, on bool) error
+	// RunJob runs an entry now and returns its job id.
+	RunJob(ctx context.Context, name string) (string, error)
+	// Reload reads the schedule again from the configuration file, the
+	// pillar of the cached highstate and the entries added at run time.
+	Reload() error
 }
 
 // FleetMine returns the runtime's mine, or the local minion alone.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -181,8 +182,11 @@ func newJobsCommand() *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			for _, j := range resp.Jobs {
-				fmt.Fprintf(w, "%s  %s  %-20s %-12s returned %d/%d\n", j.Jid, time.UnixMilli(j.StartUnixMs).Format(time.DateTime),
-					j.Fun, j.Target, j.Returned, len(j.Minions))
+				// origin: "cli" for jobs asked for from the command line,
+				// "schedule" or "drift" for those a schedule or a drift
+				// correction ran.
+				fmt.Fprintf(w, "%s  %s  %-20s %-12s %-9s returned %d/%d\n", j.Jid, time.UnixMilli(j.StartUnixMs).Format(time.DateTime),
+					j.Fun, j.Target, cmp.Or(j.Origin, "cli"), j.Returned, len(j.Minions))
 			}
 			return nil
 		},

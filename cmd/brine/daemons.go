@@ -209,7 +209,8 @@ func newMinionCommand() *cobra.Command {
 					return &exitStatus{code: exitError, err: fmt.Errorf("no minion id: set --id or id: in %s", cfgPath)}
 				}
 			}
-			m, err := minion.New(minion.Config{ID: cfg.ID, Masters: cfg.Master, DataDir: cfg.DataDir, Grains: cfg.Grains, Log: log})
+			m, err := minion.New(minion.Config{ID: cfg.ID, Masters: cfg.Master, DataDir: cfg.DataDir, Grains: cfg.Grains, Log: log,
+				ConfigFile: configFileIfAny(cfgPath)})
 			if err != nil {
 				return &exitStatus{code: exitError, err: err}
 			}
@@ -228,4 +229,13 @@ func newMinionCommand() *cobra.Command {
 	fl.StringVar(&masters, "master", "nats://"+config.DefaultListen, "the master's bus URL(s), comma-separated")
 	fl.StringVar(&dataDir, "data-dir", config.DefaultMinionDataDir, "key, pins, job queue and cached highstate")
 	return cmd
+}
+
+// configFileIfAny is path, or "" when it is the default path and there is
+// no file there (the minion then runs without a configuration file).
+func configFileIfAny(path string) string {
+	if _, err := os.Stat(path); err != nil && path == config.DefaultMinionPath {
+		return ""
+	}
+	return path
 }

@@ -15,6 +15,7 @@ func TestEveryMasterKeyIsAFlag(t *testing.T) {
 		"file_roots":   "file-root",   // repeatable, one root a flag
 		"pillar_roots": "pillar-root", // repeatable, one root a flag
 		"nodegroups":   "",            // a mapping: configuration file only
+		"schedule":     "",            // a mapping: configuration file only
 	}
 	flags := newMasterCommand().Flags()
 	typ := reflect.TypeFor[config.Master]()

@@ -16,6 +16,7 @@ import (
 	_ "github.com/brinecm/brine/modules/ovs"       // ovs.*
 	_ "github.com/brinecm/brine/modules/pkg"       // pkg.*
 	_ "github.com/brinecm/brine/modules/saltcheck" // saltcheck.*
+	_ "github.com/brinecm/brine/modules/schedule"  // schedule.*
 	_ "github.com/brinecm/brine/modules/service"   // service.*
 	_ "github.com/brinecm/brine/modules/slsutil"   // slsutil.*
 	_ "github.com/brinecm/brine/modules/state"     // state.*

@@ -61,6 +61,12 @@ type Master struct {
 	// StrictArguments makes an unknown state argument a compile error of
 	// the master's state runs; by default the state runs with a warning.
 	StrictArguments bool `yaml:"strict_arguments"`
+	// Schedule runs functions on targets at intervals or cron times, in
+	// Salt's schedule: format with target: and tgt_type: (see
+	// docs/schedule.md); configuration file only.
+	Schedule yaml.Node `yaml:"schedule"`
+	// Source is the file this configuration was read from, "" when none.
+	Source string `yaml:"-"`
 }
 
 // Master defaults.
@@ -104,6 +110,7 @@ func LoadMaster(path string) (*Master, error) {
 	if err := load(path, DefaultMasterPath, m); err != nil {
 		return nil, err
 	}
+	m.Source = path
 	if m.MaxSLSBytes < 0 {
 		return nil, fmt.Errorf("%s: max_sls_bytes is %d: give a positive number of bytes, or leave it out for %d", path, m.MaxSLSBytes, DefaultMaxSLSBytes)
 	}

@@ -32,6 +32,9 @@ type Minion struct {
 	// StrictArguments refuses a state run with an unknown state argument;
 	// by default the state runs with a warning, as Salt runs it.
 	StrictArguments bool `yaml:"strict_arguments"`
+	// Schedule is the minion's schedule, in Salt's schedule: format (see
+	// docs/schedule.md); entries from pillar are added to it.
+	Schedule yaml.Node `yaml:"schedule"`
 }
 
 // Roots is a list of tree directories. It reads a plain list or a string,

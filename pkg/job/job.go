@@ -63,7 +63,18 @@ type Return struct {
 	// Error (each cut one ends in "...[truncated N bytes]") so that the
 	// return fits in one bus message.
 	Truncated bool `json:"truncated,omitempty"`
+	// Origin says what started a job its minion ran on its own: "schedule"
+	// (the minion's schedule), "drift" (a drift correction); "" for a job
+	// the master sent. The master files a job with an origin in its job
+	// cache when its return arrives.
+	Origin string `json:"origin,omitempty"`
 }
+
+// Origins of jobs.
+const (
+	OriginSchedule = "schedule" // a minion's or the master's schedule
+	OriginDrift    = "drift"    // a minion correcting drift
+)
 
 // ValidJID reports whether s may be a job id: 1 to 64 letters, digits,
 // '_' or '-', so that it is a NATS subject token.

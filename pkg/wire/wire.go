@@ -57,12 +57,21 @@ func (r *AuthRequest) Verify(id string) error {
 const (
 	OpMasterKey = "master_key" // the master's job signing public key
 	OpRead      = "read"       // a file of the state tree
+	// OpCompile asks the master to compile a state run (Fun, Args,
+	// Kwargs: state.highstate, state.apply, state.sls) for the requesting
+	// minion; the answer's Data is the job, signed as the master signs
+	// jobs, which the minion may keep and apply again offline.
+	OpCompile = "compile"
 )
 
 // FileRequest is a minion's request on bus.FileSubject(id).
 type FileRequest struct {
 	Op   string `json:"op"`
 	Path string `json:"path,omitempty"` // relative to the state tree root, for OpRead
+	// Fun, Args and Kwargs are the state run OpCompile compiles.
+	Fun    string         `json:"fun,omitempty"`
+	Args   []any          `json:"args,omitempty"`
+	Kwargs map[string]any `json:"kwargs,omitempty"`
 }
 
 // RateLimited starts the Error of a FileResponse that refuses a request
@@ -75,6 +84,9 @@ type FileResponse struct {
 	PublicKey string `json:"public_key,omitempty"`
 	NotFound  bool   `json:"not_found,omitempty"`
 	Error     string `json:"error,omitempty"`
+	// CompileErrors are an OpCompile's errors when the recipe does not
+	// compile (Error then says so).
+	CompileErrors []string `json:"compile_errors,omitempty"`
 }
 
 // Event tags.

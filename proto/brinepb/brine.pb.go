@@ -481,14 +481,17 @@ func (x *JobDone) GetMissing() []*Missing {
 }
 
 type JobSummary struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Jid           string                 `protobuf:"bytes,1,opt,name=jid,proto3" json:"jid,omitempty"`
-	Fun           string                 `protobuf:"bytes,2,opt,name=fun,proto3" json:"fun,omitempty"`
-	Target        string                 `protobuf:"bytes,3,opt,name=target,proto3" json:"target,omitempty"`
-	TargetType    string                 `protobuf:"bytes,4,opt,name=target_type,json=targetType,proto3" json:"target_type,omitempty"`
-	StartUnixMs   int64                  `protobuf:"varint,5,opt,name=start_unix_ms,json=startUnixMs,proto3" json:"start_unix_ms,omitempty"`
-	Minions       []string               `protobuf:"bytes,6,rep,name=minions,proto3" json:"minions,omitempty"`
-	Returned      int32                  `protobuf:"varint,7,opt,name=returned,proto3" json:"returned,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Jid         string                 `protobuf:"bytes,1,opt,name=jid,proto3" json:"jid,omitempty"`
+	Fun         string                 `protobuf:"bytes,2,opt,name=fun,proto3" json:"fun,omitempty"`
+	Target      string                 `protobuf:"bytes,3,opt,name=target,proto3" json:"target,omitempty"`
+	TargetType  string                 `protobuf:"bytes,4,opt,name=target_type,json=targetType,proto3" json:"target_type,omitempty"`
+	StartUnixMs int64                  `protobuf:"varint,5,opt,name=start_unix_ms,json=startUnixMs,proto3" json:"start_unix_ms,omitempty"`
+	Minions     []string               `protobuf:"bytes,6,rep,name=minions,proto3" json:"minions,omitempty"`
+	Returned    int32                  `protobuf:"varint,7,opt,name=returned,proto3" json:"returned,omitempty"`
+	// origin is "" for a job published for the CLI, "schedule" for one a
+	// minion's or the master's schedule ran, "drift" for a correction.
+	Origin        string `protobuf:"bytes,8,opt,name=origin,proto3" json:"origin,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -570,6 +573,13 @@ func (x *JobSummary) GetReturned() int32 {
 		return x.Returned
 	}
 	return 0
+}
+
+func (x *JobSummary) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
 }
 
 type ListJobsRequest struct {
@@ -1296,7 +1306,7 @@ const file_brine_proto_rawDesc = "" +
 	"\tconnected\x18\x02 \x01(\bR\tconnected\"H\n" +
 	"\aJobDone\x12\x10\n" +
 	"\x03jid\x18\x01 \x01(\tR\x03jid\x12+\n" +
-	"\amissing\x18\x02 \x03(\v2\x11.brine.v1.MissingR\amissing\"\xc3\x01\n" +
+	"\amissing\x18\x02 \x03(\v2\x11.brine.v1.MissingR\amissing\"\xdb\x01\n" +
 	"\n" +
 	"JobSummary\x12\x10\n" +
 	"\x03jid\x18\x01 \x01(\tR\x03jid\x12\x10\n" +
@@ -1306,7 +1316,8 @@ const file_brine_proto_rawDesc = "" +
 	"targetType\x12\"\n" +
 	"\rstart_unix_ms\x18\x05 \x01(\x03R\vstartUnixMs\x12\x18\n" +
 	"\aminions\x18\x06 \x03(\tR\aminions\x12\x1a\n" +
-	"\breturned\x18\a \x01(\x05R\breturned\"'\n" +
+	"\breturned\x18\a \x01(\x05R\breturned\x12\x16\n" +
+	"\x06origin\x18\b \x01(\tR\x06origin\"'\n" +
 	"\x0fListJobsRequest\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\x05R\x05limit\"<\n" +
 	"\x10ListJobsResponse\x12(\n" +
