@@ -28,7 +28,7 @@ func scheduleTree(t *testing.T) config.Master {
 	files := map[string]string{
 		"srv/top.sls":       "base:\n  '*':\n    - motd\n  'broken*':\n    - broken\n",
 		"srv/motd.sls":      "motd:\n  file.managed:\n    - name: /tmp/brine-motd\n    - contents: \"{{ pillar.get('secret', 'none') }}\"\n",
-		"srv/broken.sls":    "broken:\n  file.managed:\n    - name: /tmp/x\n    - require:\n      - file: nowhere\n",
+		"srv/broken.sls":    "broken:\n  file.nowhere:\n    - name: /tmp/x\n",
 		"pillar/top.sls":    "base:\n  'web1':\n    - secret\n",
 		"pillar/secret.sls": "secret: s3cret\n",
 	}

@@ -41,10 +41,15 @@ func TestCallExitStatus(t *testing.T) {
 		{"malformed yaml", "bad_yaml", []string{"state.apply", "web"}, exitError, []string{"Data failed to compile:", "web.sls:3: invalid YAML"}},
 		{"unknown function", "bad_function", []string{"state.apply", "web"}, exitError,
 			[]string{`web.sls:3: site: unknown state function "file.manged" (did you mean "file.managed"?)`}},
-		{"unknown argument", "bad_arg", []string{"state.apply", "web"}, exitError,
+		// As in Salt, a state with an unknown argument runs and warns, and
+		// a state whose requisite is missing fails alone; strict_arguments
+		// makes an unknown argument refuse the run.
+		{"unknown argument", "bad_arg", []string{"state.apply", "web"}, exitOK,
+			[]string{"Warnings:", "unknown argument 'sorce' (did you mean 'source'?)"}},
+		{"unknown argument, strict", "bad_arg", []string{"state.apply", "web", "--config", "testdata/strict_arguments.yaml"}, exitError,
 			[]string{"web.sls:6: site: file.managed: unknown argument 'sorce' (did you mean 'source'?)"}},
-		{"missing requisite", "missing_req", []string{"state.apply", "web"}, exitError,
-			[]string{`web.sls:6: site: test.nop: requisite require not found: no state has ID or name "nginx-conf" with module "file"`}},
+		{"missing requisite", "missing_req", []string{"state.apply", "web"}, exitStateFailed,
+			[]string{"ID: untouched", "Result: True", "ID: site", "Result: False", "The following requisites were not found"}},
 		{"cycle", "cycle", []string{"state.apply", "web"}, exitError, []string{"web.sls:3: a: requisite cycle: a (web.sls:3) -> b (web.sls:7) -> a (web.sls:3)"}},
 		{"missing sls", "good", []string{"state.apply", "nosuch"}, exitError, []string{"nosuch"}},
 	}
