@@ -39,10 +39,56 @@ type renderer struct {
 	cause   error
 }
 
-// frame is the execution of one template: its name, for errors.
+// frame is the execution of one template.
 type frame struct {
-	r    *renderer
-	file *file
+	r       *renderer
+	file    *file
+	blocks  map[string]*blockNode // block overrides from the extending templates
+	extends *file                 // the template {% extends %} named
+}
+
+// render runs a whole template into out, following {% extends %}: the
+// parent renders with this template's blocks in place of its own.
+func (f *frame) render(t *template, sc *scope, out *output) error {
+	own := &output{r: f.r}
+	if err := f.exec(t.body, sc, own); err != nil {
+		return err
+	}
+	if f.extends == nil {
+		out.b.WriteString(own.b.String())
+		return nil
+	}
+	pt, err := f.r.env.parse(f.extends)
+	if err != nil {
+		return err
+	}
+	if err := f.r.enter("extends " + f.extends.name); err != nil {
+		return err
+	}
+	defer f.r.leave()
+	blocks := map[string]*blockNode{}
+	for k, b := range f.blocks {
+		blocks[k] = b
+	}
+	collectBlocks(t.body, blocks)
+	parent := &frame{r: f.r, file: f.extends, blocks: blocks}
+	if err := parent.render(pt, sc, out); err != nil {
+		return parent.topError(err)
+	}
+	return nil
+}
+
+// collectBlocks adds the named blocks in nodes to blocks, keeping those
+// already there (from templates further down the chain).
+func collectBlocks(nodes []node, blocks map[string]*blockNode) {
+	for _, n := range nodes {
+		if b, ok := n.(*blockNode); ok && b.name != "" {
+			if _, seen := blocks[b.name]; !seen {
+				blocks[b.name] = b
+			}
+			collectBlocks(b.body, blocks)
+		}
+	}
 }
 
 // Errors that unwind loops.
@@ -195,7 +241,20 @@ func (f *frame) stmt(n node, sc *scope, out *output) error {
 		}
 		return f.exec(n.body, inner, out)
 	case *blockNode:
+		if f.extends != nil {
+			return nil
+		}
+		if b, ok := f.blocks[n.name]; ok && n.name != "" {
+			return f.exec(b.body, sc, out)
+		}
 		return f.exec(n.body, sc, out)
+	case *extendsNode:
+		tf, err := f.target(n.name, sc)
+		if err != nil {
+			return err
+		}
+		f.extends = tf
+		return nil
 	case *breakNode:
 		return errBreak
 	case *continueNode:
@@ -408,6 +467,10 @@ func (r *renderer) call(fn any, args []any, kw *Dict) (any, error) {
 		return x.fn(r, args, kw)
 	case *Macro:
 		return x.call(r, args, kw)
+	case *loopObj:
+		if x.recurse != nil {
+			return x.recurse.fn(r, args, kw)
+		}
 	case *Undefined:
 		return nil, x.err()
 	}

@@ -141,7 +141,7 @@ func (e *Env) Render(ctx context.Context, name string, src []byte, vars map[stri
 	r := &renderer{env: e, ctx: ctx, lim: e.lim, base: base}
 	fr := &frame{r: r, file: f}
 	o := &output{r: r}
-	if err := fr.exec(tmpl.body, newScope(base), o); err != nil {
+	if err := fr.render(tmpl, newScope(base), o); err != nil {
 		return nil, fr.topError(err)
 	}
 	return []byte(o.b.String()), nil
@@ -290,7 +290,7 @@ func (f *frame) run(what string, tf *file, parent *scope) (string, *scope, error
 	sc := newScope(parent)
 	o := &output{r: r}
 	inner := &frame{r: r, file: tf}
-	if err := inner.exec(tmpl.body, sc, o); err != nil {
+	if err := inner.render(tmpl, sc, o); err != nil {
 		return "", nil, inner.topError(err)
 	}
 	return o.b.String(), sc, nil

@@ -103,7 +103,12 @@ type (
 	continueNode struct{ at }
 	blockNode    struct {
 		at
+		name string // "" for an autoescape block
 		body []node
+	}
+	extendsNode struct {
+		at
+		name expr
 	}
 )
 
@@ -566,9 +571,11 @@ func (p *parser) stmt(name string) (node, error) {
 	case "continue":
 		return &continueNode{a}, p.end()
 	case "block":
-		if t := p.next(); t.kind != tokName {
+		t := p.next()
+		if t.kind != tokName {
 			return nil, p.errf("expected a block name")
 		}
+		p.name("scoped")
 		if err := p.end(); err != nil {
 			return nil, err
 		}
@@ -576,8 +583,14 @@ func (p *parser) stmt(name string) (node, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.next()
-		return &blockNode{a, body}, p.end()
+		p.name(t.val)
+		return &blockNode{a, t.val, body}, p.end()
+	case "extends":
+		x, err := p.expr()
+		if err != nil {
+			return nil, err
+		}
+		return &extendsNode{a, x}, p.end()
 	case "autoescape":
 		if _, err := p.expr(); err != nil {
 			return nil, err
@@ -589,7 +602,7 @@ func (p *parser) stmt(name string) (node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &blockNode{a, body}, p.end()
+		return &blockNode{a, "", body}, p.end()
 	}
 	return nil, p.errf("unknown tag '%s'", name)
 }

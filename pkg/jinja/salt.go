@@ -217,7 +217,8 @@ func writeJSONString(b *strings.Builder, s string, o jsonOpts) {
 	b.WriteByte('"')
 }
 
-// yamlNode converts a template value to a YAML node, keeping dict order.
+// yamlNode converts a template value to a YAML node with sorted mapping
+// keys, as PyYAML's dump writes a dict.
 func yamlNode(v any, depth int) (*yaml.Node, error) {
 	if depth > 100 {
 		return nil, errors.New("value nested too deeply for YAML")
@@ -225,7 +226,19 @@ func yamlNode(v any, depth int) (*yaml.Node, error) {
 	switch x := v.(type) {
 	case *Dict:
 		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-		for i, k := range x.keys {
+		idx := make([]int, x.Len())
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(a, b int) bool {
+			c, err := compare(x.keys[idx[a]], x.keys[idx[b]])
+			if err != nil {
+				return str(x.keys[idx[a]]) < str(x.keys[idx[b]])
+			}
+			return c < 0
+		})
+		for _, i := range idx {
+			k := x.keys[i]
 			kn, err := yamlNode(k, depth+1)
 			if err != nil {
 				return nil, err
