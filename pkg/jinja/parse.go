@@ -3,6 +3,7 @@ package jinja
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // node is a template statement.
@@ -262,6 +263,9 @@ func (p *parser) body(ends ...string) ([]node, string, error) {
 			}
 			n, err := p.stmt(name)
 			if err != nil {
+				if se, ok := err.(*syntaxError); ok && se.msg == fmt.Sprintf("unknown tag '%s'", name) && len(ends) > 0 {
+					se.msg += fmt.Sprintf(" (expected '%s')", strings.Join(ends, "', '"))
+				}
 				return nil, "", err
 			}
 			if n != nil {
