@@ -484,7 +484,7 @@ func (r *renderer) binary(op string, l, rv any) (any, error) {
 	}
 	if op == "~" {
 		ls, rs := str(l), str(rv)
-		if err := r.lim.check(fmt.Sprintf("'~' joining %d and %d bytes", len(ls), len(rs)), len(ls)+len(rs)); err != nil {
+		if err := r.over(len(ls)+len(rs), "'~' joining %d and %d bytes", len(ls), len(rs)); err != nil {
 			return nil, r.fail(err)
 		}
 		return ls + rs, nil
@@ -499,7 +499,7 @@ func (r *renderer) binary(op string, l, rv any) (any, error) {
 		switch a := l.(type) {
 		case string:
 			if b, ok := rv.(string); ok {
-				if err := r.lim.check(fmt.Sprintf("'+' joining %d and %d bytes", len(a), len(b)), len(a)+len(b)); err != nil {
+				if err := r.over(len(a)+len(b), "'+' joining %d and %d bytes", len(a), len(b)); err != nil {
 					return nil, r.fail(err)
 				}
 				return a + b, nil
@@ -553,7 +553,7 @@ func (r *renderer) binary(op string, l, rv any) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			if err := r.lim.check("'%' formatting", len(out)); err != nil {
+			if err := r.over(len(out), "'%%' formatting"); err != nil {
 				return nil, r.fail(err)
 			}
 			return out, nil

@@ -263,7 +263,7 @@ func fJoin(r *renderer, v any, args []any, kw *Dict) (any, error) {
 		n += len(parts[i]) + len(sep)
 	}
 	n = max(n-len(sep), 0)
-	if err := r.lim.check(fmt.Sprintf("filter join would make %d bytes", n), n); err != nil {
+	if err := r.over(n, "filter join"); err != nil {
 		return nil, r.fail(err)
 	}
 	return strings.Join(parts, sep), nil
@@ -585,7 +585,7 @@ func fFormat(r *renderer, v any, args []any, kw *Dict) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return out, r.lim.check("filter format", len(out))
+	return out, r.over(len(out), "filter format")
 }
 
 func fIndent(r *renderer, v any, args []any, kw *Dict) (any, error) {
@@ -597,7 +597,7 @@ func fIndent(r *renderer, v any, args []any, kw *Dict) (any, error) {
 		if w < 0 {
 			w = 0
 		}
-		if err := r.lim.check(fmt.Sprintf("filter indent would make %d bytes", w), w); err != nil {
+		if err := r.over(w, "filter indent"); err != nil {
 			return nil, r.fail(err)
 		}
 		ind = strings.Repeat(" ", w)
@@ -607,7 +607,7 @@ func fIndent(r *renderer, v any, args []any, kw *Dict) (any, error) {
 	s := str(v)
 	lines := strings.Split(s, "\n")
 	size := len(s) + len(ind)*len(lines)
-	if err := r.lim.check(fmt.Sprintf("filter indent would make %d bytes", size), size); err != nil {
+	if err := r.over(size, "filter indent"); err != nil {
 		return nil, r.fail(err)
 	}
 	for i, l := range lines {
@@ -834,7 +834,7 @@ func fCenter(r *renderer, v any, args []any, kw *Dict) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := r.lim.check(fmt.Sprintf("filter center would make %d bytes", w), w); err != nil {
+	if err := r.over(w, "filter center"); err != nil {
 		return nil, r.fail(err)
 	}
 	return pad(str(v), w, " ", "center"), nil

@@ -71,14 +71,6 @@ func (l limits) tooBig(what string, n int) error {
 	return &LimitError{Limit: LimitOutput, Max: int64(l.maxOut), What: fmt.Sprintf("%s would make %d bytes", what, n)}
 }
 
-// check fails when a value of n bytes built by what is over the output limit.
-func (l limits) check(what string, n int) error {
-	if n < 0 || n > l.maxOut {
-		return l.tooBig(what, n)
-	}
-	return nil
-}
-
 // fail records err as the render's cause of failure, unless one is
 // recorded already, and returns it.
 func (r *renderer) fail(err error) error {
@@ -139,3 +131,12 @@ func (r *renderer) enter(what string) error {
 
 // leave undoes enter.
 func (r *renderer) leave() { r.depth-- }
+
+// over fails when a value of n bytes is over the output limit, saying
+// what would have built it (format and args, formatted only then).
+func (r *renderer) over(n int, format string, args ...any) error {
+	if n >= 0 && n <= r.lim.maxOut {
+		return nil
+	}
+	return r.fail(r.lim.tooBig(fmt.Sprintf(format, args...), n))
+}

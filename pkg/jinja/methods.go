@@ -183,7 +183,7 @@ func init() {
 				parts[i] = p
 				n += len(p) + len(s)
 			}
-			if err := r.lim.check(fmt.Sprintf("str.join() would make %d bytes", max(n-len(s), 0)), max(n-len(s), 0)); err != nil {
+			if err := r.over(max(n-len(s), 0), "str.join()"); err != nil {
 				return nil, r.fail(err)
 			}
 			return strings.Join(parts, s), nil
@@ -193,7 +193,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return out, r.lim.check("str.format()", len(out))
+			return out, r.over(len(out), "str.format()")
 		},
 		"zfill": func(r *renderer, s string, args []any, _ *Dict) (any, error) {
 			if err := nargs(args, 1, 1); err != nil {
@@ -203,7 +203,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			if err := r.lim.check(fmt.Sprintf("str.zfill() would make %d bytes", w), w); err != nil {
+			if err := r.over(w, "str.zfill()"); err != nil {
 				return nil, r.fail(err)
 			}
 			n := utf8.RuneCountInString(s)
@@ -429,7 +429,7 @@ func padFn(kind string) strMethod {
 				return nil, errors.New("the fill character must be exactly one character long")
 			}
 		}
-		if err := r.lim.check(fmt.Sprintf("str.%s() would make %d bytes", kind, w), w); err != nil {
+		if err := r.over(w, "str.%s()", kind); err != nil {
 			return nil, r.fail(err)
 		}
 		return pad(s, w, fill, kind), nil
@@ -466,7 +466,7 @@ func replaceBounded(r *renderer, what, s, old, nw string, n int) (string, error)
 		count = n
 	}
 	size := len(s) + count*(len(nw)-len(old))
-	if err := r.lim.check(fmt.Sprintf("%s would make %d bytes", what, size), size); err != nil {
+	if err := r.over(size, "%s", what); err != nil {
 		return "", r.fail(err)
 	}
 	return strings.Replace(s, old, nw, n), nil
