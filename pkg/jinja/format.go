@@ -332,14 +332,14 @@ func strFormat(format string, args []any, kw *Dict) (string, error) {
 		switch {
 		case name == "":
 			if auto >= len(args) {
-				return "", fmt.Errorf("Replacement index %d out of range for positional args tuple", auto)
+				return "", fmt.Errorf("replacement index %d out of range for positional args tuple", auto)
 			}
 			v = args[auto]
 			auto++
 		case name[0] >= '0' && name[0] <= '9':
 			n, err := strconv.Atoi(name)
 			if err != nil || n >= len(args) {
-				return "", fmt.Errorf("Replacement index %s out of range for positional args tuple", name)
+				return "", fmt.Errorf("replacement index %s out of range for positional args tuple", name)
 			}
 			v = args[n]
 		default:

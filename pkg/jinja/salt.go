@@ -178,7 +178,7 @@ func writeJSON(b *strings.Builder, v any, o jsonOpts, depth int) error {
 	case *Undefined:
 		return x.err()
 	default:
-		return fmt.Errorf("Object of type %s is not JSON serializable", typeName(v))
+		return fmt.Errorf("object of type %s is not JSON serializable", typeName(v))
 	}
 	return nil
 }
