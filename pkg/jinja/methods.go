@@ -516,7 +516,7 @@ var listMethods = map[string]listMethod{
 		if err := nargs(args, 1, 1); err != nil {
 			return nil, err
 		}
-		if args[0] == any(l) {
+		if reaches(args[0], l, 0) {
 			return nil, errors.New("a list cannot contain itself")
 		}
 		l.items = append(l.items, args[0])
@@ -533,6 +533,11 @@ var listMethods = map[string]listMethod{
 		if err := r.copySteps(len(its), 0); err != nil {
 			return nil, err
 		}
+		for _, e := range its {
+			if reaches(e, l, 0) {
+				return nil, errors.New("a list cannot contain itself")
+			}
+		}
 		l.items = append(l.items, its...)
 		return nil, nil
 	},
@@ -548,6 +553,9 @@ var listMethods = map[string]listMethod{
 			i = max(i+len(l.items), 0)
 		}
 		i = min(i, len(l.items))
+		if reaches(args[1], l, 0) {
+			return nil, errors.New("a list cannot contain itself")
+		}
 		l.items = append(l.items[:i], append([]any{args[1]}, l.items[i:]...)...)
 		return nil, nil
 	},
@@ -764,14 +772,14 @@ func dictStore(d *Dict, k, v any) error {
 	return d.Set(k, v)
 }
 
-// reaches reports whether target is reachable from v.
-func reaches(v any, target *Dict, depth int) bool {
+// reaches reports whether target (a *Dict or *List) is reachable from v.
+func reaches(v, target any, depth int) bool {
 	if depth > 100 {
 		return true
 	}
 	switch x := v.(type) {
 	case *Dict:
-		if x == target {
+		if any(x) == target {
 			return true
 		}
 		for _, e := range x.vals {
@@ -780,6 +788,9 @@ func reaches(v any, target *Dict, depth int) bool {
 			}
 		}
 	case *List:
+		if any(x) == target {
+			return true
+		}
 		for _, e := range x.items {
 			if reaches(e, target, depth+1) {
 				return true

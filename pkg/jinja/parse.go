@@ -207,7 +207,12 @@ type parser struct {
 	toks   []token
 	ti     int
 	line   int
+	depth  int // nesting of expressions being parsed
 }
+
+// maxExprDepth bounds the nesting of one expression, so that "((((..."
+// fails with a syntax error instead of exhausting the stack.
+const maxExprDepth = 200
 
 // parseTemplate parses a whole template.
 func parseTemplate(src string) ([]node, error) {
@@ -892,6 +897,10 @@ func (p *parser) pow() (expr, error) {
 }
 
 func (p *parser) unary(withFilter bool) (expr, error) {
+	if p.depth++; p.depth > maxExprDepth {
+		return nil, p.errf("expression nested more than %d levels deep", maxExprDepth)
+	}
+	defer func() { p.depth-- }()
 	t := p.peek()
 	var x expr
 	if t.kind == tokOp && (t.val == "-" || t.val == "+") {

@@ -342,8 +342,13 @@ func repr(v any) string {
 	return b.String()
 }
 
+// maxReprBytes bounds the text repr builds for one value: shared
+// sub-lists can make a value whose text grows exponentially with its size.
+// It is above the default output limit, so such a render fails on it.
+const maxReprBytes = 4 * DefaultMaxOutputBytes
+
 func writeRepr(b *strings.Builder, v any, depth int) {
-	if depth > 100 {
+	if depth > 100 || b.Len() > maxReprBytes {
 		b.WriteString("...")
 		return
 	}
