@@ -1,8 +1,9 @@
 // Package jinja renders SLS files, pillar files and file templates with
 // Jinja, the way Salt does: grains, pillar and salt['mod.fun'] calls in the
 // context, {% import %}/{% from %}/{% include %} against the state tree,
-// {% import_yaml %}, and Salt's serialisation filters. It is built on gonja v2
-// with a private environment per Env.
+// Salt's {% import_yaml %} and {% load_yaml %} tags and its filters. It is
+// its own Jinja2 engine (lexer, parser, evaluator) with Python's value
+// semantics and Jinja's StrictUndefined, as Salt configures it.
 package jinja
 
 import (
@@ -14,12 +15,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/nikolalohinski/gonja/v2/builtins"
-	"github.com/nikolalohinski/gonja/v2/config"
-	"github.com/nikolalohinski/gonja/v2/exec"
-	"github.com/nikolalohinski/gonja/v2/parser"
-	"github.com/nikolalohinski/gonja/v2/tokens"
 )
 
 // Loader reads templates from the state tree by path relative to its root ("web/map.jinja").
@@ -63,9 +58,7 @@ const maxDepth = 64
 type Env struct {
 	opts    Options
 	lim     limits
-	str     map[string]exec.Method[string] // gonja's string methods
-	cfg     *config.Config
-	env     *exec.Environment // filters, tests, tags and globals; Context holds the globals
+	globals *scope
 	mu      sync.Mutex
 	files   map[string]*file // templates read through the Loader, by tree path
 	sources map[string]*file // templates given to Render, by name
@@ -79,35 +72,22 @@ type file struct {
 	readErr error
 
 	parseOne sync.Once
-	tmpl     *exec.Template
+	tmpl     *template
 	parseErr error
 }
 
-// New returns an Env with its own gonja configuration, filters and tags.
-func New(opts Options) *Env {
-	cfg := config.New()
-	cfg.KeepTrailingNewline = true
+// template is a parsed template.
+type template struct{ body []node }
 
-	e := &Env{
+// New returns an Env.
+func New(opts Options) *Env {
+	return &Env{
 		opts:    opts,
 		lim:     resolveLimits(opts),
-		str:     strMethodMap(builtins.Methods.Str),
-		cfg:     cfg,
+		globals: globals(),
 		files:   map[string]*file{},
 		sources: map[string]*file{},
 	}
-	filters := exec.NewFilterSet(map[string]exec.FilterFunction{}).
-		Update(builtins.Filters).
-		Update(exec.NewFilterSet(saltFilters()))
-	filters = guardFilters(filters, e.lim)
-	e.env = &exec.Environment{
-		Context:           globals(),
-		Filters:           filters,
-		Tests:             exec.NewTestSet(map[string]exec.TestFunction{}).Update(builtins.Tests),
-		ControlStructures: tagSet(),
-		Methods:           methods(),
-	}
-	return e
 }
 
 // NeedsRender reports whether src contains any Jinja syntax ({{, {%, {#);
@@ -146,31 +126,38 @@ func (e *Env) Render(ctx context.Context, name string, src []byte, vars map[stri
 	if err != nil {
 		return nil, err
 	}
-
 	ctx, cancel := context.WithTimeoutCause(ctx, e.lim.maxTime,
 		&LimitError{Limit: LimitTime, Max: int64(e.lim.maxTime), What: "render " + name})
 	defer cancel()
-	st := &renderState{env: e, ctx: ctx, lim: e.lim, methods: e.env.Methods}
-	st.methods.Str = strMethods(e.str, st)
-	data := make(map[string]any, len(vars)+2)
+	base := newScope(e.globals)
 	for k, v := range vars {
-		if m, ok := v.(map[string]any); ok {
-			v = saltDict(m)
+		v = fromGo(v)
+		if d, ok := v.(*Dict); ok {
+			d.salt = true
 		}
-		data[k] = v
+		base.vars[k] = v
 	}
-	data["salt"] = &saltFuncs{state: st, call: e.opts.Call}
-	data[stateKey] = st
-	st.base = e.env.Context.Inherit().Update(exec.NewContext(data))
+	base.vars["salt"] = &saltFuncs{call: e.opts.Call}
+	r := &renderer{env: e, ctx: ctx, lim: e.lim, base: base}
+	fr := &frame{r: r, file: f}
+	o := &output{r: r}
+	if err := fr.render(tmpl, newScope(base), o); err != nil {
+		return nil, fr.topError(err)
+	}
+	return []byte(o.b.String()), nil
+}
 
-	var buf bytes.Buffer
-	if err := e.execute(st, f, tmpl, st.base.Inherit(), &buf); err != nil {
-		return nil, toError(name, err, st.cause)
+// topError turns what a render failed with into an *Error.
+func (f *frame) topError(err error) error {
+	switch err {
+	case errBreak, errContinue:
+		return &Error{Name: f.file.name, Msg: err.Error()}
 	}
-	if err := e.lim.check("the rendered template", buf.Len()); err != nil {
-		return nil, &Error{Name: name, Msg: err.Error(), Err: err}
+	var te *Error
+	if errors.As(err, &te) {
+		return te
 	}
-	return buf.Bytes(), nil
+	return &Error{Name: f.file.name, Msg: err.Error(), Err: err}
 }
 
 // source returns the cached entry for a template given to Render, reusing
@@ -212,45 +199,13 @@ func (e *Env) load(name string) (*file, error) {
 	return f, f.readErr
 }
 
-// lexBounded runs the engine's lexer over src and refuses the template when
-// the lexer emits more tokens than the input can hold: on some malformed
-// input (e.g. "{%!1.曣") the engine's lexer loops forever, and a recipe must
-// never hang a run. The stuck lexer stays blocked on its channel, idle.
-func lexBounded(src string, cfg *config.Config) error {
-	l := tokens.NewLexer(src, cfg)
-	crashed := make(chan any, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				crashed <- p
-				close(l.Tokens) // Run died before closing it
-			}
-		}()
-		l.Run()
-	}()
-	limit := 2*len(src) + 64
-	n := 0
-	for range l.Tokens {
-		if n++; n > limit {
-			return errors.New("syntax error: the template cannot be tokenized (malformed tag or expression)")
-		}
-	}
-	select {
-	case p := <-crashed:
-		return fmt.Errorf("syntax error: the template cannot be tokenized (%v)", p)
-	default:
-		return nil
-	}
-}
-
 // Cache holds parsed templates shared by the Envs of one run, such as the
 // compilers of every minion of one job, so that each template is parsed
 // once per run instead of once per minion. A template is found by its tree
 // path and its source text: a file that changed is parsed again, never
 // served stale. A shared template holds nothing of the Env that parsed it:
 // the loader, the salt functions, the limits and the context of a render
-// all come from the Env rendering it. Every Env given one Cache must read
-// the same state tree; use a new Cache for each run. Safe for concurrent use.
+// all come from the Env rendering it. Safe for concurrent use.
 type Cache struct {
 	mu    sync.Mutex
 	files map[string][]*file // by tree path: one entry per source seen
@@ -279,71 +234,148 @@ func (c *Cache) entry(name string, src []byte) *file {
 
 // parse returns f's parsed template: the one shared through the Cache when
 // the Env has one, else f's own, parsed once.
-func (e *Env) parse(f *file) (*exec.Template, error) {
-	if e.opts.Cache == nil {
-		return e.parseOnce(f)
+func (e *Env) parse(f *file) (*template, error) {
+	if e.opts.Cache != nil {
+		f = e.opts.Cache.entry(f.name, f.src)
 	}
-	t, err := e.parseOnce(e.opts.Cache.entry(f.name, f.src))
-	if err == nil && t.Root().Parent != nil {
-		// {% extends %} embeds the parent as the parsing Env read it;
-		// such a template is not shared.
-		return e.parseOnce(f)
-	}
-	return t, err
-}
-
-// parseOnce returns f's parsed template, parsing it once.
-func (e *Env) parseOnce(f *file) (*exec.Template, error) {
 	f.parseOne.Do(func() {
-		defer func() {
-			if p := recover(); p != nil {
-				f.parseErr = &Error{Name: f.name, Msg: fmt.Sprintf("template engine failure: %v", p)}
+		t, err := parseTemplate(string(f.src))
+		if err != nil {
+			var se *syntaxError
+			if errors.As(err, &se) {
+				f.parseErr = &Error{Name: f.name, Line: se.line, Msg: se.Error()}
+				return
 			}
-		}()
-		if err := lexBounded(string(f.src), e.cfg); err != nil {
 			f.parseErr = &Error{Name: f.name, Msg: err.Error()}
 			return
 		}
-		t, err := exec.NewTemplate(gonjaName(f.name), e.cfg, &treeLoader{env: e, file: f}, e.env)
-		if err != nil {
-			f.parseErr = parseError(f.name, err)
-			return
-		}
-		instrument(t)
-		f.tmpl = t
+		f.tmpl = &template{body: t}
 	})
 	return f.tmpl, f.parseErr
 }
 
-// execute renders a parsed template with ctx as its variables into w, as
-// part of the render st.
-func (e *Env) execute(st *renderState, f *file, t *exec.Template, ctx *exec.Context, w *bytes.Buffer) error {
-	env := &exec.Environment{
-		Context:           ctx,
-		Filters:           e.env.Filters,
-		Tests:             e.env.Tests,
-		ControlStructures: e.env.ControlStructures,
-		Methods:           st.methods,
+// target evaluates a tag's template name and loads that file. The
+// returned file is non-nil when the name resolved, even if reading failed.
+func (f *frame) target(x expr, sc *scope) (*file, error) {
+	v, err := f.eval(x, sc)
+	if err != nil {
+		return nil, err
 	}
-	return exec.NewRenderer(env, w, e.cfg, &treeLoader{env: e, file: f}, t).Execute()
+	s, ok := v.(string)
+	if !ok {
+		if u, isU := v.(*Undefined); isU {
+			return nil, u.err()
+		}
+		return nil, fmt.Errorf("template name must be a string, not %s", repr(v))
+	}
+	name, err := resolveName(f.file.name, s)
+	if err != nil {
+		return nil, err
+	}
+	return f.r.env.load(name)
 }
 
-// parseError turns a gonja parse failure into an *Error without the
-// template source gonja puts in its message.
-func parseError(name string, err error) *Error {
-	var se *parser.SyntaxError
-	if errors.As(err, &se) {
-		return &Error{Name: name, Line: se.Line, Msg: syntaxMessage(se)}
+// run renders the template tf with parent as its enclosing scope,
+// returning its output and its own top-level variables.
+func (f *frame) run(what string, tf *file, parent *scope) (string, *scope, error) {
+	r := f.r
+	tmpl, err := r.env.parse(tf)
+	if err != nil {
+		return "", nil, err
 	}
-	return toError(name, err, nil)
+	if err := r.enter(what + " " + tf.name); err != nil {
+		return "", nil, err
+	}
+	defer r.leave()
+	sc := newScope(parent)
+	o := &output{r: r}
+	inner := &frame{r: r, file: tf}
+	if err := inner.render(tmpl, sc, o); err != nil {
+		return "", nil, inner.topError(err)
+	}
+	return o.b.String(), sc, nil
 }
 
-// syntaxMessage is a syntax error's message with the offending token.
-func syntaxMessage(se *parser.SyntaxError) string {
-	if se.Raw == "" {
-		return "syntax error: " + se.Message
+func (f *frame) include(n *includeNode, sc *scope, out *output) error {
+	tf, err := f.target(n.name, sc)
+	if err != nil {
+		if n.ignoreMissing && tf != nil && tf.readErr != nil {
+			return nil
+		}
+		return err
 	}
-	return fmt.Sprintf("syntax error: %s (near %q)", se.Message, se.Raw)
+	parent := f.r.base
+	if n.withContext {
+		parent = sc
+	}
+	s, _, err := f.run("include", tf, parent)
+	if err != nil {
+		return err
+	}
+	out.b.WriteString(s)
+	return nil
+}
+
+func (f *frame) importTemplate(n *importNode, sc *scope) error {
+	tf, err := f.target(n.name, sc)
+	if err != nil {
+		return err
+	}
+	parent := f.r.base
+	if n.withContext {
+		parent = sc
+	}
+	_, tsc, err := f.run("import", tf, parent)
+	if err != nil {
+		return err
+	}
+	if n.as != "" {
+		mod := newDict(len(tsc.vars))
+		for _, k := range sortedKeys(tsc.vars) {
+			_ = mod.Set(k, tsc.vars[k])
+		}
+		sc.vars[n.as] = &namespace{d: mod}
+		return nil
+	}
+	for _, nm := range n.names {
+		v, ok := tsc.vars[nm[0]]
+		if !ok {
+			return fmt.Errorf("%s does not define %q", tf.name, nm[0])
+		}
+		sc.vars[nm[1]] = v
+	}
+	return nil
+}
+
+func (f *frame) dataImport(n *dataImportNode, sc *scope) error {
+	tf, err := f.target(n.name, sc)
+	if err != nil {
+		return err
+	}
+	src := string(tf.src)
+	if n.format != "text" && NeedsRender(tf.src) {
+		if src, _, err = f.run("import_"+n.format, tf, sc); err != nil {
+			return err
+		}
+	}
+	v, err := parseData(n.format, src)
+	if err != nil {
+		line := 0
+		fmt.Sscanf(strings.TrimPrefix(strings.TrimPrefix(err.Error(), "invalid YAML: "), "yaml: "), "line %d:", &line)
+		return &Error{Name: tf.name, Line: line, Msg: err.Error()}
+	}
+	sc.vars[n.as] = v
+	return nil
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sortStrings(keys)
+	return keys
 }
 
 // cleanName maps a template name to its tree path: no leading slash or
@@ -353,6 +385,22 @@ func cleanName(name string) string {
 	return strings.TrimPrefix(path.Clean("/"+name), "/")
 }
 
-// gonjaName is the identifier gonja knows a tree path by: gonja requires
-// in-memory names to start with a slash.
-func gonjaName(name string) string { return "/" + name }
+// resolveName maps a template name used inside the template cur to a tree
+// path. Names are relative to the tree root, as in Salt, except those
+// starting with ./ or ../, which are relative to cur's directory.
+func resolveName(cur, name string) (string, error) {
+	name = strings.TrimPrefix(name, "salt://")
+	if name == "" {
+		return "", fmt.Errorf("empty template name")
+	}
+	var p string
+	if strings.HasPrefix(name, "./") || strings.HasPrefix(name, "../") {
+		p = path.Join(path.Dir(cur), name)
+	} else {
+		p = path.Clean(strings.TrimPrefix(name, "/"))
+	}
+	if p == "." || p == ".." || strings.HasPrefix(p, "../") {
+		return "", fmt.Errorf("template name %q is outside the state tree", name)
+	}
+	return p, nil
+}
