@@ -11,8 +11,10 @@ import (
 )
 
 // globalArgs are the arguments every state accepts, handled by the engine
-// (watch_drift by the minion's drift watcher, pkg/drift).
-var globalArgs = map[string]bool{"unless": true, "onlyif": true, "creates": true, "retry": true, "check_cmd": true, "watch_drift": true}
+// (watch_drift by the minion's drift watcher, pkg/drift). Salt's parallel
+// is accepted and checked, and otherwise left to the engine, which runs
+// states that cannot affect one another at the same time on its own.
+var globalArgs = map[string]bool{"unless": true, "onlyif": true, "creates": true, "retry": true, "check_cmd": true, "watch_drift": true, "parallel": true}
 
 func isGlobalArg(name string) bool { return globalArgs[name] }
 
@@ -57,9 +59,11 @@ func parseGlobals(args map[string]any) (globals, ArgErrors) {
 		}
 		*f.dst = list.V
 	}
-	if v, ok := args["watch_drift"]; ok {
-		if _, isBool := v.(bool); !isBool {
-			errs = append(errs, &ArgError{Arg: "watch_drift", Msg: fmt.Sprintf("argument 'watch_drift': expected True or False, not %v", v)})
+	for _, name := range []string{"watch_drift", "parallel"} {
+		if v, ok := args[name]; ok {
+			if _, isBool := v.(bool); !isBool {
+				errs = append(errs, &ArgError{Arg: name, Msg: fmt.Sprintf("argument '%s': expected True or False, not %v", name, v)})
+			}
 		}
 	}
 	for _, f := range []struct {
