@@ -1,5 +1,5 @@
 // Package cmd provides the cmd state module: cmd.run runs a shell command
-// on the minion.
+// on the minion, cmd.wait runs one when a watched state changed.
 package cmd
 
 import (
@@ -22,6 +22,18 @@ func init() {
 		Apply:    run,
 		ModWatch: run,
 	})
+	states.Register("cmd.wait", states.Func[RunArgs]{
+		Doc: "Runs the command given as name only when a state it watches (watch, " +
+			"watch_in, listen) made changes; otherwise it succeeds without running. " +
+			"Takes cmd.run's arguments.",
+		Apply:    wait,
+		ModWatch: run,
+	})
+}
+
+// wait is cmd.wait without a watched change: nothing to do.
+func wait(context.Context, *states.Call, *RunArgs) states.Outcome {
+	return states.Succeeded("", nil)
 }
 
 // RunArgs are cmd.run's arguments; the command itself is the state's name.
