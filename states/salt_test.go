@@ -2,6 +2,7 @@ package states_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -47,6 +48,11 @@ type saltWant struct {
 	Changes map[string]any `yaml:"changes"`
 	RunNum  *int           `yaml:"run_num"`
 	Warn    []string       `yaml:"warnings"`
+	// ChangesSubset are keys the changes must hold with these values
+	// (Salt's assertions on single keys such as changes["retcode"]).
+	ChangesSubset map[string]any `yaml:"changes_subset"`
+	// HasDuration: the result reports how long the state took.
+	HasDuration bool `yaml:"has_duration"`
 }
 
 // TestSaltSuites replays the cases of testdata/salt/<suite>.yaml, taken
@@ -151,6 +157,16 @@ func runSaltCase(t *testing.T, c saltCase) {
 		}
 		if w.RunNum != nil && r.RunNum != *w.RunNum {
 			t.Errorf("%s: __run_num__ %d, want %d", k, r.RunNum, *w.RunNum)
+		}
+		for ck, cv := range w.ChangesSubset {
+			if got, ok := r.Changes[ck]; !ok || fmt.Sprint(got) != fmt.Sprint(cv) {
+				t.Errorf("%s: changes[%q] = %v, want %v (changes %v)", k, ck, got, cv, r.Changes)
+			}
+		}
+		if w.HasDuration {
+			if b, err := json.Marshal(r); err != nil || !strings.Contains(string(b), `"duration":`) {
+				t.Errorf("%s: no duration in the return %s (%v)", k, b, err)
+			}
 		}
 		if w.Warn != nil && strings.Join(r.Warnings, "\n") != strings.Join(w.Warn, "\n") {
 			t.Errorf("%s: warnings %q, want %q", k, r.Warnings, w.Warn)
