@@ -26,6 +26,9 @@ import (
 type saltCase struct {
 	Test   string            `yaml:"test"`  // the Salt test's name
 	Skip   string            `yaml:"skip"`  // why it is not replayed (it tests Salt internals)
+	// Differs says why brine deliberately does not do what Salt's test
+	// asserts; the case is kept (and counted as not passing) but not run.
+	Differs string `yaml:"differs"`
 	Files  map[string]string `yaml:"files"` // SLS name -> contents; "requisite" is applied
 	Mode   bool              `yaml:"test_mode"`
 	Strict bool              `yaml:"strict"` // plan as brine test render does
@@ -38,6 +41,9 @@ type saltCase struct {
 	// Modes are the permissions files must have after the run ("0645"),
 	// by path below the test's directory.
 	Modes map[string]string `yaml:"modes"`
+	// AllResults, when set, is the result every state must have (True,
+	// False or None), as Salt's "for state_return in ret" assertions.
+	AllResults string `yaml:"all_results"`
 }
 
 type saltWant struct {
@@ -79,6 +85,9 @@ func TestSaltSuites(t *testing.T) {
 				if c.Skip != "" {
 					t.Skip(c.Skip)
 				}
+				if c.Differs != "" {
+					t.Skip("brine differs from Salt: " + c.Differs)
+				}
 				runSaltCase(t, c)
 			})
 		}
@@ -115,6 +124,16 @@ func runSaltCase(t *testing.T, c saltCase) {
 	}
 	if c.RunOrder != nil && strings.Join(order, "\n") != strings.Join(c.RunOrder, "\n") {
 		t.Errorf("run order:\n  %s\nwant:\n  %s", strings.Join(order, "\n  "), strings.Join(c.RunOrder, "\n  "))
+	}
+	if c.AllResults != "" {
+		if len(h) == 0 {
+			t.Errorf("no results, want every result %s", c.AllResults)
+		}
+		for _, r := range h {
+			if got := states.ResultString(r.Result); got != c.AllResults {
+				t.Errorf("%s: result %s, want %s (comment %q)", r.Key, got, c.AllResults, r.Comment)
+			}
+		}
 	}
 	for p, want := range c.Modes {
 		fi, err := os.Stat(filepath.Join(dir, p))
