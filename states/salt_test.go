@@ -44,6 +44,8 @@ type saltCase struct {
 	// AllResults, when set, is the result every state must have (True,
 	// False or None), as Salt's "for state_return in ret" assertions.
 	AllResults string `yaml:"all_results"`
+	// Absent are result keys that must not be in the return.
+	Absent []string `yaml:"absent"`
 }
 
 type saltWant struct {
@@ -124,6 +126,11 @@ func runSaltCase(t *testing.T, c saltCase) {
 	}
 	if c.RunOrder != nil && strings.Join(order, "\n") != strings.Join(c.RunOrder, "\n") {
 		t.Errorf("run order:\n  %s\nwant:\n  %s", strings.Join(order, "\n  "), strings.Join(c.RunOrder, "\n  "))
+	}
+	for _, k := range c.Absent {
+		if _, ok := byKey[k]; ok {
+			t.Errorf("result %s is in the return, want it absent", k)
+		}
 	}
 	if c.AllResults != "" {
 		if len(h) == 0 {
