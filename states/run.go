@@ -179,7 +179,7 @@ func (r *runner) evaluate(ctx context.Context, s *step, c *Call) (Outcome, int) 
 	case statusSkip:
 		return Succeeded(comment, nil), 1
 	}
-	skip, err := s.globals.skip(ctx, r.opts.Env)
+	skip, err := s.globals.skip(ctx, r.opts.Env, s.entry.ownRunCheck)
 	if err != nil {
 		return Failedf("%v", err), 1
 	}
@@ -411,7 +411,7 @@ func (r *runner) testRun(ctx context.Context, t *step) Outcome {
 		o = Failed(missingComment(t.missing), nil)
 	} else if st, comment := r.check(ctx, t, nil, true); st == statusFailed {
 		o = Failed(comment, nil)
-	} else if skip, err := t.globals.skip(ctx, r.opts.Env); err != nil {
+	} else if skip, err := t.globals.skip(ctx, r.opts.Env, t.entry.ownRunCheck); err != nil {
 		o = Failedf("%v", err)
 	} else if skip != "" || st == statusSkip {
 		o = Succeeded(skip, nil)

@@ -44,6 +44,8 @@ type saltCase struct {
 	// AllResults, when set, is the result every state must have (True,
 	// False or None), as Salt's "for state_return in ret" assertions.
 	AllResults string `yaml:"all_results"`
+	// AllComments, when set, is the comment every state must have.
+	AllComments string `yaml:"all_comments"`
 	// Absent are result keys that must not be in the return.
 	Absent []string `yaml:"absent"`
 }
@@ -130,6 +132,16 @@ func runSaltCase(t *testing.T, c saltCase) {
 	for _, k := range c.Absent {
 		if _, ok := byKey[k]; ok {
 			t.Errorf("result %s is in the return, want it absent", k)
+		}
+	}
+	if c.AllComments != "" {
+		if len(h) == 0 {
+			t.Errorf("no results, want every comment %q", c.AllComments)
+		}
+		for _, r := range h {
+			if r.Comment != c.AllComments {
+				t.Errorf("%s: comment %q, want %q", r.Key, r.Comment, c.AllComments)
+			}
 		}
 	}
 	if c.AllResults != "" {

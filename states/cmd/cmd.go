@@ -19,15 +19,17 @@ func init() {
 		Doc: "Runs the command given as name through the shell. Its pid, retcode, stdout " +
 			"and stderr are the changes; it succeeds when retcode is 0 or in success_retcodes. " +
 			"Arguments: cwd, env, runas, shell, timeout (seconds), stdin, success_retcodes.",
-		Apply:    run,
-		ModWatch: run,
+		Apply:       run,
+		ModWatch:    run,
+		OwnRunCheck: true,
 	})
 	states.Register("cmd.wait", states.Func[RunArgs]{
 		Doc: "Runs the command given as name only when a state it watches (watch, " +
 			"watch_in, listen) made changes; otherwise it succeeds without running. " +
 			"Takes cmd.run's arguments.",
-		Apply:    wait,
-		ModWatch: run,
+		Apply:       wait,
+		ModWatch:    run,
+		OwnRunCheck: true,
 	})
 }
 
