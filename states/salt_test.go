@@ -46,6 +46,9 @@ type saltCase struct {
 	AllResults string `yaml:"all_results"`
 	// AllComments, when set, is the comment every state must have.
 	AllComments string `yaml:"all_comments"`
+	// AbsentFiles are paths below the test's directory that must not
+	// exist after the run.
+	AbsentFiles []string `yaml:"absent_files"`
 	// Absent are result keys that must not be in the return.
 	Absent []string `yaml:"absent"`
 }
@@ -102,7 +105,11 @@ func runSaltCase(t *testing.T, c saltCase) {
 	dir := t.TempDir()
 	for n, src := range c.Files {
 		src = strings.ReplaceAll(src, "{tmp}", dir)
-		if err := os.WriteFile(filepath.Join(dir, n+".sls"), []byte(src), 0o644); err != nil {
+		file := n + ".sls" // an SLS by name; other files (scripts) as named
+		if strings.Contains(n, ".") {
+			file = n
+		}
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -128,6 +135,11 @@ func runSaltCase(t *testing.T, c saltCase) {
 	}
 	if c.RunOrder != nil && strings.Join(order, "\n") != strings.Join(c.RunOrder, "\n") {
 		t.Errorf("run order:\n  %s\nwant:\n  %s", strings.Join(order, "\n  "), strings.Join(c.RunOrder, "\n  "))
+	}
+	for _, f := range c.AbsentFiles {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("%s exists after the run, want it absent", f)
+		}
 	}
 	for _, k := range c.Absent {
 		if _, ok := byKey[k]; ok {
@@ -197,7 +209,7 @@ func runSaltCase(t *testing.T, c saltCase) {
 			t.Errorf("%s: __run_num__ %d, want %d", k, r.RunNum, *w.RunNum)
 		}
 		for ck, cv := range w.ChangesSubset {
-			if got, ok := r.Changes[ck]; !ok || fmt.Sprint(got) != fmt.Sprint(cv) {
+			if got, ok := r.Changes[ck]; !ok || fmt.Sprint(got) != strings.ReplaceAll(fmt.Sprint(cv), "{tmp}", dir) {
 				t.Errorf("%s: changes[%q] = %v, want %v (changes %v)", k, ck, got, cv, r.Changes)
 			}
 		}
