@@ -72,6 +72,7 @@ type ran struct {
 	o     Outcome
 	start time.Time
 	took  time.Duration
+	calls int  // state function calls, as evaluate counts them
 	done  bool // false: the run was cancelled before the state started
 }
 
@@ -99,8 +100,8 @@ func (r *runner) runWindow(ctx context.Context, members []*step, calls []*Call) 
 				return
 			}
 			start := time.Now()
-			o := r.evaluate(ctx, members[k], calls[k])
-			out[k] = ran{o: o, start: start, took: time.Since(start), done: true}
+			o, n := r.evaluate(ctx, members[k], calls[k])
+			out[k] = ran{o: o, calls: n, start: start, took: time.Since(start), done: true}
 			if len(o.Changes) > 0 && !calls[k].Test {
 				changed.Store(true)
 			}
@@ -118,7 +119,7 @@ func (r *runner) runWindow(ctx context.Context, members []*step, calls []*Call) 
 			r.stopped = true
 			continue
 		}
-		r.record(s, out[k].o, out[k].start, out[k].took)
+		r.record(s, out[k].o, out[k].calls, out[k].start, out[k].took)
 	}
 }
 

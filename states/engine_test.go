@@ -170,7 +170,7 @@ func TestTruthTable(t *testing.T) {
 		{"globals", "run_unless", "true", "Success!"},
 		{"globals", "skip_onlyif", "true", "onlyif condition is false"},
 		{"globals", "run_onlyif", "true", "Success!"},
-		{"globals", "skip_creates", "true", "All files in creates exist"},
+		{"globals", "skip_creates", "true", "/ exists"},
 		{"globals", "run_creates", "true", "Success!"},
 		{"globals", "check_fails", "false", "Success!\ncheck_cmd determined the state failed"},
 		{"globals", "unwatched", "true", "Success!"},

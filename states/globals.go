@@ -11,18 +11,23 @@ import (
 )
 
 // globalArgs are the arguments every state accepts, handled by the engine
-// (watch_drift by the minion's drift watcher, pkg/drift).
-var globalArgs = map[string]bool{"unless": true, "onlyif": true, "creates": true, "retry": true, "check_cmd": true, "watch_drift": true}
+// (watch_drift by the minion's drift watcher, pkg/drift). Salt's parallel
+// is accepted and checked, and otherwise left to the engine, which runs
+// states that cannot affect one another at the same time on its own.
+var globalArgs = map[string]bool{"unless": true, "onlyif": true, "creates": true, "retry": true, "check_cmd": true, "watch_drift": true, "parallel": true}
 
 func isGlobalArg(name string) bool { return globalArgs[name] }
 
 // globals are a state's parsed global arguments.
 type globals struct {
-	unless   []condition
-	onlyif   []condition
-	creates  []string
-	checkCmd []string
-	retry    *retry
+	unless  []condition
+	onlyif  []condition
+	creates []string
+	// createsOne: creates was one path, not a list (Salt's comment
+	// then names it).
+	createsOne bool
+	checkCmd   []string
+	retry      *retry
 }
 
 // retry is Salt's retry argument: run again until the result is until.
@@ -56,10 +61,15 @@ func parseGlobals(args map[string]any) (globals, ArgErrors) {
 			continue
 		}
 		*f.dst = list.V
+		if _, one := v.(string); one && f.name == "creates" {
+			g.createsOne = true
+		}
 	}
-	if v, ok := args["watch_drift"]; ok {
-		if _, isBool := v.(bool); !isBool {
-			errs = append(errs, &ArgError{Arg: "watch_drift", Msg: fmt.Sprintf("argument 'watch_drift': expected True or False, not %v", v)})
+	for _, name := range []string{"watch_drift", "parallel"} {
+		if v, ok := args[name]; ok {
+			if _, isBool := v.(bool); !isBool {
+				errs = append(errs, &ArgError{Arg: name, Msg: fmt.Sprintf("argument '%s': expected True or False, not %v", name, v)})
+			}
 		}
 	}
 	for _, f := range []struct {
@@ -221,43 +231,86 @@ func truthy(v any) bool {
 	return true
 }
 
-// skip runs the unless, onlyif and creates checks. It returns a comment
+// skip runs the onlyif, unless and creates checks. It returns a comment
 // when the state must not run.
-func (g *globals) skip(ctx context.Context, env Env) (string, error) {
-	for _, c := range g.onlyif {
-		ok, err := c.holds(ctx, env)
+//
+// Without own, it checks as Salt's state system does for most states:
+// every check given runs, each adds its verdict to the comment ("onlyif
+// condition is true", "unless condition is false", ...), and the state is
+// skipped when any of them says so. With own, it checks as Salt's cmd
+// states do: the first check that stops the state gives the comment alone.
+func (g *globals) skip(ctx context.Context, env Env, own bool) (string, error) {
+	var comments []string
+	stop := false
+	if g.onlyif != nil {
+		ok, err := allHold(ctx, env, g.onlyif)
 		if err != nil {
 			return "", fmt.Errorf("onlyif %w", err)
 		}
 		if !ok {
-			return "onlyif condition is false", nil
+			if own {
+				return "onlyif condition is false", nil
+			}
+			stop = true
+			comments = append(comments, "onlyif condition is false")
+		} else {
+			comments = append(comments, "onlyif condition is true")
 		}
 	}
-	if len(g.unless) > 0 {
-		allTrue := true
-		for _, c := range g.unless {
-			ok, err := c.holds(ctx, env)
-			if err != nil {
-				return "", fmt.Errorf("unless %w", err)
+	if g.unless != nil {
+		ok, err := allHold(ctx, env, g.unless)
+		if err != nil {
+			return "", fmt.Errorf("unless %w", err)
+		}
+		if ok {
+			if own {
+				return "unless condition is true", nil
 			}
-			if !ok {
-				allTrue = false
+			stop = true
+			comments = append(comments, "unless condition is true")
+		} else {
+			comments = append(comments, "unless condition is false")
+		}
+	}
+	if g.creates != nil {
+		exist := true
+		for _, p := range g.creates {
+			if _, err := os.Stat(p); err != nil {
+				exist = false
 				break
 			}
 		}
-		if allTrue {
-			return "unless condition is true", nil
+		var comment string
+		switch {
+		case !exist:
+			comment = "Creates files not found"
+		case g.createsOne:
+			comment = g.creates[0] + " exists"
+		default:
+			comment = "All files in creates exist"
+		}
+		if exist && own {
+			return comment, nil
+		}
+		stop = stop || exist
+		comments = append(comments, comment)
+	}
+	if !stop {
+		return "", nil
+	}
+	return strings.Join(comments, "\n"), nil
+}
+
+// allHold reports whether every condition holds, checking them in order
+// and stopping at the first that does not.
+func allHold(ctx context.Context, env Env, conds []condition) (bool, error) {
+	for _, c := range conds {
+		ok, err := c.holds(ctx, env)
+		if err != nil || !ok {
+			return false, err
 		}
 	}
-	if len(g.creates) > 0 {
-		for _, p := range g.creates {
-			if _, err := os.Stat(p); err != nil {
-				return "", nil
-			}
-		}
-		return "All files in creates exist", nil
-	}
-	return "", nil
+	return true, nil
 }
 
 // check runs check_cmd after a state made changes; a failing command turns

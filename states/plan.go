@@ -292,6 +292,30 @@ func (t *targetIndex) find(r sls.Req) []*step {
 			}
 		}
 	}
+	switch r.Module {
+	case "id":
+		// Salt's generic "- id: X": any state with that ID.
+		r.Module = ""
+		if isGlob(r.Target) {
+			for _, s := range t.steps {
+				if fnmatch.Match(r.Target, s.low.ID) {
+					add([]*step{s})
+				}
+			}
+		} else {
+			add(t.byID[r.Target])
+		}
+		return out
+	case "name":
+		// "- name: X": any state with that name.
+		r.Module = ""
+		for _, s := range t.steps {
+			if (isGlob(r.Target) && fnmatch.Match(r.Target, s.low.Name)) || s.low.Name == r.Target {
+				add([]*step{s})
+			}
+		}
+		return out
+	}
 	if r.Module == "sls" {
 		if isGlob(r.Target) {
 			for _, s := range t.steps {
@@ -384,7 +408,7 @@ func (t *targetIndex) resolve(s *step, uses map[*step][]*step) sls.Errors {
 // the module, "- ovs: overlay", not the function, "- ovs.mesh: overlay"),
 // else the closest ID or name.
 func (t *targetIndex) hint(r sls.Req) string {
-	if r.Module != "" && r.Module != "sls" {
+	if r.Module != "" && r.Module != "sls" && r.Module != "id" && r.Module != "name" {
 		loose := r
 		loose.Module = ""
 		if found := t.find(loose); len(found) > 0 {

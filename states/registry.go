@@ -63,6 +63,12 @@ type Func[A any] struct {
 	// which of the neighbours ran first. It is asked just before the call
 	// would start, after every state before it has run; nil means never.
 	Concurrent func(c *Call, args *A) bool
+	// OwnRunCheck says the function's onlyif, unless and creates are
+	// checked as Salt's cmd states check them (Salt's mod_run_check): the
+	// first check that stops the state gives the comment alone, e.g.
+	// "onlyif condition is false". Other states get every check's verdict
+	// ("onlyif condition is true\nunless condition is true").
+	OwnRunCheck bool
 }
 
 // Entry is a registered state function with its argument type erased.
@@ -77,6 +83,8 @@ type Entry struct {
 	// concurrent is Func.Concurrent with the argument type erased; nil
 	// when the function never runs concurrently.
 	concurrent func(*Call, any) bool
+	// ownRunCheck is Func.OwnRunCheck.
+	ownRunCheck bool
 }
 
 // HasModWatch reports whether the function reacts to watch requisites.
@@ -118,8 +126,9 @@ func Register[A any](name string, f Func[A]) {
 			}
 			return a, nil
 		},
-		apply:   func(ctx context.Context, c *Call, a any) Outcome { return f.Apply(ctx, c, a.(*A)) },
-		resolve: f.Resolve,
+		apply:       func(ctx context.Context, c *Call, a any) Outcome { return f.Apply(ctx, c, a.(*A)) },
+		resolve:     f.Resolve,
+		ownRunCheck: f.OwnRunCheck,
 	}
 	if f.Concurrent != nil {
 		e.concurrent = func(c *Call, a any) bool { return f.Concurrent(c, a.(*A)) }

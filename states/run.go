@@ -83,6 +83,7 @@ type runner struct {
 	state   []runState
 	calls   []*Call         // by step position, made once
 	order   []*result.State // in run order, incl. listeners
+	runNum  int             // state function calls so far, Salt's __run_num__
 	tested  map[*step]Outcome
 	stopped bool
 }
@@ -117,13 +118,16 @@ func (r *runner) runStep(ctx context.Context, s *step) {
 		return
 	}
 	start := time.Now()
-	o := r.evaluate(ctx, s, r.callFor(s))
-	r.record(s, o, start, time.Since(start))
+	o, calls := r.evaluate(ctx, s, r.callFor(s))
+	r.record(s, o, calls, start, time.Since(start))
 }
 
 // record adds s's result to the run, and stops the run when s failed with
-// failhard.
-func (r *runner) record(s *step, o Outcome, start time.Time, took time.Duration) {
+// failhard. calls is how many state function calls the result took
+// (two when a watch fired mod_watch): Salt numbers every call, so the
+// state's __run_num__ is that of its last call.
+func (r *runner) record(s *step, o Outcome, calls int, start time.Time, took time.Duration) {
+	r.runNum += calls
 	res := &result.State{
 		Key:       s.low.Key(),
 		ID:        s.low.ID,
@@ -134,7 +138,7 @@ func (r *runner) record(s *step, o Outcome, start time.Time, took time.Duration)
 		Result:    o.Result,
 		StartTime: start.Format("15:04:05.000000"),
 		Duration:  float64(took.Microseconds()) / 1000,
-		RunNum:    len(r.order),
+		RunNum:    r.runNum - 1,
 		Warnings:  s.warnings,
 	}
 	r.results[s.pos] = res
@@ -156,9 +160,11 @@ const (
 )
 
 // evaluate checks s's requisites and runs it, with call c, as they decide.
-func (r *runner) evaluate(ctx context.Context, s *step, c *Call) Outcome {
+// It returns the outcome and the number of state function calls Salt
+// counts for it: two when a watch fired mod_watch, else one.
+func (r *runner) evaluate(ctx context.Context, s *step, c *Call) (Outcome, int) {
 	if len(s.missing) > 0 {
-		return Failed(missingComment(s.missing), nil)
+		return Failed(missingComment(s.missing), nil), 1
 	}
 	st, comment := r.check(ctx, s, s.prereqBy, false)
 	switch st {
@@ -167,26 +173,26 @@ func (r *runner) evaluate(ctx context.Context, s *step, c *Call) Outcome {
 		// failed, without its changes: it did not run.
 		o := r.tested[s]
 		o.Changes = nil
-		return o
+		return o, 1
 	case statusFailed:
-		return Failed(comment, nil)
+		return Failed(comment, nil), 1
 	case statusSkip:
-		return Succeeded(comment, nil)
+		return Succeeded(comment, nil), 1
 	}
-	skip, err := s.globals.skip(ctx, r.opts.Env)
+	skip, err := s.globals.skip(ctx, r.opts.Env, s.entry.ownRunCheck)
 	if err != nil {
-		return Failedf("%v", err)
+		return Failedf("%v", err), 1
 	}
 	if skip != "" {
-		return Succeeded(skip, nil)
+		return Succeeded(skip, nil), 1
 	}
 	o := r.apply(ctx, s, c, s.entry.apply)
 	if st == statusChanged && s.entry.HasModWatch() && !o.Changed() && o.Result != nil && *o.Result {
 		wc := *c
 		wc.Changed = r.changedTargets(s, reqWatch)
-		o = r.apply(ctx, s, &wc, s.entry.modWatch)
+		return r.apply(ctx, s, &wc, s.entry.modWatch), 2
 	}
-	return o
+	return o, 1
 }
 
 // changedTargets names the targets of s's requisites of kind that made
@@ -405,7 +411,7 @@ func (r *runner) testRun(ctx context.Context, t *step) Outcome {
 		o = Failed(missingComment(t.missing), nil)
 	} else if st, comment := r.check(ctx, t, nil, true); st == statusFailed {
 		o = Failed(comment, nil)
-	} else if skip, err := t.globals.skip(ctx, r.opts.Env); err != nil {
+	} else if skip, err := t.globals.skip(ctx, r.opts.Env, t.entry.ownRunCheck); err != nil {
 		o = Failedf("%v", err)
 	} else if skip != "" || st == statusSkip {
 		o = Succeeded(skip, nil)
@@ -456,7 +462,8 @@ func (r *runner) runListeners(ctx context.Context, steps []*step) {
 			Result:    o.Result,
 			StartTime: start.Format("15:04:05.000000"),
 			Duration:  float64(time.Since(start).Microseconds()) / 1000,
-			RunNum:    len(r.order),
+			RunNum:    r.runNum,
 		})
+		r.runNum++
 	}
 }

@@ -2,6 +2,7 @@ package states_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,11 +24,14 @@ import (
 // saltCase is one test of Salt's functional test suites, replayed: the
 // SLS files it writes, how it runs them and what it asserts.
 type saltCase struct {
-	Test   string            `yaml:"test"`  // the Salt test's name
-	Skip   string            `yaml:"skip"`  // why it is not replayed (it tests Salt internals)
-	Files  map[string]string `yaml:"files"` // SLS name -> contents; "requisite" is applied
-	Mode   bool              `yaml:"test_mode"`
-	Strict bool              `yaml:"strict"` // plan as brine test render does
+	Test string `yaml:"test"` // the Salt test's name
+	Skip string `yaml:"skip"` // why it is not replayed (it tests Salt internals)
+	// Differs says why brine deliberately does not do what Salt's test
+	// asserts; the case is kept (and counted as not passing) but not run.
+	Differs string            `yaml:"differs"`
+	Files   map[string]string `yaml:"files"` // SLS name -> contents; "requisite" is applied
+	Mode    bool              `yaml:"test_mode"`
+	Strict  bool              `yaml:"strict"` // plan as brine test render does
 	// Error, when set, is a substring of the error the run must refuse with.
 	Error string `yaml:"error"`
 	// Want maps result keys to what Salt asserts of them; RunOrder, when
@@ -37,6 +41,16 @@ type saltCase struct {
 	// Modes are the permissions files must have after the run ("0645"),
 	// by path below the test's directory.
 	Modes map[string]string `yaml:"modes"`
+	// AllResults, when set, is the result every state must have (True,
+	// False or None), as Salt's "for state_return in ret" assertions.
+	AllResults string `yaml:"all_results"`
+	// AllComments, when set, is the comment every state must have.
+	AllComments string `yaml:"all_comments"`
+	// AbsentFiles are paths below the test's directory that must not
+	// exist after the run.
+	AbsentFiles []string `yaml:"absent_files"`
+	// Absent are result keys that must not be in the return.
+	Absent []string `yaml:"absent"`
 }
 
 type saltWant struct {
@@ -47,6 +61,11 @@ type saltWant struct {
 	Changes map[string]any `yaml:"changes"`
 	RunNum  *int           `yaml:"run_num"`
 	Warn    []string       `yaml:"warnings"`
+	// ChangesSubset are keys the changes must hold with these values
+	// (Salt's assertions on single keys such as changes["retcode"]).
+	ChangesSubset map[string]any `yaml:"changes_subset"`
+	// HasDuration: the result reports how long the state took.
+	HasDuration bool `yaml:"has_duration"`
 }
 
 // TestSaltSuites replays the cases of testdata/salt/<suite>.yaml, taken
@@ -73,6 +92,9 @@ func TestSaltSuites(t *testing.T) {
 				if c.Skip != "" {
 					t.Skip(c.Skip)
 				}
+				if c.Differs != "" {
+					t.Skip("brine differs from Salt: " + c.Differs)
+				}
 				runSaltCase(t, c)
 			})
 		}
@@ -83,7 +105,11 @@ func runSaltCase(t *testing.T, c saltCase) {
 	dir := t.TempDir()
 	for n, src := range c.Files {
 		src = strings.ReplaceAll(src, "{tmp}", dir)
-		if err := os.WriteFile(filepath.Join(dir, n+".sls"), []byte(src), 0o644); err != nil {
+		file := n + ".sls" // an SLS by name; other files (scripts) as named
+		if strings.Contains(n, ".") {
+			file = n
+		}
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -109,6 +135,36 @@ func runSaltCase(t *testing.T, c saltCase) {
 	}
 	if c.RunOrder != nil && strings.Join(order, "\n") != strings.Join(c.RunOrder, "\n") {
 		t.Errorf("run order:\n  %s\nwant:\n  %s", strings.Join(order, "\n  "), strings.Join(c.RunOrder, "\n  "))
+	}
+	for _, f := range c.AbsentFiles {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("%s exists after the run, want it absent", f)
+		}
+	}
+	for _, k := range c.Absent {
+		if _, ok := byKey[k]; ok {
+			t.Errorf("result %s is in the return, want it absent", k)
+		}
+	}
+	if c.AllComments != "" {
+		if len(h) == 0 {
+			t.Errorf("no results, want every comment %q", c.AllComments)
+		}
+		for _, r := range h {
+			if r.Comment != c.AllComments {
+				t.Errorf("%s: comment %q, want %q", r.Key, r.Comment, c.AllComments)
+			}
+		}
+	}
+	if c.AllResults != "" {
+		if len(h) == 0 {
+			t.Errorf("no results, want every result %s", c.AllResults)
+		}
+		for _, r := range h {
+			if got := states.ResultString(r.Result); got != c.AllResults {
+				t.Errorf("%s: result %s, want %s (comment %q)", r.Key, got, c.AllResults, r.Comment)
+			}
+		}
 	}
 	for p, want := range c.Modes {
 		fi, err := os.Stat(filepath.Join(dir, p))
@@ -151,6 +207,16 @@ func runSaltCase(t *testing.T, c saltCase) {
 		}
 		if w.RunNum != nil && r.RunNum != *w.RunNum {
 			t.Errorf("%s: __run_num__ %d, want %d", k, r.RunNum, *w.RunNum)
+		}
+		for ck, cv := range w.ChangesSubset {
+			if got, ok := r.Changes[ck]; !ok || fmt.Sprint(got) != strings.ReplaceAll(fmt.Sprint(cv), "{tmp}", dir) {
+				t.Errorf("%s: changes[%q] = %v, want %v (changes %v)", k, ck, got, cv, r.Changes)
+			}
+		}
+		if w.HasDuration {
+			if b, err := json.Marshal(r); err != nil || !strings.Contains(string(b), `"duration":`) {
+				t.Errorf("%s: no duration in the return %s (%v)", k, b, err)
+			}
 		}
 		if w.Warn != nil && strings.Join(r.Warnings, "\n") != strings.Join(w.Warn, "\n") {
 			t.Errorf("%s: warnings %q, want %q", k, r.Warnings, w.Warn)

@@ -94,6 +94,26 @@ func init() {
 			return show(ctx, rt, a, lowData)
 		},
 	})
+	modules.Register("state.show_states", modules.Func[runArgs]{
+		Pure:   true,
+		Doc:    "List the SLS files whose states the highstate (or the named SLS files, with their includes) would apply, in run order.",
+		Params: []string{"mods..."},
+		Call: func(ctx context.Context, rt *modules.Runtime, a *runArgs) (any, error) {
+			plan, _, err := Compile(ctx, rt, a.Mods, a.Pillar)
+			if err != nil {
+				return nil, err
+			}
+			out := []any{}
+			seen := map[string]bool{}
+			for _, l := range plan.Lows() {
+				if !seen[l.SLS] {
+					seen[l.SLS] = true
+					out = append(out, l.SLS)
+				}
+			}
+			return out, nil
+		},
+	})
 	modules.Register("state.show_top", modules.Func[runArgs]{
 		Pure: true,
 		Doc:  "Show the SLS files the top file assigns to this minion.",

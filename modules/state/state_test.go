@@ -93,6 +93,17 @@ func TestShowFunctions(t *testing.T) {
 	if _, ok := high["vhost"]; !ok || len(high) != 2 {
 		t.Errorf("show_sls web: %v", high)
 	}
+	for _, tc := range []struct {
+		mods []any
+		want []any
+	}{
+		{nil, []any{"common", "web.vhost", "web"}}, // web includes web.vhost
+		{[]any{"web"}, []any{"web.vhost", "web"}},
+	} {
+		if got := call(t, rt, "state.show_states", tc.mods, kw); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("show_states %v: %v, want %v", tc.mods, got, tc.want)
+		}
+	}
 	low := call(t, rt, "state.show_lowstate", nil, kw).([]any)
 	var ids []string
 	for _, l := range low {
