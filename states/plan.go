@@ -89,6 +89,10 @@ type PlanOptions struct {
 	// StrictArguments keeps unknown arguments errors in a run plan
 	// (the strict_arguments configuration key).
 	StrictArguments bool
+	// WarnArguments makes an unknown argument a warning also outside a run
+	// (state.show_*, which list what Salt would run), while a missing
+	// requisite stays an error.
+	WarnArguments bool
 }
 
 // Prepare plans lows that come from a compile which may have failed
@@ -148,7 +152,7 @@ func NewPlanWith(lows []sls.Low, opts PlanOptions) (*Plan, error) {
 		applyUse(s, uses[s])
 	}
 	for _, s := range steps {
-		errs = append(errs, s.prepare(opts.Run && !opts.StrictArguments)...)
+		errs = append(errs, s.prepare((opts.Run || opts.WarnArguments) && !opts.StrictArguments)...)
 	}
 	assignOrder(steps)
 	sort.SliceStable(steps, func(i, j int) bool {

@@ -147,10 +147,13 @@ func compiler(rt *modules.Runtime, pillar map[string]any) *sls.Compiler {
 }
 
 // Compile compiles the named SLS files (the highstate when none) for the
-// runtime's minion and plans the run. Every compile error of both stages
-// comes back together as sls.Errors.
+// runtime's minion and plans the run, for state.show_*: a missing
+// requisite is an error, an unknown argument only a warning (as Salt shows
+// such a state) unless the configuration sets strict_arguments. Every
+// compile error of both stages comes back together as sls.Errors.
 func Compile(ctx context.Context, rt *modules.Runtime, mods []string, pillar map[string]any) (*states.Plan, *sls.Compiler, error) {
-	return compile(ctx, rt, mods, pillar, states.PlanOptions{})
+	strict, _ := rt.Opts["strict_arguments"].(bool)
+	return compile(ctx, rt, mods, pillar, states.PlanOptions{WarnArguments: true, StrictArguments: strict})
 }
 
 // runOptions plan a run as Salt runs one: a missing requisite fails its

@@ -12,6 +12,7 @@ import (
 	_ "github.com/brinecm/brine/states/git"              // git.config_*
 	_ "github.com/brinecm/brine/states/group"            // group.*
 	_ "github.com/brinecm/brine/states/locale"           // locale.*
+	_ "github.com/brinecm/brine/states/module"           // module.run
 	_ "github.com/brinecm/brine/states/net"              // net.*
 	_ "github.com/brinecm/brine/states/ovs"              // ovs.mesh
 	_ "github.com/brinecm/brine/states/ovs_bridge"       // ovs_bridge.*
@@ -20,6 +21,7 @@ import (
 	_ "github.com/brinecm/brine/states/pkgrepo"          // pkgrepo.*
 	_ "github.com/brinecm/brine/states/service"          // service.*
 	_ "github.com/brinecm/brine/states/ssh_auth"         // ssh_auth.*
+	_ "github.com/brinecm/brine/states/ssh_known_hosts"  // ssh_known_hosts.*
 	_ "github.com/brinecm/brine/states/sysctl"           // sysctl.present
 	_ "github.com/brinecm/brine/states/test"             // test.*
 	_ "github.com/brinecm/brine/states/timezone"         // timezone.system
