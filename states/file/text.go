@@ -26,7 +26,7 @@ type AppendArgs struct {
 // readExisting reads a regular file and returns its status; exists is
 // false when it is missing.
 func readExisting(name string) (data []byte, st *syscall.Stat_t, exists bool, err error) {
-	fd, st, err := openFile(name)
+	fd, st, err := openFile(name, true)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, false, nil
 	}
