@@ -59,6 +59,7 @@ type Compiler struct {
 	pillarDone bool
 	pillar     map[string]any
 	pillarErrs Errors
+	shared     map[string]any // per-run values of the state functions (Shared)
 }
 
 // New returns a Compiler for cfg.
@@ -278,6 +279,24 @@ func treeURL(url string) (string, bool) {
 
 // Opts is the run's configuration, the `opts` Jinja variable.
 func (c *Compiler) Opts() map[string]any { return c.cfg.Opts }
+
+// Shared returns the value the state functions of this run keep under
+// key, made by mk the first time (file.accumulated's text, which
+// file.managed and file.blockreplace read later in the run). The value
+// must be safe for concurrent use.
+func (c *Compiler) Shared(key string, mk func() any) any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.shared == nil {
+		c.shared = map[string]any{}
+	}
+	v, ok := c.shared[key]
+	if !ok {
+		v = mk()
+		c.shared[key] = v
+	}
+	return v
+}
 
 // SourceDir resolves a salt:// or brine:// directory of the state tree to
 // a local path, for states that need a whole directory (a Docker build

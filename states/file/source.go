@@ -293,7 +293,8 @@ func templateVars(c *states.Call, src, tplfile string, user, group string, mode 
 		"sls": c.SLS, "slspath": slsDir, "sls_path": strings.ReplaceAll(slsDir, "/", "_"),
 		"slsdotpath": strings.ReplaceAll(slsDir, "/", "."), "slscolonpath": strings.ReplaceAll(slsDir, "/", ":"),
 		"tplpath": tplfile, "tplfile": tplfile, "tpldir": tpldir, "tplroot": tplroot,
-		"tpldot": strings.ReplaceAll(strings.TrimPrefix(tpldir, "."), "/", "."),
+		"tpldot":      strings.ReplaceAll(strings.TrimPrefix(tpldir, "."), "/", "."),
+		"accumulator": accumulatorVar(c.Env, c.Name),
 	}
 }
 
