@@ -149,6 +149,7 @@ func compilePy(pattern string, flags int) (*regexp.Regexp, error) {
 	}
 	// Salt's own idiom for "end of line, \n or \r\n": RE2 has no lookahead.
 	pattern = strings.ReplaceAll(pattern, `($|(?=\r\n))`, `(\r?$)`)
+	pattern = strings.ReplaceAll(pattern, "($|(?=\r\n))", `(\r?$)`)
 	pattern = strings.ReplaceAll(pattern, `\Z`, `\z`)
 	var prefix string
 	if flags&2 != 0 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/brinecm/brine/pkg/sls"
 	"github.com/brinecm/brine/states"
+	_ "github.com/brinecm/brine/states/test"
 )
 
 // replayCase is one test of Salt's file state functional tests
