@@ -27,6 +27,10 @@ type DirectoryArgs struct {
 	Clean      bool        `arg:"clean"`
 	ExcludePat string      `arg:"exclude_pat"`
 	Recurse    []string    `arg:"recurse"` // user, group, mode, ignore_files, ignore_dirs
+	// FollowSymlinks is accepted for Salt's recipes: a name that is a
+	// symlink to a directory is managed through the link either way (as
+	// Salt's allow_symlink), and links below it are left alone.
+	FollowSymlinks *bool `arg:"follow_symlinks"`
 }
 
 // recursion says what recurse applies below the directory.
