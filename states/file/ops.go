@@ -559,6 +559,18 @@ func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome
 			}
 			continue
 		}
+		if a.Clean {
+			// What stands where the source has a directory or a file of
+			// the other kind goes first.
+			for _, in := range inTheWay(name, dest) {
+				changes[in] = map[string]any{"removed": "Removed due to clean"}
+				if !c.Test {
+					if err := os.RemoveAll(in); err != nil {
+						failures = append(failures, fmt.Sprintf("%s: %v", in, err))
+					}
+				}
+			}
+		}
 		o := managed(ctx, &states.Call{ID: c.ID, Name: dest, SLS: c.SLS, Test: c.Test, Env: c.Env, Log: c.Log},
 			&ManagedArgs{Source: []string{treeURL(src) + "/" + rel}, User: a.User, Group: a.Group, Mode: a.FileMode,
 				Makedirs: true, DirMode: a.DirMode, Template: a.Template, Context: a.Context, Defaults: a.Defaults,
@@ -614,6 +626,29 @@ func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome
 		return states.WouldChange(fmt.Sprintf("The directory %s is set to be changed", name)+testNote, changes)
 	}
 	return states.Succeeded(fmt.Sprintf("Recursively updated %s", name), changes)
+}
+
+// inTheWay lists what keeps the file dest from being written below root:
+// a non-directory where a parent directory must be, or a directory at
+// dest itself.
+func inTheWay(root, dest string) []string {
+	var parents []string
+	for d := filepath.Dir(dest); len(d) > len(root); d = filepath.Dir(d) {
+		parents = append(parents, d)
+	}
+	for i := len(parents) - 1; i >= 0; i-- {
+		fi, err := os.Lstat(parents[i])
+		if err != nil {
+			return nil
+		}
+		if !fi.IsDir() {
+			return []string{parents[i]}
+		}
+	}
+	if fi, err := os.Lstat(dest); err == nil && fi.IsDir() {
+		return []string{dest}
+	}
+	return nil
 }
 
 // treeURL escapes a salt:// directory for names below it that hold '?'.
@@ -711,9 +746,11 @@ func accumulatorVar(env states.Env, name string) map[string]any {
 	return out
 }
 
-// accumulated is the text accumulated for the file of c, accumulators in
-// name order, each line ending in a newline (file.blockreplace).
-func accumulated(c *states.Call) []string {
+// accumulated is the text accumulated for the file of c, each line
+// ending in a newline (file.blockreplace). As in Salt, when some of the
+// file's accumulators are among the states c requires, only those apply;
+// otherwise all do, in name order.
+func accumulated(c *states.Call, required []string) []string {
 	acc := runAccumulators(c.Env)
 	if acc == nil {
 		return nil
@@ -721,8 +758,12 @@ func accumulated(c *states.Call) []string {
 	acc.mu.Lock()
 	defer acc.mu.Unlock()
 	byName := acc.files[c.Name]
+	names := slices.Sorted(maps.Keys(byName))
+	if mine := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !slices.Contains(required, n) }); len(mine) > 0 {
+		names = mine
+	}
 	var out []string
-	for _, k := range slices.Sorted(maps.Keys(byName)) {
+	for _, k := range names {
 		for _, t := range byName[k] {
 			out = append(out, strings.TrimSuffix(t, "\n")+"\n")
 		}

@@ -23,18 +23,18 @@ import (
 // asserts afterwards. Paths are relative to the case's temporary
 // directory; "{tmp}" in strings is that directory.
 type replayCase struct {
-	Test  string            `yaml:"test"` // the Salt test (with its parameters)
-	Skip  string            `yaml:"skip"` // why it is not replayed: what Salt internal it tests
+	Test string `yaml:"test"` // the Salt test (with its parameters)
+	Skip string `yaml:"skip"` // why it is not replayed: what Salt internal it tests
 	// Missing names the brine feature the test needs that is not there
 	// yet: the test counts as failing, and is not run.
-	Missing string `yaml:"missing"`
-	Files map[string]string `yaml:"files"`
-	Dirs  []string          `yaml:"dirs"`
-	Links map[string]string `yaml:"links"` // symlink -> target
-	Modes map[string]string `yaml:"modes"` // chmod after the files are laid down
-	Tree  map[string]string `yaml:"tree"`  // extra files of the state tree (salt://)
-	Steps []replayStep      `yaml:"steps"`
-	After replayAfter       `yaml:"after"`
+	Missing string            `yaml:"missing"`
+	Files   map[string]string `yaml:"files"`
+	Dirs    []string          `yaml:"dirs"`
+	Links   map[string]string `yaml:"links"` // symlink -> target
+	Modes   map[string]string `yaml:"modes"` // chmod after the files are laid down
+	Tree    map[string]string `yaml:"tree"`  // extra files of the state tree (salt://)
+	Steps   []replayStep      `yaml:"steps"`
+	After   replayAfter       `yaml:"after"`
 }
 
 // replayStep is a state function called directly (as Salt's tests call
