@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -56,6 +57,14 @@ func init() {
 		Doc: "Copies a directory of the state tree (salt://) below name, file by file as file.managed; " +
 			"clean removes what the source does not have.",
 		Apply: recurse,
+	})
+	states.Register("file.pruned", states.Func[PrunedArgs]{
+		Doc:   "Removes the directory name when it is empty; recurse removes the empty directories below it first.",
+		Apply: pruned,
+	})
+	states.Register("file.rmdir", states.Func[PrunedArgs]{
+		Doc:   "Salt's older name of file.pruned.",
+		Apply: pruned,
 	})
 	states.Register("file.accumulated", states.Func[AccumulatedArgs]{
 		Doc: "Collects text for a file that a file.managed template (the accumulator variable) or a " +
@@ -769,4 +778,52 @@ func accumulated(c *states.Call, required []string) []string {
 		}
 	}
 	return out
+}
+
+// PrunedArgs are file.pruned's (and file.rmdir's) arguments.
+type PrunedArgs struct {
+	Recurse      bool `arg:"recurse"`
+	IgnoreErrors bool `arg:"ignore_errors"`
+}
+
+// pruned removes the directory name when it is empty; with recurse (or
+// ignore_errors) every empty directory below it first, deepest first.
+func pruned(_ context.Context, c *states.Call, a *PrunedArgs) states.Outcome {
+	name := c.Name
+	if !filepath.IsAbs(name) {
+		return notAbsolute(name)
+	}
+	if fi, err := os.Stat(name); err != nil || !fi.IsDir() {
+		return states.Succeeded(fmt.Sprintf("Directory %s is not present", name), nil)
+	}
+	if c.Test {
+		return states.WouldChange(fmt.Sprintf("Directory %s is set for removal", name), map[string]any{"deleted": name})
+	}
+	var dirs []string
+	if a.Recurse || a.IgnoreErrors {
+		filepath.WalkDir(name, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() && p != name {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		slices.Reverse(dirs) // children before their parents
+	}
+	dirs = append(dirs, name)
+	deleted, errs := []any{}, []any{}
+	for _, d := range dirs {
+		if err := syscall.Rmdir(d); err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", d, err))
+			continue
+		}
+		deleted = append(deleted, d)
+	}
+	changes := map[string]any{"deleted": deleted, "errors": errs}
+	switch {
+	case len(errs) > 0 && !a.IgnoreErrors:
+		return states.Failed(fmt.Sprintf("Failed to remove directory %s", name), changes)
+	case len(dirs) > 1:
+		return states.Succeeded(fmt.Sprintf("Recursively removed empty directories under %s", name), changes)
+	}
+	return states.Succeeded(fmt.Sprintf("Removed directory %s", name), changes)
 }

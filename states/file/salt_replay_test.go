@@ -54,6 +54,7 @@ type replayStep struct {
 	Changed    *bool          `yaml:"changed"`
 	Changes    map[string]any `yaml:"changes"`
 	ChangeKeys []string       `yaml:"change_keys"` // keys the changes must have
+	Deleted    *int           `yaml:"deleted"`     // how many paths changes["deleted"] lists
 	// IDs, for an SLS, checks the states of these IDs (the others must
 	// not fail).
 	IDs map[string]replayStep `yaml:"ids"`
@@ -231,6 +232,11 @@ func (s replayStep) check(t *testing.T, label string, x func(string) string, res
 	if s.Changes != nil {
 		if w := expandAll(s.Changes, x); !reflect.DeepEqual(normalize(changes), normalize(w)) {
 			t.Errorf("%s: changes %v, want %v", label, changes, w)
+		}
+	}
+	if s.Deleted != nil {
+		if l, _ := changes["deleted"].([]any); len(l) != *s.Deleted {
+			t.Errorf("%s: %d deleted (%v), want %d", label, len(l), changes["deleted"], *s.Deleted)
 		}
 	}
 	for _, k := range s.ChangeKeys {
