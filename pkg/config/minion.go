@@ -32,6 +32,10 @@ type Minion struct {
 	// StrictArguments refuses a state run with an unknown state argument;
 	// by default the state runs with a warning, as Salt runs it.
 	StrictArguments bool `yaml:"strict_arguments"`
+	// FileBackupDir is where file states with backup: minion keep the
+	// files they replace (Salt's cachedir/file_backup); default
+	// <data_dir>/file_backup.
+	FileBackupDir string `yaml:"file_backup_dir"`
 }
 
 // Roots is a list of tree directories. It reads a plain list or a string,
@@ -69,7 +73,7 @@ func (r *Roots) UnmarshalYAML(n *yaml.Node) error {
 
 // Map returns the configuration as the `opts` mapping Jinja sees.
 func (m *Minion) Map() map[string]any {
-	return map[string]any{
+	opts := map[string]any{
 		"id":               m.ID,
 		"file_roots":       map[string]any{"base": toAny(m.FileRoots)},
 		"pillar_roots":     map[string]any{"base": toAny(m.PillarRoots)},
@@ -78,6 +82,13 @@ func (m *Minion) Map() map[string]any {
 		"failhard":         m.Failhard,
 		"strict_arguments": m.StrictArguments,
 	}
+	if m.DataDir != "" {
+		opts["data_dir"] = m.DataDir
+	}
+	if m.FileBackupDir != "" {
+		opts["file_backup_dir"] = m.FileBackupDir
+	}
+	return opts
 }
 
 func toAny(s []string) []any {
