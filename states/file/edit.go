@@ -387,17 +387,17 @@ func blockreplace(ctx context.Context, c *states.Call, a *BlockreplaceArgs) stat
 		}
 		content += acc
 	}
-	data, err := replaceBlock(string(old), start, end, content, a)
-	if err != nil {
-		return states.Failed(err.Error(), nil)
+	data, fail := replaceBlock(string(old), start, end, content, a)
+	if fail != "" {
+		return states.Failed(fail, nil)
 	}
 	return edited(ctx, c, old, []byte(data), st, a.Backup.suffix(), a.ShowChanges, "Changes were made", "Changes would be made")
 }
 
 // replaceBlock puts content between the lines holding the markers of
 // text, or adds a new block where a asks; the file's line separator is
-// kept.
-func replaceBlock(text, start, end, content string, a *BlockreplaceArgs) (string, error) {
+// kept. fail is Salt's comment when it cannot.
+func replaceBlock(text, start, end, content string, a *BlockreplaceArgs) (out, fail string) {
 	sep := "\n"
 	if i := strings.IndexByte(text, '\n'); i > 0 && text[i-1] == '\r' {
 		sep = "\r\n"
@@ -433,19 +433,19 @@ func replaceBlock(text, start, end, content string, a *BlockreplaceArgs) (string
 			for _, l := range lines[j+1:] {
 				sb.WriteString(l)
 			}
-			return sb.String(), nil
+			return sb.String(), ""
 		}
-		return "", errors.New("Unterminated marked block. End of file reached before marker_end.")
+		return "", "Unterminated marked block. End of file reached before marker_end."
 	}
 	block := start + sep + content + end + sep
 	switch {
 	case a.PrependIfNotFound:
-		return block + text, nil
+		return block + text, ""
 	case a.AppendIfNotFound:
 		if text != "" && !strings.HasSuffix(text, "\n") {
 			text += sep
 		}
-		return text + block, nil
+		return text + block, ""
 	case a.InsertBeforeMatch != "" || a.InsertAfterMatch != "":
 		pat, after := a.InsertBeforeMatch, false
 		if pat == "" {
@@ -453,7 +453,7 @@ func replaceBlock(text, start, end, content string, a *BlockreplaceArgs) (string
 		}
 		re, err := compilePy(pat, 0)
 		if err != nil {
-			return "", fmt.Errorf("Invalid pattern %q: %v", pat, err)
+			return "", fmt.Sprintf("Invalid pattern %q: %v", pat, err)
 		}
 		for i, l := range lines {
 			if re.MatchString(strings.TrimRight(l, "\r\n")) {
@@ -464,11 +464,11 @@ func replaceBlock(text, start, end, content string, a *BlockreplaceArgs) (string
 						lines[i] += sep
 					}
 				}
-				return strings.Join(lines[:at], "") + block + strings.Join(lines[at:], ""), nil
+				return strings.Join(lines[:at], "") + block + strings.Join(lines[at:], ""), ""
 			}
 		}
 	}
-	return "", errors.New("Cannot edit marked block. Markers were not found")
+	return "", "Cannot edit marked block. Markers were not found"
 }
 
 // CommentArgs are file.comment's and file.uncomment's arguments.
