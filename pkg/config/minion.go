@@ -35,6 +35,10 @@ type Minion struct {
 	// Schedule is the minion's schedule, in Salt's schedule: format (see
 	// docs/schedule.md); entries from pillar are added to it.
 	Schedule yaml.Node `yaml:"schedule"`
+	// FileBackupDir is where file states with backup: minion keep the
+	// files they replace (Salt's cachedir/file_backup); default
+	// <data_dir>/file_backup.
+	FileBackupDir string `yaml:"file_backup_dir"`
 }
 
 // Roots is a list of tree directories. It reads a plain list or a string,
@@ -72,7 +76,7 @@ func (r *Roots) UnmarshalYAML(n *yaml.Node) error {
 
 // Map returns the configuration as the `opts` mapping Jinja sees.
 func (m *Minion) Map() map[string]any {
-	return map[string]any{
+	opts := map[string]any{
 		"id":               m.ID,
 		"file_roots":       map[string]any{"base": toAny(m.FileRoots)},
 		"pillar_roots":     map[string]any{"base": toAny(m.PillarRoots)},
@@ -81,6 +85,13 @@ func (m *Minion) Map() map[string]any {
 		"failhard":         m.Failhard,
 		"strict_arguments": m.StrictArguments,
 	}
+	if m.DataDir != "" {
+		opts["data_dir"] = m.DataDir
+	}
+	if m.FileBackupDir != "" {
+		opts["file_backup_dir"] = m.FileBackupDir
+	}
+	return opts
 }
 
 func toAny(s []string) []any {

@@ -47,3 +47,28 @@ func TestLoadMinion(t *testing.T) {
 		t.Error("a missing explicit configuration file is not an error")
 	}
 }
+
+func TestMinionMapBackupDir(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		m         Minion
+		dataDir   any
+		backupDir any
+		hasData   bool
+		hasBackup bool
+	}{
+		{name: "unset", m: Minion{ID: "m1"}},
+		{name: "data_dir", m: Minion{DataDir: "/srv/m"}, dataDir: "/srv/m", hasData: true},
+		{name: "both", m: Minion{DataDir: "/srv/m", FileBackupDir: "/backup"}, dataDir: "/srv/m", backupDir: "/backup", hasData: true, hasBackup: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := tt.m.Map()
+			d, okD := opts["data_dir"]
+			b, okB := opts["file_backup_dir"]
+			if okD != tt.hasData || d != tt.dataDir || okB != tt.hasBackup || b != tt.backupDir {
+				t.Errorf("Map() data_dir=%v (%v) file_backup_dir=%v (%v), want %v (%v) and %v (%v)",
+					d, okD, b, okB, tt.dataDir, tt.hasData, tt.backupDir, tt.hasBackup)
+			}
+		})
+	}
+}

@@ -59,6 +59,7 @@ type Compiler struct {
 	pillarDone bool
 	pillar     map[string]any
 	pillarErrs Errors
+	shared     map[string]any // per-run values of the state functions (Shared)
 }
 
 // New returns a Compiler for cfg.
@@ -151,7 +152,7 @@ func (c *Compiler) Source(ctx context.Context, url string) ([]byte, error) {
 	}
 	for _, scheme := range []string{"salt://", "brine://"} {
 		if rest, ok := strings.CutPrefix(url, scheme); ok {
-			rest, _, _ = strings.Cut(rest, "?") // ?saltenv=... is not used
+			rest = treePath(rest)
 			b, err := c.states.read(rest, 0)
 			if err != nil {
 				return nil, fmt.Errorf("source %s: %w", url, err)
@@ -167,6 +168,134 @@ func (c *Compiler) Source(ctx context.Context, url string) ([]byte, error) {
 		return b, nil
 	}
 	return nil, fmt.Errorf("source %q: want salt://, brine:// or an absolute path", url)
+}
+
+// treePath is the state tree path of a salt:// URL without its scheme:
+// a query (?saltenv=...) is dropped, unless the path starts with '|',
+// Salt's escape for names that hold '?' or other unusual characters.
+func treePath(rest string) string {
+	if escaped, ok := strings.CutPrefix(rest, "|"); ok {
+		return escaped
+	}
+	rest, _, _ = strings.Cut(rest, "?") // ?saltenv=... is not used
+	return rest
+}
+
+// SourceStat describes a salt:// or brine:// file of the state tree (its
+// mode is what file.managed's mode: keep gives the file it manages).
+func (c *Compiler) SourceStat(ctx context.Context, url string) (fs.FileInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("source %s: %w", url, err)
+	}
+	rest, ok := treeURL(url)
+	if !ok {
+		return nil, fmt.Errorf("source %q: want salt:// or brine://", url)
+	}
+	name := strings.TrimPrefix(path.Clean("/"+treePath(rest)), "/")
+	for _, root := range c.states.roots {
+		fi, err := fs.Stat(root, name)
+		if err == nil {
+			return fi, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("source %s: %w", url, err)
+		}
+	}
+	return nil, fmt.Errorf("source %s: %w", url, fs.ErrNotExist)
+}
+
+// SourceList lists the files below a salt:// or brine:// directory of the
+// state tree, as paths relative to it with '/' separators, sorted; empty
+// directories end with '/'. A path found in several file roots is taken
+// from the first, as Salt merges its roots. It needs a state tree that can
+// list directories (a local tree; a minion's view of its master's tree
+// reads files only).
+func (c *Compiler) SourceList(ctx context.Context, url string) ([]string, error) {
+	rest, ok := treeURL(url)
+	if !ok {
+		return nil, fmt.Errorf("source %q: want salt:// or brine://", url)
+	}
+	dir := strings.TrimPrefix(path.Clean("/"+treePath(rest)), "/")
+	if dir == "" {
+		dir = "."
+	}
+	seen := map[string]bool{}
+	found := false
+	for _, root := range c.states.roots {
+		if _, ok := root.(fs.ReadDirFS); !ok {
+			return nil, fmt.Errorf("source directory %s: this state tree cannot list directories (apply it with brine call --local)", url)
+		}
+		err := fs.WalkDir(root, dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if p == dir {
+				if !d.IsDir() {
+					return fs.ErrNotExist
+				}
+				found = true
+				return nil
+			}
+			rel := strings.TrimPrefix(p, dir+"/")
+			if dir == "." {
+				rel = p
+			}
+			if d.IsDir() {
+				if empty, _ := fs.ReadDir(root, p); len(empty) == 0 {
+					seen[rel+"/"] = true
+				}
+				return nil
+			}
+			seen[rel] = true
+			return nil
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("source directory %s: %w", url, err)
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("source directory %s: %w", url, fs.ErrNotExist)
+	}
+	out := make([]string, 0, len(seen))
+	for p := range seen {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// treeURL cuts the salt:// or brine:// scheme off url.
+func treeURL(url string) (string, bool) {
+	for _, scheme := range []string{"salt://", "brine://"} {
+		if rest, ok := strings.CutPrefix(url, scheme); ok {
+			return rest, true
+		}
+	}
+	return "", false
+}
+
+// Opts is the run's configuration, the `opts` Jinja variable.
+func (c *Compiler) Opts() map[string]any { return c.cfg.Opts }
+
+// Shared returns the value the state functions of this run keep under
+// key, made by mk the first time (file.accumulated's text, which
+// file.managed and file.blockreplace read later in the run). The value
+// must be safe for concurrent use.
+func (c *Compiler) Shared(key string, mk func() any) any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.shared == nil {
+		c.shared = map[string]any{}
+	}
+	v, ok := c.shared[key]
+	if !ok {
+		v = mk()
+		c.shared[key] = v
+	}
+	return v
 }
 
 // SourceDir resolves a salt:// or brine:// directory of the state tree to

@@ -24,7 +24,7 @@ func TestBadArguments(t *testing.T) {
 		{"file.absent", map[string]any{"force": true}, "unknown argument 'force'"},
 		{"file.symlink", map[string]any{}, "missing required argument 'target'"},
 		{"file.symlink", map[string]any{"target": "/x", "forse": true}, "did you mean 'force'?"},
-		{"file.append", map[string]any{}, "missing required argument 'text'"},
+		{"file.replace", map[string]any{"repl": "x"}, "missing required argument 'pattern'"},
 		{"file.line", map[string]any{"content": "x"}, "missing required argument 'mode'"},
 		{"file.line", map[string]any{"mode": "frobnicate"}, "expected one of ensure, replace, insert, delete"},
 		{"file.line", map[string]any{"mode": "insert", "location": "middle"}, "expected start or end"},

@@ -1,6 +1,7 @@
 package file
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,12 +24,17 @@ import (
 //   - file.managed reads its source: the state tree (salt://, brine://)
 //     is not a file the run manages, a local path may be; a template may
 //     call any execution function, so it never runs concurrently.
+//   - file.managed follows a symlink at its name to the target, which may
+//     be anywhere; backup: minion writes to the backup directory.
 //   - file.directory with clean removes what other states do not
 //     require, whatever their names: never concurrently.
 
 func managedConcurrent(c *states.Call, a *ManagedArgs) bool {
-	if a.Template != "" || !ownersResolve(a.User, a.Group) {
+	if a.Template != "" || bool(a.Backup) || !ownersResolve(a.User, a.Group) {
 		return false
+	}
+	if fi, err := os.Lstat(c.Name); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return false // it writes the link's target, which a neighbour may manage
 	}
 	for _, src := range a.Source {
 		if !strings.HasPrefix(src, "salt://") && !strings.HasPrefix(src, "brine://") {

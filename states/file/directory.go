@@ -27,6 +27,10 @@ type DirectoryArgs struct {
 	Clean      bool        `arg:"clean"`
 	ExcludePat string      `arg:"exclude_pat"`
 	Recurse    []string    `arg:"recurse"` // user, group, mode, ignore_files, ignore_dirs
+	// FollowSymlinks is accepted for Salt's recipes: a name that is a
+	// symlink to a directory is managed through the link either way (as
+	// Salt's allow_symlink), and links below it are left alone.
+	FollowSymlinks *bool `arg:"follow_symlinks"`
 }
 
 // recursion says what recurse applies below the directory.
@@ -315,58 +319,53 @@ type cleaner struct {
 	keep    map[string]keepKind
 }
 
-// plan lists what clean would remove below dir, topmost paths only (a
-// directory is removed whole when nothing below it is spared).
+// plan lists what clean would remove below dir, topmost paths only. As in
+// Salt, each entry is judged on its own: one that is required (or a parent
+// of something required) or that exclude_pat matches stays, and clean goes
+// on inside it; any other entry goes, with all below it.
 func (cl *cleaner) plan(dir string) ([]string, error) {
-	removals, _, err := cl.planDir(dir)
-	return removals, err
+	var removals []string
+	if err := cl.planDir(dir, &removals); err != nil {
+		return nil, err
+	}
+	slices.Sort(removals)
+	return removals, nil
 }
 
-func (cl *cleaner) planDir(dir string) (removals []string, spared bool, err error) {
+func (cl *cleaner) planDir(dir string, removals *[]string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, false, err
+		return err
 	}
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Name())
 		isDir := e.IsDir() // a symlink is not followed
 		switch cl.keep[path] {
 		case keepWhole:
-			spared = true
 			continue
 		case keepParent:
-			spared = true
-			if isDir {
-				sub, _, err := cl.planDir(path)
-				if err != nil {
-					return nil, false, err
-				}
-				removals = append(removals, sub...)
-			}
-			continue
-		}
-		if cl.exclude != nil {
-			rel, _ := filepath.Rel(cl.root, path)
-			if cl.exclude.MatchString(rel) {
-				spared = true
+		default:
+			if !cl.excluded(path) {
+				*removals = append(*removals, path)
 				continue
 			}
 		}
 		if isDir {
-			sub, subSpared, err := cl.planDir(path)
-			if err != nil {
-				return nil, false, err
-			}
-			if subSpared {
-				removals = append(removals, sub...)
-				spared = true
-				continue
+			if err := cl.planDir(path, removals); err != nil {
+				return err
 			}
 		}
-		removals = append(removals, path)
 	}
-	slices.Sort(removals)
-	return removals, spared, nil
+	return nil
+}
+
+// excluded reports whether exclude_pat matches path, relative to the root.
+func (cl *cleaner) excluded(path string) bool {
+	if cl.exclude == nil {
+		return false
+	}
+	rel, _ := filepath.Rel(cl.root, path)
+	return cl.exclude.MatchString(rel)
 }
 
 // compileExclude turns Salt's exclude_pat into a regexp: "E@regex", or a

@@ -124,17 +124,38 @@ func TestDirectory(t *testing.T) {
 			},
 		},
 		{
-			name:  "clean with regexp exclude spares a directory",
+			// Salt judges each path on its own: sub is not excluded, so it
+			// goes whole, sub/d with it.
+			name:  "clean with regexp exclude judges each path",
 			setup: cleanTree,
 			fun:   "file.directory", target: "srv", args: args("clean", true, "exclude_pat", `E@^sub/d$`),
 			required: []string{"srv/a"},
 			result:   "true", comment: "Files cleaned from directory $N",
-			changes: map[string]any{"removed": []string{"$N/b", "$N/link", "$N/other", "$N/req", "$N/sub/c", "$N/z.keep"}},
+			changes: map[string]any{"removed": []string{"$N/b", "$N/link", "$N/other", "$N/req", "$N/sub", "$N/z.keep"}},
 			testRes: "null",
 			check: func(t *testing.T, d string) {
-				if _, err := os.Stat(filepath.Join(d, "srv/sub/d")); err != nil {
-					t.Error("clean removed the excluded srv/sub/d")
+				wantAbsent(t, filepath.Join(d, "srv/sub"))
+			},
+		},
+		{
+			// Salt's test_directory_clean_exclude: an excluded directory
+			// stays, the files in it that the pattern does not match go.
+			name: "clean removes a file in an excluded directory",
+			setup: func(t *testing.T, d string) {
+				for _, f := range []string{"srv/strayfile", "srv/straydir/strayfile2", "srv/straydir/keepfile"} {
+					write(t, filepath.Join(d, f), "", 0o644)
 				}
+			},
+			fun: "file.directory", target: "srv", args: args("clean", true, "exclude_pat", `E@^straydir(|/keepfile)$`),
+			result: "true", comment: "Files cleaned from directory $N",
+			changes: map[string]any{"removed": []string{"$N/straydir/strayfile2", "$N/strayfile"}},
+			testRes: "null",
+			testCmt: "The following files will be changed:\n" +
+				"$N/straydir/strayfile2: removed - Removed due to clean\n$N/strayfile: removed - Removed due to clean\n",
+			check: func(t *testing.T, d string) {
+				wantAbsent(t, filepath.Join(d, "srv/strayfile"))
+				wantAbsent(t, filepath.Join(d, "srv/straydir/strayfile2"))
+				wantFile(t, filepath.Join(d, "srv/straydir/keepfile"), "")
 			},
 		},
 		{

@@ -1,5 +1,9 @@
 // Package file provides the file state module: file.managed,
-// file.directory, file.absent, file.symlink, file.append and file.line.
+// file.directory, file.absent, file.symlink, file.append, file.line,
+// file.replace, file.blockreplace, file.comment, file.uncomment,
+// file.prepend, file.keyvalue, file.touch, file.copy, file.exists,
+// file.missing, file.rename, file.hardlink, file.serialize, file.recurse,
+// file.accumulated and file.pruned (file.rmdir).
 // Every function checks first and changes only what differs; in test mode
 // it changes nothing and reports what it would change.
 package file

@@ -1,7 +1,6 @@
 package file
 
 import (
-	"context"
 	"crypto/sha256"
 	"fmt"
 	"github.com/brinecm/brine/pkg/systest"
@@ -9,55 +8,36 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/brinecm/brine/pkg/sls"
 	"github.com/brinecm/brine/states"
 	"github.com/brinecm/brine/states/statetest"
 )
 
-// treeEnv is a states.Env for tests: it reads salt:// and brine:// URLs
-// from a directory and renders templates by substituting {{ name }}. The
-// real Jinja renderer is wired and tested by the engine.
-type treeEnv struct{ root string }
+// backupDir is where backup: minion writes during the tests (set by TestMain).
+var backupDir string
 
-func (e treeEnv) Source(_ context.Context, url string) ([]byte, error) {
-	for _, scheme := range []string{"salt://", "brine://"} {
-		if rest, ok := strings.CutPrefix(url, scheme); ok {
-			return os.ReadFile(filepath.Join(e.root, filepath.FromSlash(rest)))
-		}
+// env is the run environment the state functions get in the tests: the
+// real compiler over testdata/tree (salt:// sources, Jinja templates) and
+// testdata/pillar, with the backups in a temporary directory.
+var env *sls.Compiler
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "brine-file-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
-	if filepath.IsAbs(url) {
-		return os.ReadFile(url)
-	}
-	return nil, fmt.Errorf("unsupported source URL %q", url)
+	backupDir = filepath.Join(dir, "file_backup")
+	env = sls.New(sls.Config{FileRoots: []string{"testdata/tree"}, PillarRoots: []string{"testdata/pillar"},
+		ID: "minion1", Grains: map[string]any{"id": "minion1"}, Opts: map[string]any{"file_backup_dir": backupDir}})
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
-
-var placeholder = regexp.MustCompile(`\{\{\s*(\w+)\s*\}\}`)
-
-func (e treeEnv) Render(_ context.Context, engine, name string, src []byte, extra map[string]any) ([]byte, error) {
-	if engine != "jinja" {
-		return nil, fmt.Errorf("unknown template engine %q", engine)
-	}
-	var missing []string
-	out := placeholder.ReplaceAllFunc(src, func(m []byte) []byte {
-		key := string(placeholder.FindSubmatch(m)[1])
-		v, ok := extra[key]
-		if !ok {
-			missing = append(missing, key)
-			return nil
-		}
-		return fmt.Append(nil, v)
-	})
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("%s: undefined %s", name, strings.Join(missing, ", "))
-	}
-	return out, nil
-}
-
-var env = treeEnv{root: "testdata/tree"}
 
 // apply decodes raw and runs the state function fun on name.
 func apply(t testing.TB, fun, name string, raw map[string]any, test bool, required ...string) states.Outcome {

@@ -120,8 +120,8 @@ func TestManaged(t *testing.T) {
 		},
 		{
 			name: "template error", fun: "file.managed", target: "f",
-			args:   m("source", "salt://web/greeting.conf", "template", "jinja"),
-			result: "false", comment: "Unable to render salt://web/greeting.conf as jinja: salt://web/greeting.conf: undefined who, place",
+			args:   m("source", "salt://web/broken.conf", "template", "jinja"),
+			result: "false", comment: "Unable to render salt://web/broken.conf as jinja: render salt://web/broken.conf: web/broken.conf:2: syntax error: Unexpected EOF, expected tag elif or else or endif.",
 			testRes: "false",
 		},
 		{
@@ -217,7 +217,7 @@ func TestManaged(t *testing.T) {
 		},
 		{
 			name: "source and contents", fun: "file.managed", target: "f", args: m("contents", "x", "source", "salt://motd"),
-			result: "false", comment: "'source' cannot be used in combination with 'contents'", testRes: "false",
+			result: "false", comment: "'source' cannot be used in combination with 'contents', 'contents_pillar', or 'contents_grains'", testRes: "false",
 		},
 		{
 			name: "unknown user", fun: "file.managed", target: "f", args: m("contents", "x", "user", "no-such-user-brine", "group", "no-such-group-brine"),

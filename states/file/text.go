@@ -12,21 +12,22 @@ import (
 	"syscall"
 	"unicode"
 
-	"github.com/brinecm/brine/pkg/diff"
 	"github.com/brinecm/brine/states"
 )
 
 // AppendArgs are file.append's arguments.
 type AppendArgs struct {
-	Text             []string `arg:"text,required"` // a string or a list; each item may span lines
+	Text             []string `arg:"text"`   // a string or a list; each item may span lines
+	Source           []string `arg:"source"` // or the text of these sources (salt://, file://, a path)
 	Makedirs         bool     `arg:"makedirs"`
 	IgnoreWhitespace *bool    `arg:"ignore_whitespace"`
+	ShowChanges      *bool    `arg:"show_changes"`
 }
 
 // readExisting reads a regular file and returns its status; exists is
 // false when it is missing.
 func readExisting(name string) (data []byte, st *syscall.Stat_t, exists bool, err error) {
-	fd, st, err := openFile(name)
+	fd, st, err := openFile(name, true)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, false, nil
 	}
@@ -55,6 +56,27 @@ func appendText(ctx context.Context, c *states.Call, a *AppendArgs) states.Outco
 	if !filepath.IsAbs(name) {
 		return notAbsolute(name)
 	}
+	chunks := a.Text
+	if len(a.Source) > 0 {
+		if len(a.Text) > 0 {
+			return states.Failed("Only one of 'text' and 'source' is permitted", nil)
+		}
+		srcs := make([]source, len(a.Source))
+		for i, u := range a.Source {
+			var fail string
+			if srcs[i], fail = parseSource(u); fail != "" {
+				return states.Failed(fail, nil)
+			}
+		}
+		w, fail := desired(ctx, c, &ManagedArgs{Source: a.Source}, srcs)
+		if fail != "" {
+			return states.Failed(fail, nil)
+		}
+		chunks = []string{string(w.data)}
+	}
+	if len(chunks) == 0 {
+		return states.Failed("No text or source given to append", nil)
+	}
 	old, st, exists, err := readExisting(name)
 	if err != nil {
 		return states.Failedf("Unable to read %s: %v", name, err)
@@ -64,7 +86,7 @@ func appendText(ctx context.Context, c *states.Call, a *AppendArgs) states.Outco
 	}
 	var add []string
 	text := string(old)
-	for _, chunk := range a.Text {
+	for _, chunk := range chunks {
 		if containsChunk(text, chunk, boolOr(a.IgnoreWhitespace, true)) {
 			continue
 		}
@@ -80,7 +102,7 @@ func appendText(ctx context.Context, c *states.Call, a *AppendArgs) states.Outco
 	for _, l := range add {
 		data = append(append(data, l...), '\n')
 	}
-	changes := map[string]any{"diff": diff.Unified(old, data)}
+	changes := map[string]any{"diff": contentDiff(old, data, boolOr(a.ShowChanges, true))}
 	if c.Test {
 		return states.WouldChange(fmt.Sprintf("File %s is set to be updated", name), changes)
 	}

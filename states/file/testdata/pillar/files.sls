@@ -1,0 +1,7 @@
+app:
+  motd: |
+    Welcome to {{ grains['id'] }}
+  lines:
+    - one
+    - two
+  plain: no newline
