@@ -1,23 +1,48 @@
 package saltcheck
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 
 	"github.com/brinecm/brine/modules"
 )
 
 // TestInfo locates one saltcheck test: the SLS whose tests it is among,
-// its ID, and the test file and line (of the file rendered through Jinja,
-// which is the source line unless the template adds or removes lines
-// above it).
+// its ID, and the test file and line (the source line that declares the
+// ID; for an ID a template makes, the line in the rendered file).
 type TestInfo struct {
 	SLS  string
 	ID   string
 	File string // path in the state tree: "web/saltcheck-tests/init.tst"
 	Line int
+}
+
+// sourceLine is the line of the template source where the test ID id is
+// declared (at the start of a line, followed by a colon) when exactly one
+// line declares it; else rendered, its line after Jinja.
+func sourceLine(src []byte, id string, rendered int) int {
+	found, n := 0, 0
+	for line := range bytes.Lines(src) {
+		n++
+		rest, ok := bytes.CutPrefix(line, []byte(id))
+		if !ok {
+			continue
+		}
+		if rest = bytes.TrimLeft(rest, " \t"); len(rest) > 0 && rest[0] == ':' {
+			if found != 0 {
+				return rendered
+			}
+			found = n
+		}
+	}
+	if found == 0 {
+		return rendered
+	}
+	return found
 }
 
 // Inspect finds the tests of the named SLS files (of the SLS files the
@@ -64,8 +89,9 @@ func Inspect(ctx context.Context, rt *modules.Runtime, names []string, pillar ma
 				problems = append(problems, err)
 				continue
 			}
+			src, _ := os.ReadFile(f.path) // read by loadFile a moment ago
 			for _, t := range tests {
-				info := TestInfo{SLS: name, ID: t.id, File: f.rel, Line: t.line}
+				info := TestInfo{SLS: name, ID: t.id, File: f.rel, Line: sourceLine(src, t.id, t.line)}
 				if prev, dup := from[t.id]; dup {
 					if prev.File != f.rel || prev.Line != t.line {
 						problems = append(problems, fmt.Errorf("%s:%d: test ID '%s' is already defined in %s:%d: test IDs must be unique",
