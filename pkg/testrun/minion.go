@@ -171,8 +171,12 @@ func stateName(s result.State) string {
 
 // assertionCases makes one case per saltcheck test of a report in Salt's
 // shape: [{SLS: {test ID: {status, duration}}}..., {"TEST RESULTS": ...}].
+// A test that ran under two SLS names (the tests of an included SLS run
+// with the SLS that includes it, and again with its own) is one case, its
+// worst outcome.
 func assertionCases(report []map[string]json.RawMessage, m Minion) ([]Case, error) {
 	var out []Case
+	seen := map[string]int{}
 	for _, entry := range report {
 		for _, sls := range sortedKeys(entry) {
 			if sls == "TEST RESULTS" {
@@ -199,6 +203,13 @@ func assertionCases(report []map[string]json.RawMessage, m Minion) ([]Case, erro
 				default:
 					c.Status, c.Message = StatusFailed, strings.TrimPrefix(t.Status, "Fail: ")
 				}
+				if i, dup := seen[id]; dup {
+					if out[i].Status != StatusFailed && c.Status == StatusFailed {
+						out[i] = c
+					}
+					continue
+				}
+				seen[id] = len(out)
 				out = append(out, c)
 			}
 		}
