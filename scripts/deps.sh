@@ -9,8 +9,9 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   # dpkg/apt/start-stop-daemon and update-rc.d for the package and service
   # tests; passwd for users and groups; docker.io for the Docker states;
   # openvswitch-switch, iputils-ping and iproute2 for the OVS and network states;
-  # git and tar for brine test diff and the git hooks.
-  for p in dpkg apt passwd init-system-helpers docker.io openvswitch-switch iputils-ping iproute2 git tar; do
+  # git and tar for brine test diff and the git hooks; debootstrap for the
+  # default image of brine test run.
+  for p in dpkg apt passwd init-system-helpers docker.io openvswitch-switch iputils-ping iproute2 git tar debootstrap; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
   done
   if [ ${#need[@]} -gt 0 ]; then
