@@ -176,8 +176,9 @@ func parseDeb822(src []byte) []AptSource {
 
 // ImageOptions configure EnsureImage.
 type ImageOptions struct {
-	DataDir string // where the build lock and the temporary root file system go
+	DataDir string // where the build lock, the package cache and the temporary root file system go
 	Root    string // the host's root, for its apt sources; "" is "/"
+	Ref     string // the tag to build; "" is DefaultImage(suite)
 	Log     *slog.Logger
 }
 
@@ -202,13 +203,25 @@ func EnsureImage(ctx context.Context, dc *dockerx.Client, o ImageOptions) (strin
 	if err != nil {
 		return "", err
 	}
-	ref := DefaultImage(src.Suite)
+	ref := o.Ref
+	if ref == "" {
+		ref = DefaultImage(src.Suite)
+	}
 	if ok, err := hasImage(ctx, dc, ref); err != nil || ok {
 		return ref, err
 	}
 	dir := filepath.Join(o.DataDir, "test-images")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("make the image build directory: %w", err)
+	}
+	// The packages debootstrap downloads are kept: a rebuild (a new tag,
+	// an image someone removed) reads them from here, not the mirror.
+	debs, err := filepath.Abs(filepath.Join(dir, src.Suite+".debs"))
+	if err == nil {
+		err = os.MkdirAll(debs, 0o700)
+	}
+	if err != nil {
+		return "", fmt.Errorf("make the package cache directory: %w", err)
 	}
 	lock, err := dirlock.Acquire(ctx, filepath.Join(dir, src.Suite+".lock"), buildLockWait)
 	if err != nil {
@@ -236,7 +249,7 @@ func EnsureImage(ctx context.Context, dc *dockerx.Client, o ImageOptions) (strin
 		}
 	}()
 	o.Log.Info("building the test image (once; a few minutes)", "image", ref, "mirror", src.URI)
-	cmd := exec.CommandContext(ctx, deboot, "--variant=minbase", src.Suite, rootfs, src.URI)
+	cmd := exec.CommandContext(ctx, deboot, "--variant=minbase", "--cache-dir="+debs, src.Suite, rootfs, src.URI)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {

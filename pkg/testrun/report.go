@@ -149,7 +149,7 @@ func (r *Report) JUnit() JUnitSuites {
 		for _, c := range m.Cases {
 			jc := JUnitCase{Name: c.Kind + ": " + c.Name, Classname: m.ID + "." + c.Kind, File: c.Pos.File, Line: c.Pos.Line, Time: c.Duration}
 			text := c.Message
-			if p := c.Pos.String(); p != "" {
+			if p := c.Pos.String(); p != "" && !strings.HasPrefix(c.Message, c.Pos.File) {
 				text = p + ": " + c.Name + ": " + c.Message
 			}
 			switch c.Status {
