@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 )
 
@@ -143,11 +144,11 @@ type JUnitFailure struct {
 
 // JUnit builds the JUnit document.
 func (r *Report) JUnit() JUnitSuites {
-	doc := JUnitSuites{Name: "brine test run", Time: r.Duration}
+	doc := JUnitSuites{Name: "brine test run", Time: seconds(r.Duration)}
 	for _, m := range r.Minions {
-		s := JUnitSuite{Name: m.ID, Time: m.Duration}
+		s := JUnitSuite{Name: m.ID, Time: seconds(m.Duration)}
 		for _, c := range m.Cases {
-			jc := JUnitCase{Name: c.Kind + ": " + c.Name, Classname: m.ID + "." + c.Kind, File: c.Pos.File, Line: c.Pos.Line, Time: c.Duration}
+			jc := JUnitCase{Name: c.Kind + ": " + c.Name, Classname: m.ID + "." + c.Kind, File: c.Pos.File, Line: c.Pos.Line, Time: seconds(c.Duration)}
 			text := c.Message
 			if p := c.Pos.String(); p != "" && !strings.HasPrefix(c.Message, c.Pos.File) {
 				text = p + ": " + c.Name + ": " + c.Message
@@ -176,3 +177,6 @@ func (r *Report) JUnit() JUnitSuites {
 	}
 	return doc
 }
+
+// seconds rounds a duration in seconds to the microsecond.
+func seconds(s float64) float64 { return math.Round(s*1e6) / 1e6 }
