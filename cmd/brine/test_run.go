@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -37,9 +36,10 @@ type runFlags struct {
 	logLevel         string
 }
 
-// defaultTestDataDir holds what brine test run keeps between runs (the
-// image build lock and, while it is built, the image's root file system).
-var defaultTestDataDir = filepath.Join(filepath.Dir(config.DefaultMinionDataDir), "test")
+// defaultTestDataDir holds what brine test run keeps between runs: the
+// image build lock, debootstrap's package cache and, while the image is
+// built, its root file system.
+const defaultTestDataDir = "/var/lib/brine/test"
 
 func newTestRunCommand() *cobra.Command {
 	var f runFlags

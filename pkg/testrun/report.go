@@ -38,7 +38,17 @@ func (r *Report) Write(w io.Writer, format string) error {
 }
 
 // label is how the text report marks a case's status.
-var label = map[string]string{StatusPassed: "ok", StatusFailed: "FAIL", StatusSkipped: "skip", StatusError: "ERROR"}
+func label(status string) string {
+	switch status {
+	case StatusPassed:
+		return "ok"
+	case StatusFailed:
+		return "FAIL"
+	case StatusSkipped:
+		return "skip"
+	}
+	return "ERROR"
+}
 
 // writeText prints, per minion as a highstate does, a line per case that
 // did not plainly pass (and per applied state), then the minion's summary,
@@ -56,7 +66,7 @@ func (r *Report) writeText(w io.Writer) error {
 			if p := c.Pos.String(); p != "" {
 				where = "  [" + p + "]"
 			}
-			fmt.Fprintf(&b, "  %-5s %-11s %s%s\n", label[c.Status], c.Kind, c.Name, where)
+			fmt.Fprintf(&b, "  %-5s %-11s %s%s\n", label(c.Status), c.Kind, c.Name, where)
 			if c.Message != "" {
 				for line := range strings.Lines(c.Message) {
 					fmt.Fprintf(&b, "                    %s", strings.TrimRight(line, "\n")+"\n")
