@@ -24,6 +24,9 @@ import (
 	"github.com/brinecm/brine/pkg/dockerx"
 )
 
+// imageLabel marks the images EnsureImage builds, with their suite.
+const imageLabel = "io.brine.test.image"
+
 // DefaultImageRepo is the repository of the images EnsureImage builds.
 const DefaultImageRepo = "brine/test-debian"
 
@@ -187,10 +190,11 @@ type ImageOptions struct {
 const buildLockWait = 30 * time.Minute
 
 // EnsureImage returns the default test image, brine/test-debian:<suite>
-// for the host's suite, building it first when the Docker engine does not
-// have it: a minimal Debian (debootstrap --variant=minbase) from the
-// host's apt mirror, imported as an image. The image store is the cache:
-// later runs reuse the image. debootstrap is installed with apt-get when
+// for the host's suite (o.Ref when set), building it first when the Docker
+// engine does not have it: a minimal Debian (debootstrap --variant=minbase)
+// from the host's apt mirror, imported as an image. The image store is the
+// cache: later runs reuse the image, and the default tag is put on an image
+// of the suite built under another tag rather than building it again. debootstrap is installed with apt-get when
 // it is missing and brine runs as root.
 func EnsureImage(ctx context.Context, dc *dockerx.Client, o ImageOptions) (string, error) {
 	if o.Root == "" {
@@ -207,6 +211,7 @@ func EnsureImage(ctx context.Context, dc *dockerx.Client, o ImageOptions) (strin
 	if ref == "" {
 		ref = DefaultImage(src.Suite)
 	}
+	reuse := o.Ref == "" // the default tag may name an image brine built under another tag
 	if ok, err := hasImage(ctx, dc, ref); err != nil || ok {
 		return ref, err
 	}
@@ -234,6 +239,11 @@ func EnsureImage(ctx context.Context, dc *dockerx.Client, o ImageOptions) (strin
 	}()
 	if ok, err := hasImage(ctx, dc, ref); err != nil || ok { // built while we waited
 		return ref, err
+	}
+	if reuse {
+		if ok, err := tagBuilt(ctx, dc, src.Suite, ref); err != nil || ok {
+			return ref, err
+		}
 	}
 	deboot, err := debootstrap(ctx, o.Log)
 	if err != nil {
@@ -276,6 +286,23 @@ func hasImage(ctx context.Context, dc *dockerx.Client, ref string) (bool, error)
 	return false, fmt.Errorf("look for image %s: %w", ref, err)
 }
 
+// tagBuilt tags as ref an image of the suite that EnsureImage built under
+// another tag (it carries the label io.brine.test.image=<suite>), and
+// reports whether there was one.
+func tagBuilt(ctx context.Context, dc *dockerx.Client, suite, ref string) (bool, error) {
+	list, err := dc.API.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("label", imageLabel+"="+suite)})
+	if err != nil {
+		return false, fmt.Errorf("look for a built %s image: %w", suite, err)
+	}
+	if len(list.Items) == 0 {
+		return false, nil
+	}
+	if _, err := dc.API.ImageTag(ctx, client.ImageTagOptions{Source: list.Items[0].ID, Target: ref}); err != nil {
+		return false, fmt.Errorf("tag image %s as %s: %w", dockerx.ShortID(list.Items[0].ID), ref, err)
+	}
+	return true, nil
+}
+
 // debootstrap finds debootstrap, installing it with apt-get when it is
 // missing and this process is root.
 func debootstrap(ctx context.Context, log *slog.Logger) (string, error) {
@@ -308,7 +335,7 @@ func importRootfs(ctx context.Context, dc *dockerx.Client, rootfs, ref string, s
 	defer pr.Close()
 	res, err := dc.Slow.ImageImport(ctx, client.ImageImportSource{Source: pr, SourceName: "-"}, ref, client.ImageImportOptions{
 		Message: "brine test run: debootstrap --variant=minbase " + src.Suite + " " + src.URI,
-		Changes: []string{`CMD ["/bin/bash"]`, "LABEL io.brine.test.image=" + src.Suite},
+		Changes: []string{`CMD ["/bin/bash"]`, "LABEL " + imageLabel + "=" + src.Suite},
 	})
 	if err != nil {
 		return fmt.Errorf("import %s: %w", ref, err)
