@@ -9,11 +9,12 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   # dpkg/apt/start-stop-daemon and update-rc.d for the package and service
   # tests; passwd for users and groups; docker.io for the Docker states;
   # openvswitch-switch, iputils-ping and iproute2 for the OVS and network states;
-  # git and tar for brine test diff and the git hooks; cron (crontab),
-  # locales (locale-gen), openssh-client (ssh-keygen), unzip and zip for
-  # the cron, locale, ssh_known_hosts and archive states.
+  # git and tar for brine test diff and the git hooks; debootstrap for the
+  # default image of brine test run; cron (crontab), locales (locale-gen),
+  # openssh-client (ssh-keygen), unzip and zip for the cron, locale,
+  # ssh_known_hosts and archive states.
   for p in dpkg apt passwd init-system-helpers docker.io openvswitch-switch iputils-ping iproute2 git tar \
-    cron locales openssh-client unzip zip; do
+    debootstrap cron locales openssh-client unzip zip; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
   done
   if [ ${#need[@]} -gt 0 ]; then

@@ -30,12 +30,13 @@ func newTestCommand() *cobra.Command {
 		Short: "Test recipe changes before they reach a fleet",
 		Long: `Test a state tree before any minion sees it: brine test render compiles it
 for every minion fixture and lints it; brine test diff prints what a change
-between two git revisions does to each minion's states; brine test hook
-install runs brine test render from a git hook.`,
+between two git revisions does to each minion's states; brine test run
+applies it in a throwaway container per minion, twice, and runs its saltcheck
+tests; brine test hook install runs brine test render from a git hook.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newTestRenderCommand(), newTestDiffCommand(), newTestHookCommand())
+	cmd.AddCommand(newTestRenderCommand(), newTestDiffCommand(), newTestRunCommand(), newTestHookCommand())
 	return cmd
 }
 

@@ -13,6 +13,7 @@ import (
 	_ "github.com/brinecm/brine/modules/log"       // log.*
 	_ "github.com/brinecm/brine/modules/mine"      // mine.*
 	_ "github.com/brinecm/brine/modules/net"       // net.*
+	_ "github.com/brinecm/brine/modules/network"   // network.*
 	_ "github.com/brinecm/brine/modules/ovs"       // ovs.*
 	_ "github.com/brinecm/brine/modules/pkg"       // pkg.*
 	_ "github.com/brinecm/brine/modules/saltcheck" // saltcheck.*

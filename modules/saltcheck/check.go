@@ -270,6 +270,22 @@ func runTest(ctx context.Context, rt *modules.Runtime, raw any) Result {
 	return res
 }
 
+// runTimed runs one test with at most timeout for it (0: no limit); a test
+// that takes longer fails saying so.
+func runTimed(ctx context.Context, rt *modules.Runtime, raw any, timeout time.Duration) Result {
+	if timeout <= 0 {
+		return runTest(ctx, rt, raw)
+	}
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res := runTest(tctx, rt, raw)
+	if errors.Is(tctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		res["status"] = fmt.Sprintf("Fail: timed out after %s (timeout=%g): the test's function did not return in time",
+			timeout, timeout.Seconds())
+	}
+	return res
+}
+
 // failer is a return that knows it failed (a state run).
 type failer interface{ Failed() bool }
 

@@ -29,8 +29,9 @@ type tstFile struct {
 
 // namedTest is one test of a file, in file order.
 type namedTest struct {
-	id  string
-	raw any
+	id   string
+	raw  any
+	line int // of the test ID in the rendered file
 }
 
 // candidates are the test files Salt reads for the SLS called name: for
@@ -173,7 +174,7 @@ func loadFile(ctx context.Context, c *sls.Compiler, f tstFile) ([]namedTest, err
 		if err := v.Decode(&raw); err != nil {
 			return nil, fmt.Errorf("%s:%d: test %s: %w", f.rel, v.Line, k.Value, err)
 		}
-		tests = append(tests, namedTest{id: k.Value, raw: raw})
+		tests = append(tests, namedTest{id: k.Value, raw: raw, line: k.Line})
 	}
 	return tests, nil
 }

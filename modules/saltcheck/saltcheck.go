@@ -15,6 +15,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/brinecm/brine/modules"
 	"github.com/brinecm/brine/pkg/sls"
@@ -41,15 +42,34 @@ type runTestArgs struct {
 }
 
 type stateTestsArgs struct {
-	States    []string `arg:"states"`
-	CheckAll  bool     `arg:"check_all"`
-	OnlyFails bool     `arg:"only_fails"`
-	Saltenv   string   `arg:"saltenv"`
+	States    []string       `arg:"states"`
+	CheckAll  bool           `arg:"check_all"`
+	OnlyFails bool           `arg:"only_fails"`
+	Saltenv   string         `arg:"saltenv"`
+	Pillar    map[string]any `arg:"pillar"`
+	Timeout   float64        `arg:"timeout"`
 }
 
 type highstateTestsArgs struct {
-	OnlyFails bool   `arg:"only_fails"`
-	Saltenv   string `arg:"saltenv"`
+	OnlyFails bool           `arg:"only_fails"`
+	Saltenv   string         `arg:"saltenv"`
+	Pillar    map[string]any `arg:"pillar"`
+	Timeout   float64        `arg:"timeout"`
+}
+
+// runOptions are what the run functions share besides the SLS names.
+type runOptions struct {
+	all, onlyFails bool
+	pillar         map[string]any // merged over the compiled pillar when test files render
+	timeout        time.Duration  // per test; 0: none
+}
+
+// timeoutArg turns timeout=SECONDS into a duration.
+func timeoutArg(s float64) (time.Duration, error) {
+	if s < 0 || math.IsNaN(s) || math.IsInf(s, 0) {
+		return 0, fmt.Errorf("timeout=%v: give the seconds one test may take, e.g. timeout=60 (0: no limit)", s)
+	}
+	return time.Duration(s * float64(time.Second)), nil
 }
 
 type stateApplyArgs struct {
@@ -79,7 +99,8 @@ func init() {
 	modules.Register("saltcheck.run_state_tests", modules.Func[stateTestsArgs]{
 		Doc: "Run the saltcheck tests of the named SLS files and of the SLS files they include " +
 			"(<sls dir>/saltcheck-tests/init.tst or <name>.tst; check_all=True reads every .tst there). " +
-			"only_fails=True lists failed tests alone. A failed test fails the call.",
+			"only_fails=True lists failed tests alone. pillar='{...}' is merged over the pillar the test files " +
+			"render with; timeout=SECONDS fails a test that takes longer. A failed test fails the call.",
 		Params: []string{"states..."},
 		Call: func(ctx context.Context, rt *modules.Runtime, a *stateTestsArgs) (any, error) {
 			if err := checkSaltenv(a.Saltenv); err != nil {
@@ -89,16 +110,25 @@ func init() {
 			if len(names) == 0 {
 				return nil, errors.New("name at least one SLS whose tests to run: saltcheck.run_state_tests web")
 			}
-			return runStates(ctx, rt, names, a.CheckAll, a.OnlyFails)
+			timeout, err := timeoutArg(a.Timeout)
+			if err != nil {
+				return nil, err
+			}
+			return runStates(ctx, rt, names, runOptions{all: a.CheckAll, onlyFails: a.OnlyFails, pillar: a.Pillar, timeout: timeout})
 		},
 	})
 	modules.Register("saltcheck.run_highstate_tests", modules.Func[highstateTestsArgs]{
-		Doc: "Run the saltcheck tests of every SLS the top file gives this minion. A failed test fails the call.",
+		Doc: "Run the saltcheck tests of every SLS the top file gives this minion. pillar='{...}' and " +
+			"timeout=SECONDS as for run_state_tests. A failed test fails the call.",
 		Call: func(ctx context.Context, rt *modules.Runtime, a *highstateTestsArgs) (any, error) {
 			if err := checkSaltenv(a.Saltenv); err != nil {
 				return nil, err
 			}
-			c, err := compiler(rt)
+			timeout, err := timeoutArg(a.Timeout)
+			if err != nil {
+				return nil, err
+			}
+			c, err := compiler(rt, a.Pillar)
 			if err != nil {
 				return nil, err
 			}
@@ -106,7 +136,7 @@ func init() {
 			if err != nil {
 				return nil, fmt.Errorf("read the top file: %w", err)
 			}
-			return runStates(ctx, rt, names, false, a.OnlyFails)
+			return runStates(ctx, rt, names, runOptions{onlyFails: a.OnlyFails, pillar: a.Pillar, timeout: timeout})
 		},
 	})
 	modules.Register("saltcheck.state_apply", modules.Func[stateApplyArgs]{
@@ -140,8 +170,9 @@ func splitNames(names []string) []string {
 	return out
 }
 
-// compiler compiles and renders for the runtime's minion.
-func compiler(rt *modules.Runtime) (*sls.Compiler, error) {
+// compiler compiles and renders for the runtime's minion, with pillar
+// merged over its compiled pillar.
+func compiler(rt *modules.Runtime, pillar map[string]any) (*sls.Compiler, error) {
 	if len(rt.FileRoots) == 0 {
 		return nil, errors.New("no state tree to read tests from: give one with --file-root DIR (or file_roots in the minion configuration)")
 	}
@@ -150,6 +181,7 @@ func compiler(rt *modules.Runtime) (*sls.Compiler, error) {
 		PillarRoots: rt.PillarRoots,
 		ID:          rt.ID,
 		Grains:      rt.Grains,
+		Pillar:      pillar,
 		Opts:        rt.Opts,
 		Caller:      modules.Caller{Runtime: rt},
 		Limits:      rt.Limits,
@@ -157,8 +189,8 @@ func compiler(rt *modules.Runtime) (*sls.Compiler, error) {
 }
 
 // runStates runs the tests of each named SLS and of what it includes.
-func runStates(ctx context.Context, rt *modules.Runtime, names []string, all, onlyFails bool) (Report, error) {
-	c, err := compiler(rt)
+func runStates(ctx context.Context, rt *modules.Runtime, names []string, o runOptions) (Report, error) {
+	c, err := compiler(rt, o.pillar)
 	if err != nil {
 		return nil, err
 	}
@@ -168,19 +200,19 @@ func runStates(ctx context.Context, rt *modules.Runtime, names []string, all, on
 		if _, done := results[name]; done {
 			continue
 		}
-		r, err := runSLS(ctx, rt, c, name, all)
+		r, err := runSLS(ctx, rt, c, name, o)
 		if err != nil {
 			return nil, err
 		}
 		results[name] = r
 		order = append(order, name)
 	}
-	return report(order, results, onlyFails), nil
+	return report(order, results, o.onlyFails), nil
 }
 
 // runSLS runs the tests of one SLS (and of the SLS files it includes).
 // A name that is no SLS of the tree only names where tests are, as in Salt.
-func runSLS(ctx context.Context, rt *modules.Runtime, c *sls.Compiler, name string, all bool) (map[string]any, error) {
+func runSLS(ctx context.Context, rt *modules.Runtime, c *sls.Compiler, name string, o runOptions) (map[string]any, error) {
 	covered := []string{name}
 	if slsExists(rt.FileRoots, name) {
 		lows, err := c.SLS(ctx, name)
@@ -193,7 +225,7 @@ func runSLS(ctx context.Context, rt *modules.Runtime, c *sls.Compiler, name stri
 			}
 		}
 	}
-	files, err := findTests(rt.FileRoots, covered, all)
+	files, err := findTests(rt.FileRoots, covered, o.all)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +247,7 @@ func runSLS(ctx context.Context, rt *modules.Runtime, c *sls.Compiler, name stri
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("run the tests of %s: %w", name, err)
 			}
-			out[t.id] = runTest(ctx, rt, t.raw)
+			out[t.id] = runTimed(ctx, rt, t.raw, o.timeout)
 		}
 	}
 	return out, nil
