@@ -421,7 +421,7 @@ func (m *Minion) runtime() *modules.Runtime {
 	return &modules.Runtime{
 		ID:       m.cfg.ID,
 		Grains:   m.currentGrains(),
-		Opts:     map[string]any{"id": m.cfg.ID, "master": m.cfg.Masters, "grains": m.cfg.Grains},
+		Opts:     map[string]any{"id": m.cfg.ID, "master": m.cfg.Masters, "grains": m.cfg.Grains, "data_dir": m.cfg.DataDir},
 		Log:      m.log,
 		Schedule: m.scheduleAPI(),
 	}
