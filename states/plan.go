@@ -68,6 +68,23 @@ type Plan struct {
 // Len returns the number of states in the plan.
 func (p *Plan) Len() int { return len(p.steps) }
 
+// Warnings returns what a run of the plan tolerates but a state of it
+// fails or warns on, one message per problem with its file, line and state
+// ID: requisites that point at no state and unknown arguments.
+func (p *Plan) Warnings() []string {
+	var out []string
+	for _, s := range p.steps {
+		for _, r := range s.missing {
+			out = append(out, errAt(s.low, r.Pos, "%s: requisite %s not found: no state has ID or name %q%s",
+				s.low.Function(), r.Kind, r.Target, moduleHint(r.Module)).Error())
+		}
+		for _, w := range s.warnings {
+			out = append(out, errAt(s.low, s.low.Pos, "%s: %s", s.low.Function(), w).Error())
+		}
+	}
+	return out
+}
+
 // Lows returns the plan's chunks in the order the engine considers them
 // (before requisites reorder them), for state.show_lowstate.
 func (p *Plan) Lows() []*sls.Low {
@@ -89,10 +106,6 @@ type PlanOptions struct {
 	// StrictArguments keeps unknown arguments errors in a run plan
 	// (the strict_arguments configuration key).
 	StrictArguments bool
-	// WarnArguments makes an unknown argument a warning also outside a run
-	// (state.show_*, which list what Salt would run), while a missing
-	// requisite stays an error.
-	WarnArguments bool
 }
 
 // Prepare plans lows that come from a compile which may have failed
@@ -152,7 +165,7 @@ func NewPlanWith(lows []sls.Low, opts PlanOptions) (*Plan, error) {
 		applyUse(s, uses[s])
 	}
 	for _, s := range steps {
-		errs = append(errs, s.prepare((opts.Run || opts.WarnArguments) && !opts.StrictArguments)...)
+		errs = append(errs, s.prepare(opts.Run && !opts.StrictArguments)...)
 	}
 	assignOrder(steps)
 	sort.SliceStable(steps, func(i, j int) bool {

@@ -147,13 +147,22 @@ func compiler(rt *modules.Runtime, pillar map[string]any) *sls.Compiler {
 }
 
 // Compile compiles the named SLS files (the highstate when none) for the
-// runtime's minion and plans the run, for state.show_*: a missing
-// requisite is an error, an unknown argument only a warning (as Salt shows
-// such a state) unless the configuration sets strict_arguments. Every
-// compile error of both stages comes back together as sls.Errors.
+// runtime's minion and plans them as a run would, for state.show_*: as
+// Salt shows them, a state whose requisite is missing or that has an
+// unknown argument is listed, and each such problem is logged as a warning
+// (`brine test render` refuses them). Every compile error of both stages
+// comes back together as sls.Errors.
 func Compile(ctx context.Context, rt *modules.Runtime, mods []string, pillar map[string]any) (*states.Plan, *sls.Compiler, error) {
-	strict, _ := rt.Opts["strict_arguments"].(bool)
-	return compile(ctx, rt, mods, pillar, states.PlanOptions{WarnArguments: true, StrictArguments: strict})
+	plan, c, err := compile(ctx, rt, mods, pillar, runOptions(rt))
+	if err != nil {
+		return nil, nil, err
+	}
+	if rt.Log != nil {
+		for _, w := range plan.Warnings() {
+			rt.Log.Warn(w)
+		}
+	}
+	return plan, c, nil
 }
 
 // runOptions plan a run as Salt runs one: a missing requisite fails its
