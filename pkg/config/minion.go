@@ -35,6 +35,10 @@ type Minion struct {
 	// Schedule is the minion's schedule, in Salt's schedule: format (see
 	// docs/schedule.md); entries from pillar are added to it.
 	Schedule yaml.Node `yaml:"schedule"`
+	// Drift is the minion's drift: mapping (watch, debounce, flap_limit,
+	// flap_window; see docs/drift.md), kept as YAML so that errors name
+	// its lines; pillar entries are added to it.
+	Drift yaml.Node `yaml:"drift"`
 }
 
 // Roots is a list of tree directories. It reads a plain list or a string,
