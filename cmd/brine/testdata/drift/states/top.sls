@@ -1,0 +1,7 @@
+base:
+  'drift-files':
+    - files
+  'drift-ovs':
+    - ovs
+  'drift-docker':
+    - docker
