@@ -5,3 +5,5 @@ base:
     - ovs
   'drift-docker':
     - docker
+  'drift-bench':
+    - bench
