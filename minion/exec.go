@@ -305,13 +305,30 @@ func (m *Minion) execute(ctx context.Context, q *queued) {
 	if q.Signed != nil {
 		m.cacheHighstate(q.Signed)
 	}
+	resume := func(context.Context) {}
+	if stateJob(j) {
+		// The run's own changes are not drift.
+		resume = m.drift.pause()
+	}
 	ret, failed := m.call(ctx, j, q.Origin != "", log)
 	if ctx.Err() != nil {
+		resume(ctx)
 		log.Warn("job interrupted; it runs again at the next start")
 		return
 	}
+	if isHighstate(j) && q.Origin != job.OriginDrift && ret.Retcode != retError {
+		// A full highstate that ran (a failed state included): watch
+		// what it manages from now on.
+		m.drift.highstateDone(j)
+	}
+	resume(ctx)
 	ret.Started, ret.Finished = started, time.Now().UTC()
 	ret.Origin = q.Origin
+	if stateJob(j) {
+		// What brine drift reads the job cache for.
+		ret.Highstate = state.IsHighstate(j.Fun, j.Args, j.Kwargs) && q.Origin != job.OriginDrift
+		ret.Test, _ = j.Kwargs["test"].(bool)
+	}
 	log.Info("job finished", "retcode", ret.Retcode, "duration", ret.Finished.Sub(started))
 	if readOnly(j) && q.Origin == "" && !m.queue.has(j.JID) {
 		m.reply(ctx, ret)

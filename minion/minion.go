@@ -114,6 +114,7 @@ type Minion struct {
 	sendWake chan struct{}             // wakes the return sender
 	states   fifo                      // state jobs waiting their turn
 	sched    *minionSchedule           // the minion's schedule
+	drift    *driftWatch               // event-driven drift correction
 
 	jobsMu   sync.Mutex     // guards stopping and adding to jobs
 	stopping bool           // Run is returning: start no more jobs
@@ -184,6 +185,7 @@ func New(cfg Config) (*Minion, error) {
 		m.pinFile = filepath.Join(cfg.DataDir, caPinFile)
 	}
 	m.sched = newMinionSchedule(m)
+	m.drift = newDriftWatch(m)
 	return m, nil
 }
 
@@ -266,12 +268,14 @@ func (m *Minion) Run(ctx context.Context) error {
 	if err := m.requeue(ctx); err != nil {
 		m.log.Error("cannot read the job queue", "err", err)
 	}
+	m.drift.start(ctx)
 	wg.Go(func() { m.stateLoop(ctx) })
 	m.sched.reload()
 	wg.Go(func() { m.sched.runner.Run(ctx) })
 	m.connectLoop(ctx)
 
 	wg.Wait()
+	m.drift.close()
 	m.stopJobs()
 	if nc := m.conn.Load(); nc != nil {
 		if err := nc.FlushTimeout(time.Second); err != nil {

@@ -39,6 +39,10 @@ type Minion struct {
 	// files they replace (Salt's cachedir/file_backup); default
 	// <data_dir>/file_backup.
 	FileBackupDir string `yaml:"file_backup_dir"`
+	// Drift is the minion's drift: mapping (watch, debounce, flap_limit,
+	// flap_window; see docs/drift.md), kept as YAML so that errors name
+	// its lines; pillar entries are added to it.
+	Drift yaml.Node `yaml:"drift"`
 }
 
 // Roots is a list of tree directories. It reads a plain list or a string,

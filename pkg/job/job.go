@@ -68,6 +68,12 @@ type Return struct {
 	// the master sent. The master files a job with an origin in its job
 	// cache when its return arrives.
 	Origin string `json:"origin,omitempty"`
+	// Highstate is set on the return of a state run that applied (or,
+	// with Test, tested) the whole highstate, not some SLS files or a
+	// drift correction's states.
+	Highstate bool `json:"highstate,omitempty"`
+	// Test is set on the return of a state run in test mode (test=True).
+	Test bool `json:"test,omitempty"`
 }
 
 // Origins of jobs.

@@ -1263,6 +1263,256 @@ func (x *Event) GetTimeUnixMs() int64 {
 	return 0
 }
 
+type DriftRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Target        string                 `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`                           // empty = every accepted minion
+	TargetType    string                 `protobuf:"bytes,2,opt,name=target_type,json=targetType,proto3" json:"target_type,omitempty"` // as RunRequest's
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DriftRequest) Reset() {
+	*x = DriftRequest{}
+	mi := &file_brine_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DriftRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DriftRequest) ProtoMessage() {}
+
+func (x *DriftRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_brine_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DriftRequest.ProtoReflect.Descriptor instead.
+func (*DriftRequest) Descriptor() ([]byte, []int) {
+	return file_brine_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DriftRequest) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *DriftRequest) GetTargetType() string {
+	if x != nil {
+		return x.TargetType
+	}
+	return ""
+}
+
+type DriftCorrection struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`       // the state ID
+	State         string                 `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"` // the state function, e.g. file.managed
+	AtUnixMs      int64                  `protobuf:"varint,3,opt,name=at_unix_ms,json=atUnixMs,proto3" json:"at_unix_ms,omitempty"`
+	Jid           string                 `protobuf:"bytes,4,opt,name=jid,proto3" json:"jid,omitempty"` // the drift run
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DriftCorrection) Reset() {
+	*x = DriftCorrection{}
+	mi := &file_brine_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DriftCorrection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DriftCorrection) ProtoMessage() {}
+
+func (x *DriftCorrection) ProtoReflect() protoreflect.Message {
+	mi := &file_brine_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DriftCorrection.ProtoReflect.Descriptor instead.
+func (*DriftCorrection) Descriptor() ([]byte, []int) {
+	return file_brine_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *DriftCorrection) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DriftCorrection) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *DriftCorrection) GetAtUnixMs() int64 {
+	if x != nil {
+		return x.AtUnixMs
+	}
+	return 0
+}
+
+func (x *DriftCorrection) GetJid() string {
+	if x != nil {
+		return x.Jid
+	}
+	return ""
+}
+
+type MinionDrift struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Minion string                 `protobuf:"bytes,1,opt,name=minion,proto3" json:"minion,omitempty"`
+	// The end of the newest full highstate (any origin, test or not) in
+	// which every state's result was True; 0 when the job cache has none.
+	LastConvergedUnixMs int64              `protobuf:"varint,2,opt,name=last_converged_unix_ms,json=lastConvergedUnixMs,proto3" json:"last_converged_unix_ms,omitempty"`
+	Corrected           []*DriftCorrection `protobuf:"bytes,3,rep,name=corrected,proto3" json:"corrected,omitempty"`                            // in the last 24 hours, oldest first
+	PendingKnown        bool               `protobuf:"varint,4,opt,name=pending_known,json=pendingKnown,proto3" json:"pending_known,omitempty"` // a test=True highstate is in the job cache
+	Pending             int32              `protobuf:"varint,5,opt,name=pending,proto3" json:"pending,omitempty"`                               // the states it would change
+	PendingJid          string             `protobuf:"bytes,6,opt,name=pending_jid,json=pendingJid,proto3" json:"pending_jid,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *MinionDrift) Reset() {
+	*x = MinionDrift{}
+	mi := &file_brine_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MinionDrift) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MinionDrift) ProtoMessage() {}
+
+func (x *MinionDrift) ProtoReflect() protoreflect.Message {
+	mi := &file_brine_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MinionDrift.ProtoReflect.Descriptor instead.
+func (*MinionDrift) Descriptor() ([]byte, []int) {
+	return file_brine_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *MinionDrift) GetMinion() string {
+	if x != nil {
+		return x.Minion
+	}
+	return ""
+}
+
+func (x *MinionDrift) GetLastConvergedUnixMs() int64 {
+	if x != nil {
+		return x.LastConvergedUnixMs
+	}
+	return 0
+}
+
+func (x *MinionDrift) GetCorrected() []*DriftCorrection {
+	if x != nil {
+		return x.Corrected
+	}
+	return nil
+}
+
+func (x *MinionDrift) GetPendingKnown() bool {
+	if x != nil {
+		return x.PendingKnown
+	}
+	return false
+}
+
+func (x *MinionDrift) GetPending() int32 {
+	if x != nil {
+		return x.Pending
+	}
+	return 0
+}
+
+func (x *MinionDrift) GetPendingJid() string {
+	if x != nil {
+		return x.PendingJid
+	}
+	return ""
+}
+
+type DriftResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Minions       []*MinionDrift         `protobuf:"bytes,1,rep,name=minions,proto3" json:"minions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DriftResponse) Reset() {
+	*x = DriftResponse{}
+	mi := &file_brine_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DriftResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DriftResponse) ProtoMessage() {}
+
+func (x *DriftResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_brine_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DriftResponse.ProtoReflect.Descriptor instead.
+func (*DriftResponse) Descriptor() ([]byte, []int) {
+	return file_brine_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *DriftResponse) GetMinions() []*MinionDrift {
+	if x != nil {
+		return x.Minions
+	}
+	return nil
+}
+
 var File_brine_proto protoreflect.FileDescriptor
 
 const file_brine_proto_rawDesc = "" +
@@ -1357,7 +1607,27 @@ const file_brine_proto_rawDesc = "" +
 	"\x06source\x18\x02 \x01(\tR\x06source\x12\x1b\n" +
 	"\tdata_json\x18\x03 \x01(\fR\bdataJson\x12 \n" +
 	"\ftime_unix_ms\x18\x04 \x01(\x03R\n" +
-	"timeUnixMs2\xc6\x03\n" +
+	"timeUnixMs\"G\n" +
+	"\fDriftRequest\x12\x16\n" +
+	"\x06target\x18\x01 \x01(\tR\x06target\x12\x1f\n" +
+	"\vtarget_type\x18\x02 \x01(\tR\n" +
+	"targetType\"g\n" +
+	"\x0fDriftCorrection\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1c\n" +
+	"\n" +
+	"at_unix_ms\x18\x03 \x01(\x03R\batUnixMs\x12\x10\n" +
+	"\x03jid\x18\x04 \x01(\tR\x03jid\"\xf3\x01\n" +
+	"\vMinionDrift\x12\x16\n" +
+	"\x06minion\x18\x01 \x01(\tR\x06minion\x123\n" +
+	"\x16last_converged_unix_ms\x18\x02 \x01(\x03R\x13lastConvergedUnixMs\x127\n" +
+	"\tcorrected\x18\x03 \x03(\v2\x19.brine.v1.DriftCorrectionR\tcorrected\x12#\n" +
+	"\rpending_known\x18\x04 \x01(\bR\fpendingKnown\x12\x18\n" +
+	"\apending\x18\x05 \x01(\x05R\apending\x12\x1f\n" +
+	"\vpending_jid\x18\x06 \x01(\tR\n" +
+	"pendingJid\"@\n" +
+	"\rDriftResponse\x12/\n" +
+	"\aminions\x18\x01 \x03(\v2\x15.brine.v1.MinionDriftR\aminions2\x80\x04\n" +
 	"\x06Master\x121\n" +
 	"\x03Run\x12\x14.brine.v1.RunRequest\x1a\x12.brine.v1.RunEvent0\x01\x12A\n" +
 	"\bListJobs\x12\x19.brine.v1.ListJobsRequest\x1a\x1a.brine.v1.ListJobsResponse\x12;\n" +
@@ -1365,7 +1635,8 @@ const file_brine_proto_rawDesc = "" +
 	"\bListKeys\x12\x19.brine.v1.ListKeysRequest\x1a\x1a.brine.v1.ListKeysResponse\x12D\n" +
 	"\tKeyAction\x12\x1a.brine.v1.KeyActionRequest\x1a\x1b.brine.v1.KeyActionResponse\x124\n" +
 	"\x06Events\x12\x17.brine.v1.EventsRequest\x1a\x0f.brine.v1.Event0\x01\x12J\n" +
-	"\vListMinions\x12\x1c.brine.v1.ListMinionsRequest\x1a\x1d.brine.v1.ListMinionsResponseB(Z&github.com/brinecm/brine/proto/brinepbb\x06proto3"
+	"\vListMinions\x12\x1c.brine.v1.ListMinionsRequest\x1a\x1d.brine.v1.ListMinionsResponse\x128\n" +
+	"\x05Drift\x12\x16.brine.v1.DriftRequest\x1a\x17.brine.v1.DriftResponseB(Z&github.com/brinecm/brine/proto/brinepbb\x06proto3"
 
 var (
 	file_brine_proto_rawDescOnce sync.Once
@@ -1379,7 +1650,7 @@ func file_brine_proto_rawDescGZIP() []byte {
 	return file_brine_proto_rawDescData
 }
 
-var file_brine_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_brine_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_brine_proto_goTypes = []any{
 	(*RunRequest)(nil),          // 0: brine.v1.RunRequest
 	(*RunEvent)(nil),            // 1: brine.v1.RunEvent
@@ -1402,6 +1673,10 @@ var file_brine_proto_goTypes = []any{
 	(*KeyActionResponse)(nil),   // 18: brine.v1.KeyActionResponse
 	(*EventsRequest)(nil),       // 19: brine.v1.EventsRequest
 	(*Event)(nil),               // 20: brine.v1.Event
+	(*DriftRequest)(nil),        // 21: brine.v1.DriftRequest
+	(*DriftCorrection)(nil),     // 22: brine.v1.DriftCorrection
+	(*MinionDrift)(nil),         // 23: brine.v1.MinionDrift
+	(*DriftResponse)(nil),       // 24: brine.v1.DriftResponse
 }
 var file_brine_proto_depIdxs = []int32{
 	2,  // 0: brine.v1.RunEvent.started:type_name -> brine.v1.JobStarted
@@ -1413,25 +1688,29 @@ var file_brine_proto_depIdxs = []int32{
 	3,  // 6: brine.v1.GetJobResponse.returns:type_name -> brine.v1.MinionReturn
 	13, // 7: brine.v1.ListMinionsResponse.minions:type_name -> brine.v1.MinionInfo
 	11, // 8: brine.v1.ListKeysResponse.keys:type_name -> brine.v1.Key
-	0,  // 9: brine.v1.Master.Run:input_type -> brine.v1.RunRequest
-	7,  // 10: brine.v1.Master.ListJobs:input_type -> brine.v1.ListJobsRequest
-	9,  // 11: brine.v1.Master.GetJob:input_type -> brine.v1.GetJobRequest
-	15, // 12: brine.v1.Master.ListKeys:input_type -> brine.v1.ListKeysRequest
-	17, // 13: brine.v1.Master.KeyAction:input_type -> brine.v1.KeyActionRequest
-	19, // 14: brine.v1.Master.Events:input_type -> brine.v1.EventsRequest
-	12, // 15: brine.v1.Master.ListMinions:input_type -> brine.v1.ListMinionsRequest
-	1,  // 16: brine.v1.Master.Run:output_type -> brine.v1.RunEvent
-	8,  // 17: brine.v1.Master.ListJobs:output_type -> brine.v1.ListJobsResponse
-	10, // 18: brine.v1.Master.GetJob:output_type -> brine.v1.GetJobResponse
-	16, // 19: brine.v1.Master.ListKeys:output_type -> brine.v1.ListKeysResponse
-	18, // 20: brine.v1.Master.KeyAction:output_type -> brine.v1.KeyActionResponse
-	20, // 21: brine.v1.Master.Events:output_type -> brine.v1.Event
-	14, // 22: brine.v1.Master.ListMinions:output_type -> brine.v1.ListMinionsResponse
-	16, // [16:23] is the sub-list for method output_type
-	9,  // [9:16] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	22, // 9: brine.v1.MinionDrift.corrected:type_name -> brine.v1.DriftCorrection
+	23, // 10: brine.v1.DriftResponse.minions:type_name -> brine.v1.MinionDrift
+	0,  // 11: brine.v1.Master.Run:input_type -> brine.v1.RunRequest
+	7,  // 12: brine.v1.Master.ListJobs:input_type -> brine.v1.ListJobsRequest
+	9,  // 13: brine.v1.Master.GetJob:input_type -> brine.v1.GetJobRequest
+	15, // 14: brine.v1.Master.ListKeys:input_type -> brine.v1.ListKeysRequest
+	17, // 15: brine.v1.Master.KeyAction:input_type -> brine.v1.KeyActionRequest
+	19, // 16: brine.v1.Master.Events:input_type -> brine.v1.EventsRequest
+	12, // 17: brine.v1.Master.ListMinions:input_type -> brine.v1.ListMinionsRequest
+	21, // 18: brine.v1.Master.Drift:input_type -> brine.v1.DriftRequest
+	1,  // 19: brine.v1.Master.Run:output_type -> brine.v1.RunEvent
+	8,  // 20: brine.v1.Master.ListJobs:output_type -> brine.v1.ListJobsResponse
+	10, // 21: brine.v1.Master.GetJob:output_type -> brine.v1.GetJobResponse
+	16, // 22: brine.v1.Master.ListKeys:output_type -> brine.v1.ListKeysResponse
+	18, // 23: brine.v1.Master.KeyAction:output_type -> brine.v1.KeyActionResponse
+	20, // 24: brine.v1.Master.Events:output_type -> brine.v1.Event
+	14, // 25: brine.v1.Master.ListMinions:output_type -> brine.v1.ListMinionsResponse
+	24, // 26: brine.v1.Master.Drift:output_type -> brine.v1.DriftResponse
+	19, // [19:27] is the sub-list for method output_type
+	11, // [11:19] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_brine_proto_init() }
@@ -1450,7 +1729,7 @@ func file_brine_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_brine_proto_rawDesc), len(file_brine_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

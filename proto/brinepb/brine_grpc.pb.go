@@ -30,6 +30,7 @@ const (
 	Master_KeyAction_FullMethodName   = "/brine.v1.Master/KeyAction"
 	Master_Events_FullMethodName      = "/brine.v1.Master/Events"
 	Master_ListMinions_FullMethodName = "/brine.v1.Master/ListMinions"
+	Master_Drift_FullMethodName       = "/brine.v1.Master/Drift"
 )
 
 // MasterClient is the client API for Master service.
@@ -53,6 +54,10 @@ type MasterClient interface {
 	// ListMinions lists the accepted minions with the grains the master
 	// keeps for them, for rendering recipes as the master would.
 	ListMinions(ctx context.Context, in *ListMinionsRequest, opts ...grpc.CallOption) (*ListMinionsResponse, error)
+	// Drift reports, per targeted minion, from the job cache: when it last
+	// converged, the states drift correction re-applied in the last 24
+	// hours, and what its last test=True highstate would change.
+	Drift(ctx context.Context, in *DriftRequest, opts ...grpc.CallOption) (*DriftResponse, error)
 }
 
 type masterClient struct {
@@ -151,6 +156,16 @@ func (c *masterClient) ListMinions(ctx context.Context, in *ListMinionsRequest, 
 	return out, nil
 }
 
+func (c *masterClient) Drift(ctx context.Context, in *DriftRequest, opts ...grpc.CallOption) (*DriftResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DriftResponse)
+	err := c.cc.Invoke(ctx, Master_Drift_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MasterServer is the server API for Master service.
 // All implementations must embed UnimplementedMasterServer
 // for forward compatibility.
@@ -172,6 +187,10 @@ type MasterServer interface {
 	// ListMinions lists the accepted minions with the grains the master
 	// keeps for them, for rendering recipes as the master would.
 	ListMinions(context.Context, *ListMinionsRequest) (*ListMinionsResponse, error)
+	// Drift reports, per targeted minion, from the job cache: when it last
+	// converged, the states drift correction re-applied in the last 24
+	// hours, and what its last test=True highstate would change.
+	Drift(context.Context, *DriftRequest) (*DriftResponse, error)
 	mustEmbedUnimplementedMasterServer()
 }
 
@@ -202,6 +221,9 @@ func (UnimplementedMasterServer) Events(*EventsRequest, grpc.ServerStreamingServ
 }
 func (UnimplementedMasterServer) ListMinions(context.Context, *ListMinionsRequest) (*ListMinionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListMinions not implemented")
+}
+func (UnimplementedMasterServer) Drift(context.Context, *DriftRequest) (*DriftResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Drift not implemented")
 }
 func (UnimplementedMasterServer) mustEmbedUnimplementedMasterServer() {}
 func (UnimplementedMasterServer) testEmbeddedByValue()                {}
@@ -336,6 +358,24 @@ func _Master_ListMinions_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Master_Drift_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DriftRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MasterServer).Drift(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Master_Drift_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MasterServer).Drift(ctx, req.(*DriftRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Master_ServiceDesc is the grpc.ServiceDesc for Master service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -362,6 +402,10 @@ var Master_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListMinions",
 			Handler:    _Master_ListMinions_Handler,
+		},
+		{
+			MethodName: "Drift",
+			Handler:    _Master_Drift_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,3 @@
+base:
+  'drift-files':
+    - drift

@@ -1,0 +1,4 @@
+web:
+  docker_container.running:
+    - name: {{ grains['container'] }}
+    - image: {{ grains['image'] }}
