@@ -22,7 +22,7 @@ func TestPureSet(t *testing.T) {
 		"log.critical", "log.debug", "log.error", "log.info", "log.warning",
 		"mine.get",
 		"slsutil.merge", "slsutil.serialize", "slsutil.update",
-		"state.show_highstate", "state.show_lowstate", "state.show_sls", "state.show_top",
+		"state.show_highstate", "state.show_lowstate", "state.show_sls", "state.show_states", "state.show_top",
 		"test.echo",
 	}
 	var got []string
