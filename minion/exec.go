@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -407,9 +406,6 @@ func (m *Minion) call(ctx context.Context, j *job.Job, own bool, log *slog.Logge
 			return failure(j, fmt.Sprintf("%s: decode compiled states: %v", j.Fun, err), time.Time{}, time.Time{}), nil
 		}
 	}
-	if isHighstate(j) {
-		m.saveHighstate(j, log)
-	}
 	files := &remoteFS{ctx: ctx, m: m, noWait: own}
 	hs, err := state.RunCompiled(ctx, rt, files, lows, j.Pillar, j.Kwargs)
 	if err != nil {
@@ -465,26 +461,3 @@ func isEmptyList(v any) bool {
 	return ok && len(l) == 0
 }
 
-// savedHighstate is the last compiled highstate, as DataDir/highstate.json
-// holds it, so that it can be applied again without the master.
-type savedHighstate struct {
-	JID    string          `json:"jid"`
-	Saved  time.Time       `json:"saved"`
-	Lows   json.RawMessage `json:"lows"`
-	Pillar map[string]any  `json:"pillar"`
-}
-
-// saveHighstate stores j's compiled states and pillar as the last highstate.
-func (m *Minion) saveHighstate(j *job.Job, log *slog.Logger) {
-	lows := j.Lows
-	if len(lows) == 0 {
-		lows = json.RawMessage("[]")
-	}
-	data, err := json.MarshalIndent(savedHighstate{JID: j.JID, Saved: time.Now().UTC(), Lows: lows, Pillar: j.Pillar}, "", "  ")
-	if err == nil {
-		err = writeFileAtomic(filepath.Join(m.cfg.DataDir, highstateFile), data)
-	}
-	if err != nil {
-		log.Error("cannot save the highstate", "err", err)
-	}
-}

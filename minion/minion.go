@@ -42,9 +42,9 @@ type Config struct {
 	// DataDir holds the minion's state: minion.nk (its key seed, 0600),
 	// master.pub (the pinned job signing key), ca.pin (the pinned bus CA),
 	// replay (job ids already taken), queue/ (jobs accepted but not
-	// finished), outbox/ (returns not yet acknowledged), highstate.json
-	// (the last compiled highstate), highstate.signed (the last highstate
-	// as the master signed it, applied when the master is away),
+	// finished), outbox/ (returns not yet acknowledged), highstate.signed
+	// (the last highstate as the master signed it, with its pillar: 0600;
+	// applied again when the master is away),
 	// schedule.json (entries schedule.add and schedule.delete changed),
 	// files/ (the state tree file cache) and commands/ (the process
 	// groups of the commands running now).
@@ -80,7 +80,6 @@ const (
 	queueDir      = "queue"
 	outboxDir     = "outbox"
 	filesDir      = "files"
-	highstateFile = "highstate.json"
 	commandsDir   = "commands"
 	lockFile      = "minion.lock"
 )

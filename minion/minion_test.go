@@ -126,19 +126,20 @@ func TestStateApply(t *testing.T) {
 			t.Errorf("%s not cached: %v", f, err)
 		}
 	}
-	var saved savedHighstate
-	data, err := os.ReadFile(filepath.Join(dir, highstateFile))
-	if err == nil {
-		err = json.Unmarshal(data, &saved)
-	}
+	// The highstate is cached as the master signed it, readable by root only.
+	cached, err := mn.cachedHighstate()
 	if err != nil {
-		t.Fatalf("highstate.json: %v", err)
+		t.Fatalf("cached highstate: %v", err)
 	}
-	if saved.JID != j.JID || saved.Pillar["site"] != "lab" || !strings.Contains(string(saved.Lows), "salt://files/motd.j2") {
-		t.Errorf("saved highstate: %s", data)
+	if cached.JID != j.JID || cached.Pillar["site"] != "lab" || !strings.Contains(string(cached.Lows), "salt://files/motd.j2") {
+		t.Errorf("cached highstate: jid %s pillar %v lows %s", cached.JID, cached.Pillar, cached.Lows)
 	}
-	if fi, _ := os.Stat(filepath.Join(dir, highstateFile)); fi.Mode().Perm() != 0o600 {
-		t.Errorf("highstate.json mode %v, want 0600 (it holds pillar)", fi.Mode().Perm())
+	if fi, err := os.Stat(filepath.Join(dir, signedHighstateFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s: %v, want mode 0600 (it holds pillar)", signedHighstateFile, err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, signedHighstateFile))
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	// A state that fails: retcode 2 and a state.failed event.
@@ -152,8 +153,8 @@ func TestStateApply(t *testing.T) {
 	if failed, _ := e.Data["failed"].([]any); len(failed) != 1 {
 		t.Errorf("state.failed event %+v", e)
 	}
-	// state.sls is not a highstate: highstate.json still holds the first run.
-	data2, _ := os.ReadFile(filepath.Join(dir, highstateFile))
+	// state.sls is not a highstate: the cache still holds the first run.
+	data2, _ := os.ReadFile(filepath.Join(dir, signedHighstateFile))
 	if string(data2) != string(data) {
 		t.Error("state.sls replaced the saved highstate")
 	}
