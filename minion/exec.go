@@ -460,4 +460,3 @@ func isEmptyList(v any) bool {
 	l, ok := v.([]any)
 	return ok && len(l) == 0
 }
-
