@@ -30,8 +30,8 @@ const DefaultRefresh = 2 * time.Second
 
 // Config is the web view's configuration.
 type Config struct {
-	// Addr is host:port to listen on; a host that is empty is refused (the
-	// view listens on loopback unless told otherwise).
+	// Addr is host:port to listen on; an empty host is loopback
+	// (127.0.0.1): serving off loopback takes an address that says so.
 	Addr string
 	// DataDir is the master's data dir, where the token hashes are.
 	DataDir string
@@ -107,12 +107,13 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("web: listen address %q: %w (want HOST:PORT, e.g. 127.0.0.1:8080)", s.cfg.Addr, err)
 	}
+	addr := s.cfg.Addr
 	if host == "" {
-		return fmt.Errorf("web: listen address %q names no host: give 127.0.0.1:PORT, or an address to serve off loopback", s.cfg.Addr)
+		addr = "127.0.0.1" + addr
 	}
-	lis, err := net.Listen("tcp", s.cfg.Addr)
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("web: listen on %s: %w", s.cfg.Addr, err)
+		return fmt.Errorf("web: listen on %s: %w", addr, err)
 	}
 	return s.ServeListener(ctx, lis)
 }
