@@ -134,7 +134,7 @@ func (s *store) rebuild(ctx context.Context) (*snapshot, error) {
 			delete(s.read, jid)
 		}
 	}
-	snap := &snapshot{at: now, jobs: jl.Jobs, runs: map[string][]Run{}, byID: map[string]int{}}
+	snap := &snapshot{at: now, jobs: jl.Jobs, runs: map[string][]Run{}, byID: map[string]int{}, minions: make([]MinionRow, 0, len(ml.Minions))}
 	for _, mi := range ml.Minions {
 		var grains map[string]any
 		_ = json.Unmarshal(mi.GrainsJson, &grains) // grains a minion sent are shown as far as they decode
