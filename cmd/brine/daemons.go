@@ -72,7 +72,13 @@ flags win over the file.`,
 			if err != nil {
 				return &exitStatus{code: exitError, err: err}
 			}
-			if err := runDaemon(cmd.Context(), "master", m.Run); err != nil {
+			run := m.Run
+			if fileCfg.HTTP != "" {
+				if run, err = withWeb(m, *fileCfg, log); err != nil {
+					return &exitStatus{code: exitError, err: err}
+				}
+			}
+			if err := runDaemon(cmd.Context(), "master", run); err != nil {
 				return &exitStatus{code: exitError, err: err}
 			}
 			return nil
@@ -101,6 +107,9 @@ flags win over the file.`,
 	fl.DurationVar(&mf.jinjaMaxRenderTime, "jinja-max-render-time", 0, "longest one template render may take (0: 30s)")
 	fl.BoolVar(&c.FollowSymlinksOutsideRoot, "follow-symlinks-outside-root", false, "let the file server serve symlinks that lead outside their file root")
 	fl.BoolVar(&c.StrictArguments, "strict-arguments", false, "refuse state runs with an unknown state argument (by default the state warns and runs)")
+	fl.StringVar(&c.HTTP, "http", "", "serve the web view on HOST:PORT (off by default; :PORT is loopback)")
+	fl.StringVar(&c.HTTPCert, "http-cert", "", "the web view's certificate, PEM (default: one the bus CA issues)")
+	fl.StringVar(&c.HTTPKey, "http-key", "", "the web view's key, PEM")
 	return cmd
 }
 
@@ -174,6 +183,15 @@ func mergeMaster(fl *pflag.FlagSet, dst, flags *config.Master, mf *masterFlags) 
 	}
 	if set("strict-arguments") {
 		dst.StrictArguments = flags.StrictArguments
+	}
+	if set("http") {
+		dst.HTTP = flags.HTTP
+	}
+	if set("http-cert") {
+		dst.HTTPCert = flags.HTTPCert
+	}
+	if set("http-key") {
+		dst.HTTPKey = flags.HTTPKey
 	}
 }
 

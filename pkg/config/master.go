@@ -65,6 +65,13 @@ type Master struct {
 	// Salt's schedule: format with target: and tgt_type: (see
 	// docs/schedule.md); configuration file only.
 	Schedule yaml.Node `yaml:"schedule"`
+	// HTTP is where the web view listens, HOST:PORT; "" (the default)
+	// serves no web view. See docs/web.md.
+	HTTP string `yaml:"http"`
+	// HTTPCert and HTTPKey are the web view's certificate and key (PEM);
+	// without them it presents a certificate of the bus CA.
+	HTTPCert string `yaml:"http_cert"`
+	HTTPKey  string `yaml:"http_key"`
 	// Source is the file this configuration was read from, "" when none.
 	Source string `yaml:"-"`
 }
