@@ -1,14 +1,63 @@
-// Package defaults provides Salt's defaults.merge and defaults.deepcopy:
-// formulas merge pillar settings over their default settings with them.
+// Package defaults provides Salt's defaults.get, defaults.merge and
+// defaults.deepcopy: formulas read their default settings and merge pillar
+// settings over them with these.
 package defaults
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/brinecm/brine/modules"
+	"github.com/brinecm/brine/pkg/dict"
 	"github.com/brinecm/brine/pkg/saltdata"
 )
+
+type getArgs struct {
+	Key     string `arg:"key,required"`
+	Default any    `arg:"default"`
+}
+
+// loadDefaults reads <formula>/defaults.yaml, else <formula>/defaults.json,
+// from the first state tree root that has one, as Salt's defaults.get
+// reads salt://<formula>/defaults.yaml.
+func loadDefaults(roots []string, formula string) (any, error) {
+	if formula == "" || path.IsAbs(formula) || strings.Contains(formula, "\\") ||
+		path.Clean(formula) != formula || strings.HasPrefix(formula, "..") {
+		return nil, fmt.Errorf("defaults.get: %q is not a formula name: give the formula's directory in the state tree, e.g. 'nginx:server:port'", formula)
+	}
+	for _, root := range roots {
+		for _, ext := range []string{"yaml", "json"} {
+			p := filepath.Join(root, filepath.FromSlash(formula), "defaults."+ext)
+			data, err := os.ReadFile(p)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("defaults.get: reading %s: %w", p, err)
+			}
+			var v any
+			if ext == "yaml" {
+				err = yaml.Unmarshal(data, &v)
+			} else {
+				err = json.Unmarshal(data, &v)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("defaults.get: %s: %w", p, err)
+			}
+			return v, nil
+		}
+	}
+	return nil, nil
+}
 
 type mergeArgs struct {
 	Dest        any   `arg:"dest,required"` // any, not a map: decoding would copy it, and dest is updated in place
@@ -23,6 +72,33 @@ type deepcopyArgs struct {
 }
 
 func init() {
+	modules.Register("defaults.get", modules.Func[getArgs]{
+		ReadOnly: true,
+		Pure:     true,
+		Doc: "Return the value at key in a formula's defaults: 'nginx:server:port' reads " +
+			"salt://nginx/defaults.yaml (or defaults.json) and returns its server:port, or default " +
+			"when there is none; 'nginx' alone returns the whole file.",
+		Params: []string{"key", "default"},
+		Call: func(_ context.Context, rt *modules.Runtime, a *getArgs) (any, error) {
+			formula, key, nested := strings.Cut(a.Key, ":")
+			defaults, err := loadDefaults(rt.FileRoots, formula)
+			if err != nil {
+				return nil, err
+			}
+			if !nested {
+				return defaults, nil
+			}
+			def := a.Default
+			if def == nil {
+				def = ""
+			}
+			m, _ := defaults.(map[string]any)
+			if v, ok := dict.Traverse(m, key, dict.DefaultDelimiter); ok {
+				return v, nil
+			}
+			return def, nil
+		},
+	})
 	modules.Register("defaults.merge", modules.Func[mergeArgs]{
 		ReadOnly: true,
 		Pure:     true,

@@ -2,7 +2,10 @@ package defaults
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/brinecm/brine/modules"
@@ -43,5 +46,63 @@ func TestMergeInPlace(t *testing.T) {
 	}
 	if _, err := modules.Call(context.Background(), &modules.Runtime{}, "defaults.merge", []any{"x", map[string]any{}}, nil); err == nil {
 		t.Error("a string dest was accepted")
+	}
+}
+
+// TestGet reads a formula's defaults from real files of the state tree,
+// as Salt's defaults.get reads salt://<formula>/defaults.yaml.
+func TestGet(t *testing.T) {
+	root := t.TempDir()
+	for name, data := range map[string]string{
+		"nginx/defaults.yaml": "server:\n  port: 80\n  names: [a, b]\n",
+		"app/defaults.json":   `{"user": "svc", "limits": {"files": 1024}}`,
+		"both/defaults.yaml":  "from: yaml\n",
+		"both/defaults.json":  `{"from": "json"}`,
+		"bad/defaults.yaml":   "a: [\n",
+	} {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rt := &modules.Runtime{FileRoots: []string{filepath.Join(root, "missing-root"), root}}
+	tests := []struct {
+		name    string
+		args    []any
+		kwargs  map[string]any
+		want    any
+		wantErr string
+	}{
+		{"nested key", []any{"nginx:server:port"}, nil, 80, ""},
+		{"list index", []any{"nginx:server:names:1"}, nil, "b", ""},
+		{"json file", []any{"app:limits:files"}, nil, 1024.0, ""},
+		{"yaml before json", []any{"both:from"}, nil, "yaml", ""},
+		{"whole file", []any{"app"}, nil, map[string]any{"user": "svc", "limits": map[string]any{"files": 1024.0}}, ""},
+		{"missing key gives default", []any{"nginx:server:tls"}, map[string]any{"default": "off"}, "off", ""},
+		{"missing key without default gives ''", []any{"nginx:nope"}, nil, "", ""},
+		{"missing formula", []any{"nothere"}, nil, nil, ""},
+		{"missing formula key gives default", []any{"nothere:x", 5}, nil, 5, ""},
+		{"bad yaml names the file", []any{"bad:a"}, nil, nil, "bad/defaults.yaml"},
+		{"path escape refused", []any{"../etc:x"}, nil, nil, "is not a formula name"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := modules.Call(context.Background(), rt, "defaults.get", tc.args, tc.kwargs)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %#v, want %#v", got, tc.want)
+			}
+		})
 	}
 }

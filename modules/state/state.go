@@ -94,6 +94,17 @@ func init() {
 			return show(ctx, rt, a, lowData)
 		},
 	})
+	modules.Register("state.show_low_sls", modules.Func[runArgs]{
+		Pure:   true,
+		Doc:    "Show the low chunks of the named SLS files (with their includes) in run order, as Salt's state.show_low_sls.",
+		Params: []string{"mods..."},
+		Call: func(ctx context.Context, rt *modules.Runtime, a *runArgs) (any, error) {
+			if len(a.Mods) == 0 {
+				return nil, errors.New("state.show_low_sls needs the SLS files to show, e.g. state.show_low_sls web")
+			}
+			return show(ctx, rt, a, lowData)
+		},
+	})
 	modules.Register("state.show_states", modules.Func[runArgs]{
 		Pure:   true,
 		Doc:    "List the SLS files whose states the highstate (or the named SLS files, with their includes) would apply, in run order.",

@@ -112,6 +112,18 @@ func TestShowFunctions(t *testing.T) {
 	if want := []string{"motd", "vhost", "web-conf"}; !reflect.DeepEqual(ids, want) {
 		t.Errorf("lowstate order %v, want %v", ids, want)
 	}
+	low = call(t, rt, "state.show_low_sls", []any{"web"}, kw).([]any)
+	ids = nil
+	for _, l := range low {
+		m := l.(map[string]any)
+		ids = append(ids, m["__sls__"].(string)+":"+m["__id__"].(string))
+	}
+	if want := []string{"web.vhost:vhost", "web:web-conf"}; !reflect.DeepEqual(ids, want) {
+		t.Errorf("show_low_sls web: %v, want %v", ids, want)
+	}
+	if _, err := modules.Call(context.Background(), rt, "state.show_low_sls", nil, kw); err == nil {
+		t.Error("show_low_sls without SLS names did not fail")
+	}
 	if _, err := os.Stat(filepath.Join(pillar["root"].(string), "etc")); err == nil {
 		t.Error("show functions changed the system")
 	}

@@ -100,16 +100,19 @@ func (f *frame) eval(x expr, sc *scope) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("unknown test '%s'", x.name)
 		}
-		var args []any
+		var (
+			args []any
+			kw   *Dict
+		)
 		if x.call != nil {
-			if args, _, err = f.args(x.call, sc); err != nil {
+			if args, kw, err = f.args(x.call, sc); err != nil {
 				return nil, err
 			}
 		}
 		if u, ok := v.(*Undefined); ok && !lenient[x.name] {
 			return nil, u.err()
 		}
-		res, err := test(r, v, args)
+		res, err := test(r, v, args, kw)
 		if err != nil {
 			return nil, fmt.Errorf("test %s: %w", x.name, err)
 		}

@@ -14,8 +14,8 @@ import (
 // filterFunc is a filter: the value, positional and keyword arguments.
 type filterFunc func(r *renderer, v any, args []any, kw *Dict) (any, error)
 
-// testFunc is a test: the value and its arguments.
-type testFunc func(r *renderer, v any, args []any) (bool, error)
+// testFunc is a test: the value, positional and keyword arguments.
+type testFunc func(r *renderer, v any, args []any, kw *Dict) (bool, error)
 
 var (
 	filters map[string]filterFunc
@@ -80,62 +80,71 @@ func init() {
 	for name, fn := range saltFilters() {
 		filters[name] = fn
 	}
+	for name, fn := range saltExtFilters() {
+		filters[name] = fn
+	}
 	tests = map[string]testFunc{
-		"defined":   func(_ *renderer, v any, _ []any) (bool, error) { _, u := v.(*Undefined); return !u, nil },
-		"undefined": func(_ *renderer, v any, _ []any) (bool, error) { _, u := v.(*Undefined); return u, nil },
-		"none":      func(_ *renderer, v any, _ []any) (bool, error) { return v == nil, nil },
-		"boolean":   func(_ *renderer, v any, _ []any) (bool, error) { _, ok := v.(bool); return ok, nil },
-		"false":     func(_ *renderer, v any, _ []any) (bool, error) { return v == false, nil },
-		"true":      func(_ *renderer, v any, _ []any) (bool, error) { return v == true, nil },
-		"integer": func(_ *renderer, v any, _ []any) (bool, error) {
+		"defined":   func(_ *renderer, v any, _ []any, _ *Dict) (bool, error) { _, u := v.(*Undefined); return !u, nil },
+		"undefined": func(_ *renderer, v any, _ []any, _ *Dict) (bool, error) { _, u := v.(*Undefined); return u, nil },
+		"none":      func(_ *renderer, v any, _ []any, _ *Dict) (bool, error) { return v == nil, nil },
+		"boolean":   func(_ *renderer, v any, _ []any, _ *Dict) (bool, error) { _, ok := v.(bool); return ok, nil },
+		"false":     func(_ *renderer, v any, _ []any, _ *Dict) (bool, error) { return v == false, nil },
+		"true":      func(_ *renderer, v any, _ []any, _ *Dict) (bool, error) { return v == true, nil },
+		"integer": func(_ *renderer, v any, _ []any, _ *Dict) (bool, error) {
 			_, ok := v.(int)
 			return ok, nil
 		},
-		"float":  func(_ *renderer, v any, _ []any) (bool, error) { _, ok := v.(float64); return ok, nil },
-		"number": func(_ *renderer, v any, _ []any) (bool, error) { _, ok := number(v); return ok, nil },
-		"string": func(_ *renderer, v any, _ []any) (bool, error) { _, ok := v.(string); return ok, nil },
-		"mapping": func(_ *renderer, v any, _ []any) (bool, error) {
+		"float":  func(_ *renderer, v any, _ []any, _ *Dict) (bool, error) { _, ok := v.(float64); return ok, nil },
+		"number": func(_ *renderer, v any, _ []any, _ *Dict) (bool, error) { _, ok := number(v); return ok, nil },
+		"string": func(_ *renderer, v any, _ []any, _ *Dict) (bool, error) { _, ok := v.(string); return ok, nil },
+		"mapping": func(_ *renderer, v any, _ []any, _ *Dict) (bool, error) {
 			_, ok := v.(*Dict)
 			return ok, nil
 		},
-		"sequence": func(_ *renderer, v any, _ []any) (bool, error) {
+		"sequence": func(_ *renderer, v any, _ []any, _ *Dict) (bool, error) {
 			switch v.(type) {
 			case string, *List, Tuple, *Dict:
 				return true, nil
 			}
 			return false, nil
 		},
-		"iterable": func(_ *renderer, v any, _ []any) (bool, error) {
+		"iterable": func(_ *renderer, v any, _ []any, _ *Dict) (bool, error) {
 			_, err := items(v)
 			return err == nil, nil
 		},
-		"callable": func(_ *renderer, v any, _ []any) (bool, error) {
+		"callable": func(_ *renderer, v any, _ []any, _ *Dict) (bool, error) {
 			switch v.(type) {
 			case *Macro, *builtin:
 				return true, nil
 			}
 			return false, nil
 		},
-		"odd":         intTest(func(i int) bool { return floorMod(i, 2) == 1 }),
-		"even":        intTest(func(i int) bool { return floorMod(i, 2) == 0 }),
-		"lower":       func(_ *renderer, v any, _ []any) (bool, error) { s := str(v); return strings.ToLower(s) == s, nil },
-		"upper":       func(_ *renderer, v any, _ []any) (bool, error) { s := str(v); return strings.ToUpper(s) == s, nil },
-		"divisibleby": func(_ *renderer, v any, args []any) (bool, error) { return divisible(v, args) },
-		"sameas": func(_ *renderer, v any, args []any) (bool, error) {
+		"odd":  intTest(func(i int) bool { return floorMod(i, 2) == 1 }),
+		"even": intTest(func(i int) bool { return floorMod(i, 2) == 0 }),
+		"lower": func(_ *renderer, v any, _ []any, _ *Dict) (bool, error) {
+			s := str(v)
+			return strings.ToLower(s) == s, nil
+		},
+		"upper": func(_ *renderer, v any, _ []any, _ *Dict) (bool, error) {
+			s := str(v)
+			return strings.ToUpper(s) == s, nil
+		},
+		"divisibleby": func(_ *renderer, v any, args []any, _ *Dict) (bool, error) { return divisible(v, args) },
+		"sameas": func(_ *renderer, v any, args []any, _ *Dict) (bool, error) {
 			if len(args) != 1 {
 				return false, errors.New("sameas needs one argument")
 			}
 			return sameAs(v, args[0]), nil
 		},
-		"in": func(_ *renderer, v any, args []any) (bool, error) {
+		"in": func(_ *renderer, v any, args []any, _ *Dict) (bool, error) {
 			if len(args) != 1 {
 				return false, errors.New("in needs one argument")
 			}
 			return contains(args[0], v)
 		},
-		"escaped": func(_ *renderer, _ any, _ []any) (bool, error) { return false, nil },
-		"filter":  func(_ *renderer, v any, _ []any) (bool, error) { _, ok := filters[str(v)]; return ok, nil },
-		"test":    func(_ *renderer, v any, _ []any) (bool, error) { _, ok := tests[str(v)]; return ok, nil },
+		"escaped": func(_ *renderer, _ any, _ []any, _ *Dict) (bool, error) { return false, nil },
+		"filter":  func(_ *renderer, v any, _ []any, _ *Dict) (bool, error) { _, ok := filters[str(v)]; return ok, nil },
+		"test":    func(_ *renderer, v any, _ []any, _ *Dict) (bool, error) { _, ok := tests[str(v)]; return ok, nil },
 	}
 	for _, c := range []struct {
 		names []string
@@ -146,7 +155,7 @@ func init() {
 	} {
 		op := c.op
 		for _, n := range c.names {
-			tests[n] = func(_ *renderer, v any, args []any) (bool, error) {
+			tests[n] = func(_ *renderer, v any, args []any, _ *Dict) (bool, error) {
 				if len(args) != 1 {
 					return false, fmt.Errorf("test needs one argument")
 				}
@@ -189,7 +198,7 @@ func divisible(v any, args []any) (bool, error) {
 }
 
 func intTest(fn func(int) bool) testFunc {
-	return func(_ *renderer, v any, _ []any) (bool, error) {
+	return func(_ *renderer, v any, _ []any, _ *Dict) (bool, error) {
 		i, ok := v.(int)
 		if !ok {
 			return false, fmt.Errorf("needs an integer, not %s", typeName(v))
@@ -309,7 +318,7 @@ func fMap(r *renderer, v any, args []any, kw *Dict) (any, error) {
 }
 
 func selectFilter(reject, byAttr bool) filterFunc {
-	return func(r *renderer, v any, args []any, _ *Dict) (any, error) {
+	return func(r *renderer, v any, args []any, kw *Dict) (any, error) {
 		its, err := items(v)
 		if err != nil {
 			return nil, err
@@ -341,7 +350,7 @@ func selectFilter(reject, byAttr bool) filterFunc {
 				if ok, err = truth(x); err != nil {
 					return nil, err
 				}
-			} else if ok, err = test(r, x, args); err != nil {
+			} else if ok, err = test(r, x, args, kw); err != nil {
 				return nil, err
 			}
 			if ok != reject {

@@ -35,6 +35,10 @@ type Options struct {
 	// Cache, when set, shares parsed templates with the other Envs given
 	// the same Cache; nil keeps them to this Env.
 	Cache *Cache
+	// HostFiles lets the file filters (is_text_file, is_bin_file, is_empty,
+	// file_hashsum, list_files, which) read the rendering host's file
+	// system; when false they fail with a clear error.
+	HostFiles bool
 
 	// MaxOutputBytes bounds the text one render produces, counted where it
 	// is produced (loop and macro bodies, {{ }} expressions, the final

@@ -591,11 +591,15 @@ var listMethods = map[string]listMethod{
 		return v, nil
 	},
 	"index": func(_ *renderer, l *List, args []any, _ *Dict) (any, error) {
-		if err := nargs(args, 1, 1); err != nil {
+		if err := nargs(args, 1, 3); err != nil {
 			return nil, err
 		}
-		for i, e := range l.items {
-			if equal(e, args[0]) {
+		start, stop, _, err := sliceBounds(arg(args, nil, 1, "", nil), arg(args, nil, 2, "", nil), nil, len(l.items))
+		if err != nil {
+			return nil, err
+		}
+		for i := start; i < stop; i++ {
+			if equal(l.items[i], args[0]) {
 				return i, nil
 			}
 		}

@@ -40,17 +40,23 @@ func saltFilters() map[string]filterFunc {
 // saltTests returns the tests Salt adds to Jinja's.
 func saltTests() map[string]testFunc {
 	return map[string]testFunc{
-		"match": func(_ *renderer, v any, args []any) (bool, error) {
-			if len(args) < 1 {
-				return false, errors.New("match needs a regular expression")
-			}
-			re, err := compileRegex(`\A(?:`+str(args[0])+`)`, false, false)
-			if err != nil {
-				return false, err
-			}
-			return re.MatchString(str(v)), nil
-		},
+		"match": testMatch,
 	}
+}
+
+// testMatch is Salt's `is match(regex, ignorecase=False, multiline=False)`:
+// re.match, anchored at the start of the value.
+func testMatch(_ *renderer, v any, args []any, kw *Dict) (bool, error) {
+	if len(args) < 1 {
+		return false, errors.New("match needs a regular expression")
+	}
+	ignore, _ := truth(arg(args, kw, 1, "ignorecase", false))
+	multi, _ := truth(arg(args, kw, 2, "multiline", false))
+	re, err := compileRegex(`\A(?:`+str(args[0])+`)`, ignore, multi)
+	if err != nil {
+		return false, err
+	}
+	return re.MatchString(str(v)), nil
 }
 
 // fJSON is Salt's json filter: json.dumps with sorted keys.
@@ -499,6 +505,9 @@ func regexFilter(anchored bool) filterFunc {
 		if loc == nil {
 			return nil, nil
 		}
+		if len(loc) == 2 {
+			return Tuple{s[loc[0]:loc[1]]}, nil
+		}
 		groups := make(Tuple, 0, len(loc)/2-1)
 		for i := 2; i < len(loc); i += 2 {
 			if loc[i] < 0 {
@@ -542,21 +551,29 @@ func fSequence(_ *renderer, v any, _ []any, _ *Dict) (any, error) {
 	return &List{items: []any{v}}, nil
 }
 
-// fToBool is Salt's to_bool.
+// fToBool is Salt's to_bool: None is False; strings are True only for
+// yes, true and 1 (any case); integers when above zero; lists and dicts
+// when not empty; anything else (floats, tuples) is False.
 func fToBool(_ *renderer, v any, _ []any, _ *Dict) (any, error) {
 	switch x := v.(type) {
 	case nil:
 		return false, nil
+	case bool:
+		return x, nil
 	case string:
-		switch strings.ToLower(strings.TrimSpace(x)) {
-		case "yes", "true", "1", "on":
+		switch strings.ToLower(x) {
+		case "yes", "true", "1":
 			return true, nil
 		}
 		return false, nil
-	case int, float64:
-		return toFloat(x) > 0, nil
+	case int:
+		return x > 0, nil
+	case *List:
+		return len(x.items) > 0, nil
+	case *Dict:
+		return x.Len() > 0, nil
 	}
-	return truth(v)
+	return false, nil
 }
 
 // fTraverse is Salt's traverse(path, default=None, delimiter=':').
