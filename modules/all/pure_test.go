@@ -16,13 +16,13 @@ func TestPureSet(t *testing.T) {
 	want := []string{
 		"config.get",
 		"cp.list_master", "cp.list_master_dirs",
-		"defaults.deepcopy", "defaults.merge",
+		"defaults.deepcopy", "defaults.get", "defaults.merge",
 		"file.basename", "file.dirname",
 		"grains.filter_by", "grains.get", "grains.item", "grains.items", "grains.ls",
 		"log.critical", "log.debug", "log.error", "log.info", "log.warning",
 		"mine.get",
 		"slsutil.merge", "slsutil.serialize", "slsutil.update",
-		"state.show_highstate", "state.show_lowstate", "state.show_sls", "state.show_states", "state.show_top",
+		"state.show_highstate", "state.show_low_sls", "state.show_lowstate", "state.show_sls", "state.show_states", "state.show_top",
 		"test.echo",
 	}
 	var got []string
