@@ -51,6 +51,11 @@ func TestTestRenderExitStatus(t *testing.T) {
 		{"warnings only, strict", append(treeArgs("lint", "minions"), "--strict"), exitWarnings, []string{"3 warnings"}, nil, ""},
 		{"partial requisite", treeArgs("partial", "minions"), exitError,
 			[]string{`db1: app.sls:6: app-conf: file.managed: requisite require not found`, "resolves for web1 but not for db1"}, nil, ""},
+		// A Jinja variable undefined for one minion is an error of that
+		// minion alone, as Salt's StrictUndefined makes it.
+		{"undefined for one minion", treeArgs("undefined", "minions"), exitError,
+			[]string{"web2: web.sls:5: render: Jinja variable 'dict object' has no attribute 'site'", "db1: ok (1 states)", "web1: ok (1 states)"},
+			[]string{"web1: web.sls", "db1: web.sls"}, ""},
 		{"named SLS", append(treeArgs("broken", "minions"), "common"), exitOK, []string{"db2: ok (1 states)"}, nil, ""},
 		{"missing fixture dir", []string{"--file-root", renderTrees, "--minions", "nosuch"}, exitError, nil, nil, "give --minions a directory"},
 		{"missing file root", []string{"--file-root", "nosuch", "--minions", filepath.Join(renderTrees, "broken/minions")}, exitError, nil, nil, "file root nosuch is not a directory"},
