@@ -100,7 +100,18 @@ func (f *diffFlags) run(cmd *cobra.Command, args []string) error {
 	}
 	top, err := gitOutput(ctx, f.repo, "rev-parse", "--show-toplevel")
 	if err != nil {
-		return &exitStatus{code: exitError, err: fmt.Errorf("find the repository of %s: %w (give --repo a git work tree)", f.repo, err)}
+		// A bare repository (a server's, in a pre-receive hook) has
+		// revisions but no work tree: both revisions must be given.
+		bare, berr := gitOutput(ctx, f.repo, "rev-parse", "--is-bare-repository")
+		if berr != nil || bare != "true" {
+			return &exitStatus{code: exitError, err: fmt.Errorf("find the repository of %s: %w (give --repo a git work tree or a bare repository)", f.repo, err)}
+		}
+		if len(args) != 2 {
+			return &exitStatus{code: exitError, err: fmt.Errorf("%s is a bare repository, which has no work tree: give both revisions (REV1 REV2)", f.repo)}
+		}
+		if top, err = gitOutput(ctx, f.repo, "rev-parse", "--absolute-git-dir"); err != nil {
+			return &exitStatus{code: exitError, err: fmt.Errorf("find the repository of %s: %w", f.repo, err)}
+		}
 	}
 	revs := [2]string{args[0], workTree}
 	if len(args) == 2 {

@@ -237,3 +237,24 @@ func TestTestDiffThisHost(t *testing.T) {
 		t.Errorf("stdout:\n%s\nwant it to start with %q, for host1 alone", out.String(), want)
 	}
 }
+
+// TestTestDiffBareRepository: in a server's bare repository (a pre-receive
+// hook) the diff of two revisions is the same as in a work tree, and one
+// revision alone is refused, since there is no work tree to compare with.
+func TestTestDiffBareRepository(t *testing.T) {
+	repo := diffRepo(t, "v1", "v2")
+	bare := filepath.Join(t.TempDir(), "recipes.git")
+	commitGit(t, repo, "clone", "-q", "--bare", repo, bare)
+	code, out, errOut := testDiff(t, bare, "HEAD~1", "HEAD")
+	if code != exitChanges {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitChanges, out, errOut)
+	}
+	_, want, _ := testDiff(t, repo, "HEAD~1", "HEAD")
+	if out != want {
+		t.Errorf("bare repository diff:\n%s\nwork tree diff:\n%s", out, want)
+	}
+	code, _, errOut = testDiff(t, bare, "HEAD~1")
+	if code != exitError || !strings.Contains(errOut, "bare repository") {
+		t.Errorf("one revision in a bare repository: exit %d, stderr %q", code, errOut)
+	}
+}
