@@ -141,6 +141,9 @@ type condition struct {
 	fun    string
 	args   []any
 	kwargs map[string]any
+	// badType is an entry neither a command nor a mapping (True, 1): Salt
+	// lets the state run on it ("bad type passed"), and so does brine.
+	badType bool
 }
 
 // ModuleCaller is implemented by an Env that can run execution module
@@ -181,6 +184,8 @@ func parseConditions(v any) ([]condition, error) {
 				}
 			}
 			out = append(out, c)
+		case bool, int, int64, float64, nil:
+			out = append(out, condition{badType: true})
 		default:
 			return nil, fmt.Errorf("expected a command, a list of commands or of {fun: module.function} mappings, got %s", describe(it))
 		}
@@ -243,7 +248,7 @@ func (g *globals) skip(ctx context.Context, env Env, own bool) (string, error) {
 	var comments []string
 	stop := false
 	if g.onlyif != nil {
-		ok, err := allHold(ctx, env, g.onlyif)
+		ok, err := allHold(ctx, env, g.onlyif, true)
 		if err != nil {
 			return "", fmt.Errorf("onlyif %w", err)
 		}
@@ -258,7 +263,7 @@ func (g *globals) skip(ctx context.Context, env Env, own bool) (string, error) {
 		}
 	}
 	if g.unless != nil {
-		ok, err := allHold(ctx, env, g.unless)
+		ok, err := allHold(ctx, env, g.unless, false)
 		if err != nil {
 			return "", fmt.Errorf("unless %w", err)
 		}
@@ -303,8 +308,14 @@ func (g *globals) skip(ctx context.Context, env Env, own bool) (string, error) {
 
 // allHold reports whether every condition holds, checking them in order
 // and stopping at the first that does not.
-func allHold(ctx context.Context, env Env, conds []condition) (bool, error) {
+//
+// An entry of a bad type (onlyif: True) lets the state run, as in Salt:
+// onlyif then holds without checking further, unless does not hold.
+func allHold(ctx context.Context, env Env, conds []condition, onlyif bool) (bool, error) {
 	for _, c := range conds {
+		if c.badType {
+			return onlyif, nil
+		}
 		ok, err := c.holds(ctx, env)
 		if err != nil || !ok {
 			return false, err
