@@ -22,8 +22,29 @@ import (
 )
 
 type getArgs struct {
-	Key     string `arg:"key,required"`
-	Default any    `arg:"default"`
+	Key     string      `arg:"key,required"`
+	Default defaultsArg `arg:"default"`
+}
+
+// defaultsArg is defaults.get's default: '' when the caller gives none, as
+// in Salt, and whatever the caller gives otherwise, None included.
+type defaultsArg struct {
+	set bool
+	v   any
+}
+
+// DecodeArg records the default the caller gave.
+func (d *defaultsArg) DecodeArg(v any) error {
+	d.set, d.v = true, v
+	return nil
+}
+
+// value is the default to return for a missing key.
+func (d defaultsArg) value() any {
+	if !d.set {
+		return ""
+	}
+	return d.v
 }
 
 // loadDefaults reads <formula>/defaults.yaml, else <formula>/defaults.json,
@@ -88,15 +109,11 @@ func init() {
 			if !nested {
 				return defaults, nil
 			}
-			def := a.Default
-			if def == nil {
-				def = ""
-			}
 			m, _ := defaults.(map[string]any)
 			if v, ok := dict.Traverse(m, key, dict.DefaultDelimiter); ok {
 				return v, nil
 			}
-			return def, nil
+			return a.Default.value(), nil
 		},
 	})
 	modules.Register("defaults.merge", modules.Func[mergeArgs]{
