@@ -26,7 +26,7 @@ type getArgs struct {
 	Default defaultsArg `arg:"default"`
 }
 
-// defaultsArg is defaults.get's default: ” when the caller gives none, as
+// defaultsArg is defaults.get's default: an empty string when the caller gives none, as
 // in Salt, and whatever the caller gives otherwise, None included.
 type defaultsArg struct {
 	set bool
