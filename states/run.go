@@ -22,6 +22,10 @@ type RunOptions struct {
 	// Only, when set, runs the states it keeps and, first, the states
 	// their requisites need (state.sls_id); the others do not run.
 	Only func(*sls.Low) bool
+	// Mock calls no state function: every state whose requisites and
+	// onlyif/unless let it run succeeds with "Not called, mocked", as
+	// Salt's mock=True (a run that checks the compiled states only).
+	Mock bool
 }
 
 // Run applies (or, with Test, tests) every state of the plan in order and
@@ -195,6 +199,9 @@ func (r *runner) evaluate(ctx context.Context, s *step, c *Call) (Outcome, int) 
 	}
 	if skip != "" {
 		return Succeeded(skip, nil), 1
+	}
+	if r.opts.Mock {
+		return Succeeded("Not called, mocked", nil), 1
 	}
 	o := r.apply(ctx, s, c, s.entry.apply)
 	if st == statusChanged && s.entry.HasModWatch() && !o.Changed() && o.Result != nil && *o.Result {

@@ -55,7 +55,7 @@ func TestGet(t *testing.T) {
 	root := t.TempDir()
 	for name, data := range map[string]string{
 		"nginx/defaults.yaml": "server:\n  port: 80\n  names: [a, b]\n",
-		"app/defaults.json":   `{"user": "svc", "limits": {"files": 1024}}`,
+		"app/defaults.json":   `{"user": "svc", "limits": {"files": 1024}, "ratio": 0.5}`,
 		"both/defaults.yaml":  "from: yaml\n",
 		"both/defaults.json":  `{"from": "json"}`,
 		"bad/defaults.yaml":   "a: [\n",
@@ -78,9 +78,10 @@ func TestGet(t *testing.T) {
 	}{
 		{"nested key", []any{"nginx:server:port"}, nil, 80, ""},
 		{"list index", []any{"nginx:server:names:1"}, nil, "b", ""},
-		{"json file", []any{"app:limits:files"}, nil, 1024.0, ""},
+		{"json file, whole numbers are integers", []any{"app:limits:files"}, nil, int64(1024), ""},
+		{"json fractions are floats", []any{"app:ratio"}, nil, 0.5, ""},
 		{"yaml before json", []any{"both:from"}, nil, "yaml", ""},
-		{"whole file", []any{"app"}, nil, map[string]any{"user": "svc", "limits": map[string]any{"files": 1024.0}}, ""},
+		{"whole file", []any{"app"}, nil, map[string]any{"user": "svc", "limits": map[string]any{"files": int64(1024)}, "ratio": 0.5}, ""},
 		{"missing key gives default", []any{"nginx:server:tls"}, map[string]any{"default": "off"}, "off", ""},
 		{"missing key without default gives ''", []any{"nginx:nope"}, nil, "", ""},
 		{"missing key with default=None gives None", []any{"nginx:nope"}, map[string]any{"default": nil}, nil, ""},

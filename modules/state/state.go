@@ -29,6 +29,7 @@ type runArgs struct {
 	Saltenv  string         `arg:"saltenv"`
 	Failhard bool           `arg:"failhard"`
 	Exclude  exclusions     `arg:"exclude"`
+	Mock     bool           `arg:"mock"`
 }
 
 // slsIDArgs are state.sls_id's: the ID to run and the SLS files it is in.
@@ -373,7 +374,7 @@ func run(ctx context.Context, rt *modules.Runtime, a *runArgs) (result.Highstate
 	if err != nil {
 		return nil, err
 	}
-	return plan.Run(ctx, states.RunOptions{Test: a.Test, Env: c, Log: rt.Log, Failhard: a.Failhard}), nil
+	return plan.Run(ctx, states.RunOptions{Test: a.Test, Env: c, Log: rt.Log, Failhard: a.Failhard, Mock: a.Mock}), nil
 }
 
 // slsID runs the states of one ID of the named SLS files and, before them,
@@ -394,7 +395,7 @@ func slsID(ctx context.Context, rt *modules.Runtime, a *slsIDArgs) (any, error) 
 			"state.show_sls %[2]s lists its IDs", a.ID, strings.Join(splitMods(a.Mods), ","))
 	}
 	only := func(l *sls.Low) bool { return l.ID == a.ID }
-	return plan.Run(ctx, states.RunOptions{Test: a.Test, Env: c, Log: rt.Log, Failhard: a.Failhard, Only: only}), nil
+	return plan.Run(ctx, states.RunOptions{Test: a.Test, Env: c, Log: rt.Log, Failhard: a.Failhard, Only: only, Mock: a.Mock}), nil
 }
 
 // readTemplate reads state.template's file, at most limit bytes (the
