@@ -32,10 +32,14 @@ type runArgs struct {
 	Mock     bool           `arg:"mock"`
 }
 
+// RunArgs are the keyword arguments every state run takes (exported so
+// that state.sls_id's arguments can embed them).
+type RunArgs = runArgs
+
 // slsIDArgs are state.sls_id's: the ID to run and the SLS files it is in.
 type slsIDArgs struct {
 	ID string `arg:"id,required"`
-	runArgs
+	RunArgs
 }
 
 // templateArgs are state.template's and state.template_str's: the
