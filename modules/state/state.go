@@ -395,7 +395,7 @@ func slsID(ctx context.Context, rt *modules.Runtime, a *slsIDArgs) (any, error) 
 		return nil, err
 	}
 	if !slices.ContainsFunc(plan.Lows(), func(l *sls.Low) bool { return l.ID == a.ID }) {
-		return nil, fmt.Errorf("No matches for ID '%s' found in SLS '%s' within saltenv 'base': "+
+		return nil, fmt.Errorf("no matches for ID '%s' found in SLS '%s' within saltenv 'base': "+
 			"state.show_sls %[2]s lists its IDs", a.ID, strings.Join(splitMods(a.Mods), ","))
 	}
 	only := func(l *sls.Low) bool { return l.ID == a.ID }

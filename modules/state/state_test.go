@@ -179,7 +179,7 @@ func TestRunSubsets(t *testing.T) {
 	}{
 		{"sls_id runs the ID and what it requires", "state.sls_id", []any{"b", "main"}, nil, []string{"a", "b"}, nil, ""},
 		{"sls_id of an included SLS's ID", "state.sls_id", []any{"d", "main"}, nil, []string{"d"}, nil, ""},
-		{"sls_id of an unknown ID", "state.sls_id", []any{"nope", "main"}, nil, nil, nil, "No matches for ID 'nope' found in SLS 'main'"},
+		{"sls_id of an unknown ID", "state.sls_id", []any{"nope", "main"}, nil, nil, nil, "no matches for ID 'nope' found in SLS 'main'"},
 		{"sls_id without SLS", "state.sls_id", []any{"b"}, nil, nil, nil, "name the SLS files"},
 		{"all", "state.sls", []any{"main"}, nil, []string{"a", "b", "c", "d"}, nil, ""},
 		{"exclude an SLS by name", "state.sls", []any{"main"}, map[string]any{"exclude": "other"}, []string{"a", "b", "c"}, nil, ""},
