@@ -158,10 +158,14 @@ func Call(ctx context.Context, rt *Runtime, name string, args []any, kwargs map[
 }
 
 // Bind maps positional arguments onto the function's parameters and
-// merges keyword arguments, as a call does before decoding.
+// merges keyword arguments, as a call does before decoding. Keyword
+// arguments named __pub_* (the job metadata Salt passes along) are dropped.
 func (e *Entry) Bind(args []any, kwargs map[string]any) (map[string]any, error) {
 	raw := make(map[string]any, len(args)+len(kwargs))
 	for k, v := range kwargs {
+		if strings.HasPrefix(k, "__pub_") {
+			continue // Salt's publish metadata (__pub_jid, ...): no function takes it
+		}
 		raw[k] = v
 	}
 	for i, v := range args {

@@ -37,6 +37,8 @@ func TestCallBinding(t *testing.T) {
 		{"testmod.one", []any{"ls"}, map[string]any{"cmd": "x"}, "", "argument 'cmd' given twice"},
 		{"testmod.one", nil, nil, "", "missing required argument 'cmd'"},
 		{"testmod.one", []any{"ls"}, map[string]any{"cdw": "/"}, "", "unknown argument 'cdw' (did you mean 'cwd'?)"},
+		{"testmod.one", []any{"ls"}, map[string]any{"__pub_jid": "1", "__pub_fun": "x"}, "ls|", ""},
+		{"testmod.one", []any{"ls"}, map[string]any{"__pubx": "1"}, "", "unknown argument '__pubx'"},
 		{"testmod.onee", nil, nil, "", "'testmod.onee' is not available (did you mean 'testmod.one'?)"},
 	}
 	for _, c := range cases {

@@ -373,6 +373,9 @@ func (t *targetIndex) resolve(s *step, uses map[*step][]*step) sls.Errors {
 		if len(targets) == 0 && in && r.Module == "sls" {
 			continue // as in Salt: an _in on an SLS without states adds nothing
 		}
+		if len(targets) == 0 && in && t.lenient && isGlob(r.Target) {
+			continue // as in Salt's runs: an _in glob that matches no state adds nothing (brine test render reports it)
+		}
 		if len(targets) == 0 && t.lenient && !in && !use {
 			s.missing = append(s.missing, r)
 			continue

@@ -19,6 +19,13 @@ type RunOptions struct {
 	Env      Env          // state tree and renderer for the states
 	Log      *slog.Logger // nil: discard
 	Failhard bool         // stop at the first failed state (Salt's global failhard)
+	// Only, when set, runs the states it keeps and, first, the states
+	// their requisites need (state.sls_id); the others do not run.
+	Only func(*sls.Low) bool
+	// Mock calls no state function: every state whose requisites and
+	// onlyif/unless let it run succeeds with "Not called, mocked", as
+	// Salt's mock=True (a run that checks the compiled states only).
+	Mock bool
 }
 
 // Run applies (or, with Test, tests) every state of the plan in order and
@@ -37,6 +44,13 @@ func (p *Plan) Run(ctx context.Context, opts RunOptions) result.Highstate {
 func (p *Plan) run(ctx context.Context, opts RunOptions, concurrent bool) result.Highstate {
 	r := newRunner(p, opts)
 	for i := 0; i < len(p.steps) && !r.stopped; {
+		if opts.Only != nil {
+			if opts.Only(p.steps[i].low) {
+				r.runStep(ctx, p.steps[i])
+			}
+			i++
+			continue
+		}
 		if concurrent {
 			if members, calls, end := r.window(p.steps, i); len(members) > 1 {
 				r.runWindow(ctx, members, calls)
@@ -185,6 +199,9 @@ func (r *runner) evaluate(ctx context.Context, s *step, c *Call) (Outcome, int) 
 	}
 	if skip != "" {
 		return Succeeded(skip, nil), 1
+	}
+	if r.opts.Mock {
+		return Succeeded("Not called, mocked", nil), 1
 	}
 	o := r.apply(ctx, s, c, s.entry.apply)
 	if st == statusChanged && s.entry.HasModWatch() && !o.Changed() && o.Result != nil && *o.Result {

@@ -4,6 +4,7 @@
 package defaults
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,8 +23,29 @@ import (
 )
 
 type getArgs struct {
-	Key     string `arg:"key,required"`
-	Default any    `arg:"default"`
+	Key     string      `arg:"key,required"`
+	Default defaultsArg `arg:"default"`
+}
+
+// defaultsArg is defaults.get's default: an empty string when the caller gives none, as
+// in Salt, and whatever the caller gives otherwise, None included.
+type defaultsArg struct {
+	set bool
+	v   any
+}
+
+// DecodeArg records the default the caller gave.
+func (d *defaultsArg) DecodeArg(v any) error {
+	d.set, d.v = true, v
+	return nil
+}
+
+// value is the default to return for a missing key.
+func (d defaultsArg) value() any {
+	if !d.set {
+		return ""
+	}
+	return d.v
 }
 
 // loadDefaults reads <formula>/defaults.yaml, else <formula>/defaults.json,
@@ -48,7 +70,7 @@ func loadDefaults(roots []string, formula string) (any, error) {
 			if ext == "yaml" {
 				err = yaml.Unmarshal(data, &v)
 			} else {
-				err = json.Unmarshal(data, &v)
+				v, err = decodeJSON(data)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("defaults.get: %s: %w", p, err)
@@ -57,6 +79,42 @@ func loadDefaults(roots []string, formula string) (any, error) {
 		}
 	}
 	return nil, nil
+}
+
+// decodeJSON decodes a defaults.json as Python's json module does: whole
+// numbers are integers (1, not 1.0, when a template prints them).
+func decodeJSON(data []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	if d.More() {
+		return nil, errors.New("more than one JSON value")
+	}
+	return numbers(v), nil
+}
+
+// numbers turns the json.Numbers in v into int64 or float64.
+func numbers(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		if i, err := v.Int64(); err == nil {
+			return i
+		}
+		f, _ := v.Float64()
+		return f
+	case map[string]any:
+		for k, e := range v {
+			v[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = numbers(e)
+		}
+	}
+	return v
 }
 
 type mergeArgs struct {
@@ -88,15 +146,11 @@ func init() {
 			if !nested {
 				return defaults, nil
 			}
-			def := a.Default
-			if def == nil {
-				def = ""
-			}
 			m, _ := defaults.(map[string]any)
 			if v, ok := dict.Traverse(m, key, dict.DefaultDelimiter); ok {
 				return v, nil
 			}
-			return def, nil
+			return a.Default.value(), nil
 		},
 	})
 	modules.Register("defaults.merge", modules.Func[mergeArgs]{

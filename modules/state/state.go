@@ -7,11 +7,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/brinecm/brine/modules"
+	"github.com/brinecm/brine/pkg/fnmatch"
 	"github.com/brinecm/brine/pkg/result"
 	"github.com/brinecm/brine/pkg/sls"
 	"github.com/brinecm/brine/states"
@@ -23,6 +27,27 @@ type runArgs struct {
 	Test     bool           `arg:"test"`
 	Pillar   map[string]any `arg:"pillar"`
 	Saltenv  string         `arg:"saltenv"`
+	Failhard bool           `arg:"failhard"`
+	Exclude  exclusions     `arg:"exclude"`
+	Mock     bool           `arg:"mock"`
+}
+
+// RunArgs are the keyword arguments every state run takes (exported so
+// that state.sls_id's arguments can embed them).
+type RunArgs = runArgs
+
+// slsIDArgs are state.sls_id's: the ID to run and the SLS files it is in.
+type slsIDArgs struct {
+	ID string `arg:"id,required"`
+	RunArgs
+}
+
+// templateArgs are state.template's and state.template_str's: the
+// template (a path on this host, or the text itself) and the run's options.
+type templateArgs struct {
+	Tem      string         `arg:"tem,required"`
+	Test     bool           `arg:"test"`
+	Pillar   map[string]any `arg:"pillar"`
 	Failhard bool           `arg:"failhard"`
 }
 
@@ -57,6 +82,29 @@ func init() {
 		Call: func(ctx context.Context, rt *modules.Runtime, a *runArgs) (any, error) {
 			a.Mods = nil
 			return run(ctx, rt, a)
+		},
+	})
+	modules.Register("state.sls_id", modules.Func[slsIDArgs]{
+		Doc:    "Apply the states of one ID of the named SLS files, and what their requisites need: state.sls_id vhost web.",
+		Params: []string{"id", "mods..."},
+		Call:   slsID,
+	})
+	modules.Register("state.template", modules.Func[templateArgs]{
+		Doc:    "Apply the states of one SLS template read from a path on this host (no include, exclude or extend).",
+		Params: []string{"tem"},
+		Call: func(ctx context.Context, rt *modules.Runtime, a *templateArgs) (any, error) {
+			src, err := readTemplate(a.Tem, rt.Limits.FileBytes)
+			if err != nil {
+				return nil, err
+			}
+			return runTemplate(ctx, rt, a, a.Tem, src)
+		},
+	})
+	modules.Register("state.template_str", modules.Func[templateArgs]{
+		Doc:    "Apply the states of SLS text given on the command line (no include, exclude or extend).",
+		Params: []string{"tem"},
+		Call: func(ctx context.Context, rt *modules.Runtime, a *templateArgs) (any, error) {
+			return runTemplate(ctx, rt, a, "<template-str>", []byte(a.Tem))
 		},
 	})
 	modules.Register("state.single", modules.Func[singleArgs]{
@@ -110,7 +158,7 @@ func init() {
 		Doc:    "List the SLS files whose states the highstate (or the named SLS files, with their includes) would apply, in run order.",
 		Params: []string{"mods..."},
 		Call: func(ctx context.Context, rt *modules.Runtime, a *runArgs) (any, error) {
-			plan, _, err := Compile(ctx, rt, a.Mods, a.Pillar)
+			plan, _, err := compileShown(ctx, rt, a.Mods, a.Pillar, a.Exclude)
 			if err != nil {
 				return nil, err
 			}
@@ -164,7 +212,12 @@ func compiler(rt *modules.Runtime, pillar map[string]any) *sls.Compiler {
 // (`brine test render` refuses them). Every compile error of both stages
 // comes back together as sls.Errors.
 func Compile(ctx context.Context, rt *modules.Runtime, mods []string, pillar map[string]any) (*states.Plan, *sls.Compiler, error) {
-	plan, c, err := compile(ctx, rt, mods, pillar, runOptions(rt))
+	return compileShown(ctx, rt, mods, pillar, nil)
+}
+
+// compileShown is Compile, leaving out the states excl names.
+func compileShown(ctx context.Context, rt *modules.Runtime, mods []string, pillar map[string]any, excl exclusions) (*states.Plan, *sls.Compiler, error) {
+	plan, c, err := compile(ctx, rt, mods, pillar, excl, runOptions(rt))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -184,7 +237,7 @@ func runOptions(rt *modules.Runtime) states.PlanOptions {
 	return states.PlanOptions{Run: true, StrictArguments: strict}
 }
 
-func compile(ctx context.Context, rt *modules.Runtime, mods []string, pillar map[string]any, opts states.PlanOptions) (*states.Plan, *sls.Compiler, error) {
+func compile(ctx context.Context, rt *modules.Runtime, mods []string, pillar map[string]any, excl exclusions, opts states.PlanOptions) (*states.Plan, *sls.Compiler, error) {
 	c := compiler(rt, pillar)
 	mods = splitMods(mods)
 	var lows []sls.Low
@@ -194,6 +247,7 @@ func compile(ctx context.Context, rt *modules.Runtime, mods []string, pillar map
 	} else {
 		lows, err = c.SLS(ctx, mods...)
 	}
+	lows = excl.apply(lows)
 	plan, err := states.PrepareWith(lows, resolve(ctx, rt, lows, err), opts)
 	if err != nil {
 		return nil, nil, err
@@ -284,6 +338,7 @@ func CompileFor(ctx context.Context, rt *modules.Runtime, fun string, args []any
 	} else {
 		lows, err = c.SLS(ctx, mods...)
 	}
+	lows = a.Exclude.apply(lows)
 	if _, err := states.PrepareWith(lows, resolve(ctx, rt, lows, err), runOptions(rt)); err != nil {
 		return nil, nil, err
 	}
@@ -319,11 +374,132 @@ func run(ctx context.Context, rt *modules.Runtime, a *runArgs) (result.Highstate
 	if a.Saltenv != "" && a.Saltenv != "base" {
 		return nil, fmt.Errorf("saltenv %q: only the base environment exists", a.Saltenv)
 	}
-	plan, c, err := compile(ctx, rt, a.Mods, a.Pillar, runOptions(rt))
+	plan, c, err := compile(ctx, rt, a.Mods, a.Pillar, a.Exclude, runOptions(rt))
+	if err != nil {
+		return nil, err
+	}
+	return plan.Run(ctx, states.RunOptions{Test: a.Test, Env: c, Log: rt.Log, Failhard: a.Failhard, Mock: a.Mock}), nil
+}
+
+// slsID runs the states of one ID of the named SLS files and, before them,
+// the states their requisites need, as Salt's state.sls_id.
+func slsID(ctx context.Context, rt *modules.Runtime, a *slsIDArgs) (any, error) {
+	if len(splitMods(a.Mods)) == 0 {
+		return nil, fmt.Errorf("state.sls_id %s: name the SLS files the ID is in, e.g. state.sls_id %s web", a.ID, a.ID)
+	}
+	if a.Saltenv != "" && a.Saltenv != "base" {
+		return nil, fmt.Errorf("saltenv %q: only the base environment exists", a.Saltenv)
+	}
+	plan, c, err := compile(ctx, rt, a.Mods, a.Pillar, a.Exclude, runOptions(rt))
+	if err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(plan.Lows(), func(l *sls.Low) bool { return l.ID == a.ID }) {
+		return nil, fmt.Errorf("no matches for ID '%s' found in SLS '%s' within saltenv 'base': "+
+			"state.show_sls %[2]s lists its IDs", a.ID, strings.Join(splitMods(a.Mods), ","))
+	}
+	only := func(l *sls.Low) bool { return l.ID == a.ID }
+	return plan.Run(ctx, states.RunOptions{Test: a.Test, Env: c, Log: rt.Log, Failhard: a.Failhard, Only: only, Mock: a.Mock}), nil
+}
+
+// readTemplate reads state.template's file, at most limit bytes (the
+// default SLS limit when 0).
+func readTemplate(path string, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		limit = sls.DefaultMaxFileBytes
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("state.template: %w", err)
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("state.template: reading %s: %w", path, err)
+	}
+	if int64(len(src)) > limit {
+		return nil, fmt.Errorf("state.template: %s is larger than %d bytes (max_sls_bytes)", path, limit)
+	}
+	return src, nil
+}
+
+// runTemplate compiles src, one SLS template named name, and runs it.
+func runTemplate(ctx context.Context, rt *modules.Runtime, a *templateArgs, name string, src []byte) (result.Highstate, error) {
+	c := compiler(rt, a.Pillar)
+	lows, err := c.Template(ctx, name, src)
+	plan, err := states.PrepareWith(lows, resolve(ctx, rt, lows, err), runOptions(rt))
 	if err != nil {
 		return nil, err
 	}
 	return plan.Run(ctx, states.RunOptions{Test: a.Test, Env: c, Log: rt.Log, Failhard: a.Failhard}), nil
+}
+
+// exclusions are the exclude argument of a state run: SLS files (globs,
+// as Salt matches them) and IDs whose states are left out, as an
+// exclude: declaration in an SLS leaves them out.
+type exclusions []exclusion
+
+type exclusion struct {
+	sls, id string
+}
+
+// DecodeArg reads Salt's forms: "web,db" (SLS names), a list of SLS names,
+// and a list of {sls: name} and {id: name} mappings.
+func (e *exclusions) DecodeArg(v any) error {
+	var items []any
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case string:
+		for _, n := range strings.Split(v, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				items = append(items, n)
+			}
+		}
+	case []any:
+		items = v
+	default:
+		return fmt.Errorf("exclude must be SLS names (\"web,db\") or a list of {sls: name} and {id: name}, not %T", v)
+	}
+	for _, it := range items {
+		switch it := it.(type) {
+		case string:
+			*e = append(*e, exclusion{sls: it})
+		case map[string]any:
+			if len(it) != 1 {
+				return fmt.Errorf("exclude item %v: want one key, sls or id", it)
+			}
+			for k, val := range it {
+				name, ok := val.(string)
+				if !ok || name == "" {
+					return fmt.Errorf("exclude %s: want a name, not %v", k, val)
+				}
+				switch k {
+				case "sls":
+					*e = append(*e, exclusion{sls: name})
+				case "id":
+					*e = append(*e, exclusion{id: name})
+				default:
+					return fmt.Errorf("exclude: unknown key %q (want sls or id)", k)
+				}
+			}
+		default:
+			return fmt.Errorf("exclude item %v: want an SLS name or {sls: name} or {id: name}", it)
+		}
+	}
+	return nil
+}
+
+// apply leaves out the excluded states.
+func (e exclusions) apply(lows []sls.Low) []sls.Low {
+	if len(e) == 0 {
+		return lows
+	}
+	return slices.DeleteFunc(lows, func(l sls.Low) bool {
+		return slices.ContainsFunc(e, func(x exclusion) bool {
+			return (x.id != "" && x.id == l.ID) || (x.sls != "" && fnmatch.Match(x.sls, l.SLS))
+		})
+	})
 }
 
 func single(ctx context.Context, rt *modules.Runtime, a *singleArgs) (any, error) {
@@ -350,7 +526,7 @@ const (
 )
 
 func show(ctx context.Context, rt *modules.Runtime, a *runArgs, v view) (any, error) {
-	plan, _, err := Compile(ctx, rt, a.Mods, a.Pillar)
+	plan, _, err := compileShown(ctx, rt, a.Mods, a.Pillar, a.Exclude)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/brinecm/brine/modules"
@@ -159,6 +160,110 @@ func TestCommaSeparatedMods(t *testing.T) {
 	for _, r := range h {
 		if r.Result != nil {
 			t.Errorf("test mode result %v for %s", *r.Result, r.Key)
+		}
+	}
+}
+
+// TestRunSubsets runs parts of a real SLS tree with state.sls_id,
+// exclude= and mock=True, and checks what ran by the files the commands
+// create.
+func TestRunSubsets(t *testing.T) {
+	tests := []struct {
+		name    string
+		fun     string
+		args    []any
+		kwargs  map[string]any
+		ran     []string // files created, i.e. commands run, sorted
+		failed  []string // IDs whose state failed
+		wantErr string
+	}{
+		{"sls_id runs the ID and what it requires", "state.sls_id", []any{"b", "main"}, nil, []string{"a", "b"}, nil, ""},
+		{"sls_id of an included SLS's ID", "state.sls_id", []any{"d", "main"}, nil, []string{"d"}, nil, ""},
+		{"sls_id of an unknown ID", "state.sls_id", []any{"nope", "main"}, nil, nil, nil, "no matches for ID 'nope' found in SLS 'main'"},
+		{"sls_id without SLS", "state.sls_id", []any{"b"}, nil, nil, nil, "name the SLS files"},
+		{"all", "state.sls", []any{"main"}, nil, []string{"a", "b", "c", "d"}, nil, ""},
+		{"exclude an SLS by name", "state.sls", []any{"main"}, map[string]any{"exclude": "other"}, []string{"a", "b", "c"}, nil, ""},
+		{"exclude an SLS by glob", "state.sls", []any{"main"}, map[string]any{"exclude": []any{"oth*"}}, []string{"a", "b", "c"}, nil, ""},
+		{"exclude an ID", "state.sls", []any{"main"}, map[string]any{"exclude": []any{map[string]any{"id": "c"}}}, []string{"a", "b", "d"}, nil, ""},
+		{"excluding a required state fails the state requiring it", "state.sls", []any{"main"}, map[string]any{"exclude": []any{map[string]any{"id": "a"}}}, []string{"c", "d"}, []string{"b"}, ""},
+		{"exclude with an unknown key", "state.sls", []any{"main"}, map[string]any{"exclude": []any{map[string]any{"sl": "a"}}}, nil, nil, `unknown key "sl"`},
+		{"mock runs nothing", "state.sls", []any{"main"}, map[string]any{"mock": true}, nil, nil, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			tree := filepath.Join(tmp, "tree")
+			if err := os.Mkdir(tree, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			main := "include:\n  - other\n"
+			for _, id := range []string{"a", "b", "c"} {
+				main += id + ":\n  cmd.run:\n    - name: touch " + filepath.Join(tmp, id) + "\n"
+				if id == "b" {
+					main += "    - require:\n      - cmd: a\n"
+				}
+			}
+			other := "d:\n  cmd.run:\n    - name: touch " + filepath.Join(tmp, "d") + "\n"
+			for name, src := range map[string]string{"main.sls": main, "other.sls": other} {
+				if err := os.WriteFile(filepath.Join(tree, name), []byte(src), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rt := &modules.Runtime{ID: "m", Grains: map[string]any{"id": "m"}, FileRoots: []string{tree}}
+			out, err := modules.Call(context.Background(), rt, tc.fun, tc.args, tc.kwargs)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one holding %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var failed []string
+			for _, r := range out.(result.Highstate) {
+				if !r.Succeeded() {
+					failed = append(failed, r.ID)
+				}
+				if tc.kwargs["mock"] == true && r.Comment != "Not called, mocked" {
+					t.Errorf("%s: comment %q under mock", r.Key, r.Comment)
+				}
+			}
+			if !reflect.DeepEqual(failed, tc.failed) {
+				t.Errorf("failed states %v, want %v", failed, tc.failed)
+			}
+			var ran []string
+			for _, id := range []string{"a", "b", "c", "d"} {
+				if _, err := os.Stat(filepath.Join(tmp, id)); err == nil {
+					ran = append(ran, id)
+				}
+			}
+			if !reflect.DeepEqual(ran, tc.ran) {
+				t.Errorf("commands run %v, want %v", ran, tc.ran)
+			}
+		})
+	}
+}
+
+// TestTemplateRefusals: state.template names the file whose include it
+// refuses, and a missing file is an error naming it.
+func TestTemplateRefusals(t *testing.T) {
+	tmp := t.TempDir()
+	path := filepath.Join(tmp, "t.sls")
+	if err := os.WriteFile(path, []byte("x: test.nop\nextend:\n  x:\n    test.nop: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rt := &modules.Runtime{ID: "m"}
+	for _, tc := range []struct {
+		args []any
+		want string
+	}{
+		{[]any{path}, path + ":2: The 'extend' declaration found on '" + path + "' is invalid when rendering single templates"},
+		{[]any{filepath.Join(tmp, "none.sls")}, "none.sls: no such file"},
+	} {
+		_, err := modules.Call(context.Background(), rt, "state.template", tc.args, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("state.template %v: error %v, want one holding %q", tc.args, err, tc.want)
 		}
 	}
 }

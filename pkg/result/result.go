@@ -46,7 +46,8 @@ func (r *State) Succeeded() bool { return r.Result == nil || *r.Result }
 // JSON as Salt does: an object keyed by result key, in run order.
 type Highstate []State
 
-// MarshalJSON encodes the results as an object keyed by result key, in run order.
+// MarshalJSON encodes the results as an object keyed by result key, in run
+// order; __sls__ is null for a state of no SLS file, as in Salt.
 func (h Highstate) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteByte('{')
@@ -67,6 +68,11 @@ func (h Highstate) MarshalJSON() ([]byte, error) {
 		v, err := json.Marshal(r)
 		if err != nil {
 			return nil, fmt.Errorf("encode result %s: %w", r.Key, err)
+		}
+		if r.SLS == "" {
+			// The first "__sls__" is the key: quotes in the strings
+			// before it (__id__) are escaped.
+			v = bytes.Replace(v, []byte(`"__sls__":""`), []byte(`"__sls__":null`), 1)
 		}
 		b.Write(v)
 	}

@@ -45,12 +45,17 @@ func TestEncode(t *testing.T) {
 	}{
 		{"empty run", Highstate{}, `{}`},
 		{"nil changes encode as an empty object", Highstate{{Key: "test_|-a_|-a_|-nop", ID: "a", Name: "a", Result: ptr(true)}},
-			`{"test_|-a_|-a_|-nop":{"__id__":"a","__run_num__":0,"__sls__":"","changes":{},"comment":"","duration":0,"name":"a","result":true,"start_time":""}}`},
+			`{"test_|-a_|-a_|-nop":{"__id__":"a","__run_num__":0,"__sls__":null,"changes":{},"comment":"","duration":0,"name":"a","result":true,"start_time":""}}`},
+		{"__sls__ is the SLS, null without one (state.single), as in Salt", Highstate{
+			{Key: "test_|-a_|-a_|-nop", ID: `"__sls__":""`, SLS: "web", Result: ptr(true)},
+			{Key: "test_|-b_|-b_|-nop", ID: `"__sls__":""`, Result: ptr(true)},
+		}, `{"test_|-a_|-a_|-nop":{"__id__":"\"__sls__\":\"\"","__run_num__":0,"__sls__":"web","changes":{},"comment":"","duration":0,"name":"","result":true,"start_time":""},` +
+			`"test_|-b_|-b_|-nop":{"__id__":"\"__sls__\":\"\"","__run_num__":0,"__sls__":null,"changes":{},"comment":"","duration":0,"name":"","result":true,"start_time":""}}`},
 		{"run order, not key order", Highstate{
 			{Key: "z_|-b_|-b_|-f", ID: "b", RunNum: 0, Result: ptr(false)},
 			{Key: "a_|-a_|-a_|-f", ID: "a", RunNum: 1},
-		}, `{"z_|-b_|-b_|-f":{"__id__":"b","__run_num__":0,"__sls__":"","changes":{},"comment":"","duration":0,"name":"","result":false,"start_time":""},` +
-			`"a_|-a_|-a_|-f":{"__id__":"a","__run_num__":1,"__sls__":"","changes":{},"comment":"","duration":0,"name":"","result":null,"start_time":""}}`},
+		}, `{"z_|-b_|-b_|-f":{"__id__":"b","__run_num__":0,"__sls__":null,"changes":{},"comment":"","duration":0,"name":"","result":false,"start_time":""},` +
+			`"a_|-a_|-a_|-f":{"__id__":"a","__run_num__":1,"__sls__":null,"changes":{},"comment":"","duration":0,"name":"","result":null,"start_time":""}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -128,6 +128,18 @@ func (c *Compiler) SLS(ctx context.Context, names ...string) ([]Low, error) {
 	return r.finish()
 }
 
+// Template compiles src, one SLS template that is not part of the state
+// tree (Salt's state.template and state.template_str), as the SLS name:
+// name is its __sls__ and the file its errors point at. Jinja in it reaches
+// the state tree as an SLS file's does; include, exclude and extend are
+// refused, as Salt refuses them in a single template.
+func (c *Compiler) Template(ctx context.Context, name string, src []byte) ([]Low, error) {
+	r := c.newRun(ctx)
+	r.done[name] = true
+	r.source(name, name, src, true)
+	return r.finish()
+}
+
 // Top evaluates top.sls for this minion: the SLS names it gets, in
 // top-file order, deduplicated.
 func (c *Compiler) Top(ctx context.Context) ([]string, error) {
@@ -509,6 +521,13 @@ func (r *run) compile(name string, from *Pos) {
 		}
 		return
 	}
+	r.source(name, file, src, false)
+}
+
+// source renders and compiles src, the SLS name read from file. single
+// refuses include, exclude and extend, as Salt refuses them in a template
+// rendered on its own (state.template, state.template_str).
+func (r *run) source(name, file string, src []byte, single bool) {
 	vars := func() map[string]any {
 		r.pillarNeeded()
 		return r.c.slsVars(r.pillar, name, file)
@@ -526,6 +545,20 @@ func (r *run) compile(name string, from *Pos) {
 		return
 	}
 	p := newParser(file, &r.errs)
+	if single && root.Kind == yaml.MappingNode {
+		refused := false
+		for i := 0; i < len(root.Content); i += 2 {
+			switch k := root.Content[i]; k.Value {
+			case "include", "exclude", "extend", "extends":
+				refused = true
+				p.errorf(k, "", "The '%s' declaration found on '%s' is invalid when rendering single templates: "+
+					"apply the states with state.sls to use it, or remove it", k.Value, name)
+			}
+		}
+		if refused {
+			return
+		}
+	}
 	r.body(p, name, file, root)
 }
 
