@@ -7,6 +7,8 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -242,4 +244,38 @@ func TestWebViewInBrowser(t *testing.T) {
 	}
 	b.screenshot("06-network")
 
+	// brine web cert: the master takes the bus CA's client certificate as
+	// a read-only login.
+	certDir := t.TempDir()
+	if code, out, errOut := f.brine("web", "cert", "viewer", "--data-dir", dataDir, "--out", certDir); code != 0 {
+		t.Fatalf("brine web cert: %d %s %s", code, out, errOut)
+	}
+	pair, err := tls.LoadX509KeyPair(filepath.Join(certDir, "viewer.crt"), filepath.Join(certDir, "viewer.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	caPEM, err := os.ReadFile(bus.WebCAFile(dataDir))
+	if err != nil || !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatalf("bus CA: %v", err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}}}}
+	for _, c := range []struct {
+		method, path string
+		code         int
+	}{{"GET", "/api/minions", http.StatusOK}, {"POST", "/api/run", http.StatusForbidden}} {
+		req, err := http.NewRequestWithContext(t.Context(), c.method, base+c.path, strings.NewReader(`{"target": "web1", "fun": "test.ping"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s with a client certificate: %v", c.method, c.path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code || (c.method == "GET" && strings.Count(string(body), `"id"`) != 3) {
+			t.Errorf("%s %s with a client certificate: %d %s, want %d", c.method, c.path, resp.StatusCode, body, c.code)
+		}
+	}
 }

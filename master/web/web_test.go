@@ -29,6 +29,7 @@ import (
 // env is a real master on its embedded bus, three real minions, the
 // master's CLI API over its unix socket, and the web view on top.
 type env struct {
+	web     *Server
 	dataDir string
 	client  brinepb.MasterClient
 	srv     *httptest.Server
@@ -91,6 +92,7 @@ func newEnv(t *testing.T, ids ...string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.web = ws
 	e.srv = httptest.NewServer(ws.Handler())
 	t.Cleanup(e.srv.Close)
 	if e.read, err = NewToken(cfg.DataDir, false); err != nil {
