@@ -111,7 +111,7 @@ flags win over the file.`,
 	fl.StringVar(&c.HTTPCert, "http-cert", "", "the web view's certificate, PEM (default: one the bus CA issues)")
 	fl.StringVar(&c.HTTPKey, "http-key", "", "the web view's key, PEM")
 	fl.StringVar(&c.HTTPClientCA, "http-client-ca", "", "the CA, PEM, whose client certificates log in to the web view read-only (default: the bus CA)")
-	fl.StringSliceVar(&c.HTTPRunClients, "http-run-client", nil, "the Common Name of a client certificate that may also run jobs and change keys in the web view (repeatable)")
+	fl.StringSliceVar(&c.HTTPRunClients, "http-run-clients", nil, "the Common Name of a client certificate that may also run jobs and change keys in the web view (comma-separated or repeated)")
 	return cmd
 }
 
@@ -198,7 +198,7 @@ func mergeMaster(fl *pflag.FlagSet, dst, flags *config.Master, mf *masterFlags) 
 	if set("http-client-ca") {
 		dst.HTTPClientCA = flags.HTTPClientCA
 	}
-	if set("http-run-client") {
+	if set("http-run-clients") {
 		dst.HTTPRunClients = flags.HTTPRunClients
 	}
 }

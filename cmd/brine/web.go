@@ -66,7 +66,7 @@ page; with --run it may also run jobs and accept or reject keys. Send it as
 		Long: `Issue a client certificate whose Common Name is NAME, signed by the master's
 bus CA (DATA_DIR/tls/ca.crt) and valid for a year, and write NAME.crt and
 NAME.key (0600) into --out. It logs in to the web view read-only; list NAME
-in the master's http_run_clients (--http-run-client) to let it run jobs and
+in the master's http_run_clients (--http-run-clients) to let it run jobs and
 accept or reject keys too.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
