@@ -110,6 +110,8 @@ flags win over the file.`,
 	fl.StringVar(&c.HTTP, "http", "", "serve the web view on HOST:PORT (off by default; :PORT is loopback)")
 	fl.StringVar(&c.HTTPCert, "http-cert", "", "the web view's certificate, PEM (default: one the bus CA issues)")
 	fl.StringVar(&c.HTTPKey, "http-key", "", "the web view's key, PEM")
+	fl.StringVar(&c.HTTPClientCA, "http-client-ca", "", "the CA, PEM, whose client certificates log in to the web view read-only (default: the bus CA)")
+	fl.StringSliceVar(&c.HTTPRunClients, "http-run-clients", nil, "the Common Name of a client certificate that may also run jobs and change keys in the web view (comma-separated or repeated)")
 	return cmd
 }
 
@@ -192,6 +194,12 @@ func mergeMaster(fl *pflag.FlagSet, dst, flags *config.Master, mf *masterFlags) 
 	}
 	if set("http-key") {
 		dst.HTTPKey = flags.HTTPKey
+	}
+	if set("http-client-ca") {
+		dst.HTTPClientCA = flags.HTTPClientCA
+	}
+	if set("http-run-clients") {
+		dst.HTTPRunClients = flags.HTTPRunClients
 	}
 }
 

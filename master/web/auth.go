@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -13,8 +14,9 @@ const cookieName = "brine_token"
 type grantKey struct{}
 
 // auth lets a request through with a valid token (Authorization: Bearer,
-// or the login cookie); needRun also asks for the run right. A page asked
-// for by a browser without a token gets the login form, with status 401.
+// or the login cookie) or, without a token, a client certificate the TLS
+// handshake verified; needRun also asks for the run right. A page asked for
+// by a browser without either gets the login form, with status 401.
 func (s *Server) auth(needRun bool, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, fromCookie := requestToken(r)
@@ -23,6 +25,11 @@ func (s *Server) auth(needRun bool, h http.HandlerFunc) http.Handler {
 			s.log.Error("web: tokens", "err", err)
 			http.Error(w, "cannot read the web tokens; see the master's log", http.StatusInternalServerError)
 			return
+		}
+		viaCert := false
+		if tok == "" {
+			g, viaCert = s.certGrant(r)
+			ok = viaCert
 		}
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="brine"`)
@@ -38,13 +45,26 @@ func (s *Server) auth(needRun bool, h http.HandlerFunc) http.Handler {
 				http.Error(w, "this token may only read: make one with `brine web token --run` to run jobs or change keys", http.StatusForbidden)
 				return
 			}
-			if fromCookie && !sameOrigin(r) {
+			// A browser sends its cookie and its client certificate to
+			// any site's requests too: its actions must come from our pages.
+			if (fromCookie && !sameOrigin(r)) || (viaCert && crossSite(r)) {
 				http.Error(w, "a browser action must come from the web view's own pages", http.StatusForbidden)
 				return
 			}
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), grantKey{}, g)))
 	})
+}
+
+// certGrant is what the request's client certificate may do: read when the
+// TLS handshake verified it against the client CA, and run too when its
+// Common Name is one of Config.RunClients.
+func (s *Server) certGrant(r *http.Request) (grant, bool) {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+		return grant{}, false
+	}
+	cn := r.TLS.VerifiedChains[0][0].Subject.CommonName
+	return grant{run: cn != "" && slices.Contains(s.cfg.RunClients, cn)}, true
 }
 
 // requestToken returns the request's token and whether it came from the
@@ -75,6 +95,19 @@ func sameOrigin(r *http.Request) bool {
 	}
 	u, err := url.Parse(o)
 	return err == nil && u.Host == r.Host
+}
+
+// crossSite reports whether a request comes from a browser on another
+// site; a client that says nothing about where it comes from (curl, a
+// script) does not.
+func crossSite(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+		return true
+	}
+	if r.Header.Get("Origin") == "" && r.Header.Get("Referer") == "" {
+		return false
+	}
+	return !sameOrigin(r)
 }
 
 func canRun(r *http.Request) bool {

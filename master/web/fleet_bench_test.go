@@ -29,6 +29,14 @@ func (f *fleetClient) ListJobs(context.Context, *brinepb.ListJobsRequest, ...grp
 	return &brinepb.ListJobsResponse{}, nil
 }
 
+func (f *fleetClient) Drift(context.Context, *brinepb.DriftRequest, ...grpc.CallOption) (*brinepb.DriftResponse, error) {
+	out := &brinepb.DriftResponse{}
+	for _, m := range f.minions.Minions {
+		out.Minions = append(out.Minions, &brinepb.MinionDrift{Minion: m.Id})
+	}
+	return out, nil
+}
+
 // BenchmarkFleetPage10k renders one page (100 rows) of a 10,000 minion
 // fleet: with the index fresh (refresh interval not over) and rebuilt for
 // every request.

@@ -125,7 +125,7 @@ func filterMinions(r *http.Request, all []MinionRow) []MinionRow {
 				continue
 			}
 		case "drift":
-			if m.Drift.Corrected24h == 0 && m.Drift.Pending == 0 {
+			if !m.Drift.Drifting() {
 				continue
 			}
 		}

@@ -16,6 +16,10 @@ import (
 // historyLen is how many state runs the index keeps per minion.
 const historyLen = 20
 
+// driftMaxAge is how long the master's drift report is kept while no state
+// run returns: its 24-hour window of corrections moves on with time.
+const driftMaxAge = time.Minute
+
 // stateFuns are the functions whose returns are state runs.
 var stateFuns = map[string]bool{"state.highstate": true, "state.apply": true, "state.sls": true, "state.sls_id": true}
 
@@ -78,6 +82,8 @@ type store struct {
 	runs     map[string][]Run
 	lastSeen map[string]time.Time
 	online   map[string]bool
+	drift    map[string]Drift // the master's drift report, per minion
+	driftAt  time.Time        // when it was asked for; zero: ask again
 }
 
 func newStore(c brinepb.MasterClient, refresh time.Duration) *store {
@@ -111,6 +117,7 @@ func (s *store) rebuild(ctx context.Context) (*snapshot, error) {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
 	live := make(map[string]bool, len(jl.Jobs))
+	stateRunsChanged := false
 	// Oldest first, so that runs go into each history in order.
 	for _, j := range slices.Backward(jl.Jobs) {
 		live[j.Jid] = true
@@ -122,6 +129,7 @@ func (s *store) rebuild(ctx context.Context) (*snapshot, error) {
 			continue // expired between listing and reading
 		}
 		s.read[j.Jid] = j.Returned
+		stateRunsChanged = true
 		for _, r := range resp.Returns {
 			s.addRun(r.Minion, runOf(resp.Job, r))
 			if at := time.UnixMilli(j.StartUnixMs); at.After(s.lastSeen[r.Minion]) {
@@ -132,6 +140,12 @@ func (s *store) rebuild(ctx context.Context) (*snapshot, error) {
 	for jid := range s.read {
 		if !live[jid] {
 			delete(s.read, jid)
+			stateRunsChanged = true
+		}
+	}
+	if stateRunsChanged || s.driftAt.IsZero() || now.Sub(s.driftAt) >= driftMaxAge {
+		if err := s.refreshDrift(ctx, now); err != nil {
+			return nil, err
 		}
 	}
 	snap := &snapshot{at: now, jobs: jl.Jobs, runs: map[string][]Run{}, byID: map[string]int{}, minions: make([]MinionRow, 0, len(ml.Minions))}
@@ -153,7 +167,10 @@ func (s *store) rebuild(ctx context.Context) (*snapshot, error) {
 			row.LastHighstate = &HighstateInfo{JID: hs.JID, At: hs.At, Succeeded: hs.Failed == 0 && hs.Error == "",
 				Changed: hs.Changed, Failed: hs.Failed}
 		}
-		row.Drift = DriftOf(runs, now)
+		row.Drift = s.drift[mi.Id]
+		if row.Drift.Corrected == nil {
+			row.Drift.Corrected = []Correction{} // not in the report yet: nothing known
+		}
 		snap.minions = append(snap.minions, row)
 	}
 	slices.SortFunc(snap.minions, func(a, b MinionRow) int { return cmp.Compare(a.ID, b.ID) })
@@ -161,6 +178,21 @@ func (s *store) rebuild(ctx context.Context) (*snapshot, error) {
 		snap.byID[m.ID] = i
 	}
 	return snap, nil
+}
+
+// refreshDrift asks the master for the drift of every accepted minion, as
+// `brine drift` does.
+func (s *store) refreshDrift(ctx context.Context, now time.Time) error {
+	resp, err := s.c.Drift(ctx, &brinepb.DriftRequest{})
+	if err != nil {
+		return fmt.Errorf("drift report: %w", err)
+	}
+	s.drift = make(map[string]Drift, len(resp.Minions))
+	for _, m := range resp.Minions {
+		s.drift[m.Minion] = driftOf(m)
+	}
+	s.driftAt = now
+	return nil
 }
 
 // addRun puts r into id's history (newest first), replacing the run of the

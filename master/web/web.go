@@ -35,8 +35,13 @@ type Config struct {
 	Addr string
 	// DataDir is the master's data dir, where the token hashes are.
 	DataDir string
-	// TLS serves HTTPS; nil serves plain HTTP (tests only).
+	// TLS serves HTTPS; nil serves plain HTTP (tests only). Client
+	// certificates it verifies (ClientAuth VerifyClientCertIfGiven,
+	// ClientCAs) authenticate as read-only; see RunClients.
 	TLS *tls.Config
+	// RunClients are the Common Names of client certificates that may also
+	// run jobs and accept or reject keys.
+	RunClients []string
 	// Client is the master's API, as the CLI uses it.
 	Client brinepb.MasterClient
 	// Refresh bounds the staleness of the fleet index (0: DefaultRefresh).

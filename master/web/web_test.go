@@ -29,6 +29,7 @@ import (
 // env is a real master on its embedded bus, three real minions, the
 // master's CLI API over its unix socket, and the web view on top.
 type env struct {
+	web     *Server
 	dataDir string
 	client  brinepb.MasterClient
 	srv     *httptest.Server
@@ -91,6 +92,7 @@ func newEnv(t *testing.T, ids ...string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.web = ws
 	e.srv = httptest.NewServer(ws.Handler())
 	t.Cleanup(e.srv.Close)
 	if e.read, err = NewToken(cfg.DataDir, false); err != nil {
@@ -521,6 +523,63 @@ func TestWebView(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 || !strings.Contains(string(b), hs) {
 			t.Errorf("the jobs page with the cookie: %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("drift is the master's report, as brine drift shows it", func(t *testing.T) {
+		// The highstate failed: converged never, pending unknown.
+		_, body := e.do(t, "GET", "/api/minions?q=web1", e.read, nil)
+		if !strings.Contains(body, `"drift":{"last_converged":null,"corrected_24h":0,"corrected":[],"pending":null}`) {
+			t.Errorf("drift before a test run: %s", body)
+		}
+		// A test=True highstate: one state would change, one would fail.
+		stream, err := e.client.Run(t.Context(), &brinepb.RunRequest{Target: "*", Fun: "state.highstate", ArgsJson: []byte("[]"),
+			KwargsJson: []byte(`{"test": true}`), TimeoutMs: 30000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var testJID string
+		for {
+			ev, err := stream.Recv()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := ev.GetStarted(); s != nil {
+				testJID = s.Jid
+			}
+		}
+		want, err := e.client.Drift(t.Context(), &brinepb.DriftRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want.Minions) != 3 {
+			t.Fatalf("brine drift: %v", want.Minions)
+		}
+		_, body = e.do(t, "GET", "/api/minions", e.read, nil)
+		var rows []MinionRow
+		if err := json.Unmarshal([]byte(body), &rows); err != nil {
+			t.Fatalf("%v: %s", err, body)
+		}
+		for i, m := range want.Minions {
+			got := rows[i].Drift
+			if rows[i].ID != m.Minion || !m.PendingKnown || m.Pending != 1 || m.PendingJid != testJID {
+				t.Fatalf("brine drift %s: %v (test run %s)", rows[i].ID, m, testJID)
+			}
+			if got.Pending == nil || *got.Pending != int(m.Pending) || got.PendingJID != m.PendingJid || got.LastConverged != nil ||
+				got.Corrected24h != len(m.Corrected) {
+				t.Errorf("%s: the view's drift %+v, brine drift's %v", m.Minion, got, m)
+			}
+		}
+		_, page := e.do(t, "GET", "/minions/db1", e.read, nil)
+		if !strings.Contains(page, "1 pending (test run <a href=\"/jobs/"+testJID+"\">") {
+			t.Errorf("the minion page does not show the pending test run %s", testJID)
+		}
+		_, body = e.do(t, "GET", "/api/minions?status=drift", e.read, nil)
+		if strings.Count(body, `"id"`) != 3 {
+			t.Errorf("?status=drift: %s", body)
 		}
 	})
 }

@@ -72,6 +72,12 @@ type Master struct {
 	// without them it presents a certificate of the bus CA.
 	HTTPCert string `yaml:"http_cert"`
 	HTTPKey  string `yaml:"http_key"`
+	// HTTPClientCA is the CA (PEM) whose client certificates the web view
+	// accepts as read-only logins; "" is the bus CA.
+	HTTPClientCA string `yaml:"http_client_ca"`
+	// HTTPRunClients are the Common Names of client certificates that may
+	// also run jobs and accept or reject keys in the web view.
+	HTTPRunClients []string `yaml:"http_run_clients"`
 	// Source is the file this configuration was read from, "" when none.
 	Source string `yaml:"-"`
 }

@@ -1,0 +1,4 @@
+base:
+  'role:docker':
+    - match: grain
+    - overlay
