@@ -11,7 +11,7 @@ import (
 // template reaches the pillar; keys a later file adds come after.
 func TestPillarKeepsYAMLOrder(t *testing.T) {
 	pillarDir := writeTree(t, map[string]string{
-		"top.sls": "base:\n  '*':\n    - users\n    - more\n",
+		"top.sls":    "base:\n  '*':\n    - users\n    - more\n",
 		"common.sls": "zeta: 1\nalpha: 2\n",
 		"users.sls": "include:\n  - common\n" +
 			"users:\n  zoe:\n    gitconfig:\n      user.name: Z\n      user.email: z@x\n      \"url.https://.insteadOf\": git://\n" +
