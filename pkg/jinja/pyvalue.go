@@ -156,6 +156,14 @@ type undefinedError struct{ msg string }
 
 func (e *undefinedError) Error() string { return "Jinja variable " + e.msg }
 
+// OrderedMapping is a Go mapping that knows its keys' order (pkg/dict's
+// Ordered: pillar and YAML data as written); a render iterates it in that
+// order, as Python iterates a dict. Other Go maps iterate sorted.
+type OrderedMapping interface {
+	OrderedKeys() []string
+	Lookup(k string) (any, bool)
+}
+
 // fromGo converts Go data given to a render (vars, salt function results)
 // to template values.
 func fromGo(v any) any {
@@ -171,6 +179,14 @@ func fromGo(v any) any {
 		d := newDict(len(keys))
 		for _, k := range keys {
 			_ = d.Set(k, fromGo(x[k]))
+		}
+		return d
+	case OrderedMapping:
+		keys := x.OrderedKeys()
+		d := newDict(len(keys))
+		for _, k := range keys {
+			v, _ := x.Lookup(k)
+			_ = d.Set(k, fromGo(v))
 		}
 		return d
 	case []any:

@@ -12,8 +12,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/brinecm/brine/pkg/dict"
 	"github.com/brinecm/brine/pkg/jinja"
 	"gopkg.in/yaml.v3"
 )
@@ -59,7 +61,11 @@ type Compiler struct {
 	pillarDone bool
 	pillar     map[string]any
 	pillarErrs Errors
-	shared     map[string]any // per-run values of the state functions (Shared)
+	// pillarOrder is the compiled pillar's key order (nil until the
+	// pillar is compiled), read without mu by templates rendering while
+	// the pillar compiles.
+	pillarOrder atomic.Pointer[dict.Order]
+	shared      map[string]any // per-run values of the state functions (Shared)
 }
 
 // New returns a Compiler for cfg.
@@ -378,7 +384,7 @@ func (c *Compiler) Render(ctx context.Context, engine, name string, src []byte, 
 func (c *Compiler) baseVars(pillar map[string]any) map[string]any {
 	return map[string]any{
 		"grains":  c.cfg.Grains,
-		"pillar":  pillar,
+		"pillar":  dict.WithOrder(pillar, c.pillarOrder.Load()),
 		"opts":    c.cfg.Opts,
 		"saltenv": c.cfg.Saltenv,
 		"env":     c.cfg.Saltenv,

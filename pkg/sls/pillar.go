@@ -23,29 +23,33 @@ func (c *Compiler) Pillar(ctx context.Context) (map[string]any, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.pillarDone {
-		c.pillar, c.pillarErrs = c.compilePillar(ctx)
+		var order *dict.Order
+		c.pillar, order, c.pillarErrs = c.compilePillar(ctx)
+		c.pillarOrder.Store(order)
 		c.pillarDone = true
 	}
 	return c.pillar, c.pillarErrs.result()
 }
 
-// compilePillar builds the pillar.
-func (c *Compiler) compilePillar(ctx context.Context) (map[string]any, Errors) {
+// compilePillar builds the pillar and the key order of its mappings.
+func (c *Compiler) compilePillar(ctx context.Context) (map[string]any, *dict.Order, Errors) {
 	var errs Errors
 	out := map[string]any{}
+	var order *dict.Order
 	extra := c.extraPillar(ctx)
 	entries := c.topEntries(ctx, c.pillars, c.pjinja, extra, false, &errs)
 	pc := &pillarRun{c: c, ctx: ctx, errs: &errs, done: map[string]bool{}}
 	for _, e := range entries {
 		pos := e.pos
-		if data := pc.compile(e.name, &pos, e.ignoreMissing); data != nil {
+		if data, o := pc.compile(e.name, &pos, e.ignoreMissing); data != nil {
 			dict.Merge(out, data)
+			order = order.Merge(o)
 		}
 	}
 	dict.Merge(out, deepCopy(extra))
 	errs = dedupe(errs)
 	sortErrors(errs)
-	return out, errs
+	return out, order, errs
 }
 
 // extraPillar is Config.Pillar: the pillar seen while the pillar itself is
@@ -73,10 +77,10 @@ type pillarRun struct {
 
 // compile renders and parses one pillar SLS and its includes: included
 // files merge in order, then the including file's own data over them (Salt
-// since 2017.7.3).
-func (r *pillarRun) compile(name string, from *Pos, ignoreMissing bool) map[string]any {
+// since 2017.7.3). The order is that of the data's mappings.
+func (r *pillarRun) compile(name string, from *Pos, ignoreMissing bool) (map[string]any, *dict.Order) {
 	if r.done[name] {
-		return nil
+		return nil, nil
 	}
 	r.done[name] = true
 	file, src, err := r.c.pillars.findSLS(name)
@@ -88,48 +92,56 @@ func (r *pillarRun) compile(name string, from *Pos, ignoreMissing bool) map[stri
 		default:
 			r.errs.add(*from, "", "read pillar SLS %q: %v", name, err)
 		}
-		return nil
+		return nil, nil
 	}
 	vars := func() map[string]any { return r.c.slsVars(r.c.extraPillar(r.ctx), name, file) }
 	src, ok := render(r.ctx, r.c.pjinja, file, src, vars, r.errs)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	root, perr := parseYAML(file, src)
 	if perr != nil {
 		*r.errs = append(*r.errs, perr)
-		return nil
+		return nil, nil
 	}
 	if root == nil {
-		return nil
+		return nil, nil
 	}
 	p := newParser(file, r.errs)
 	if root.Kind != yaml.MappingNode {
 		p.errorf(root, "", "pillar SLS must be a mapping, not a %s", kindName(root))
-		return nil
+		return nil, nil
 	}
 	data := make(map[string]any, len(root.Content)/2)
+	own := &dict.Order{Sub: map[string]*dict.Order{}}
 	var includes []pillarInclude
 	for _, pr := range p.pairs(root) {
 		if pr.key == "include" {
 			includes = r.includes(p, name, file, pr.val)
 			continue
 		}
-		data[pr.key] = p.value(pr.val)
+		v, o := p.orderedValue(pr.val)
+		data[pr.key] = v
+		own.Keys = append(own.Keys, pr.key)
+		if o != nil {
+			own.Sub[pr.key] = o
+		}
 	}
 	merged := map[string]any{}
+	var order *dict.Order
 	for _, inc := range includes {
 		pos := inc.pos
-		sub := r.compile(inc.name, &pos, false)
+		sub, o := r.compile(inc.name, &pos, false)
 		if sub == nil {
 			continue
 		}
 		if inc.key != "" {
-			sub = map[string]any{inc.key: sub}
+			sub, o = map[string]any{inc.key: sub}, o.Nest(inc.key)
 		}
 		dict.Merge(merged, sub)
+		order = order.Merge(o)
 	}
-	return dict.Merge(merged, data)
+	return dict.Merge(merged, data), order.Merge(own)
 }
 
 // pillarInclude is one include of a pillar SLS; key, when set, nests the
@@ -202,7 +214,7 @@ func (c *Compiler) caller(pillar func(context.Context) map[string]any) jinja.Cal
 		case "grains.items":
 			return c.cfg.Grains, nil
 		case "pillar.items", "pillar.raw":
-			return pillar(ctx), nil
+			return dict.WithOrder(pillar(ctx), c.pillarOrder.Load()), nil
 		case "grains.item":
 			return items(fun, args, c.cfg.Grains)
 		case "pillar.item":
@@ -275,7 +287,15 @@ func (c *Compiler) get(ctx context.Context, fun string, args []any, kwargs map[s
 	case "grains.get":
 		return saltdata.PillarGet(c.cfg.Grains, a.key, a.def, a.delim, false, false, nil), nil
 	case "pillar.get":
-		return saltdata.PillarGet(pillar(ctx), a.key, a.def, a.delim, truthy(a.merge), a.mergeLists, slog.Default()), nil
+		v := saltdata.PillarGet(pillar(ctx), a.key, a.def, a.delim, truthy(a.merge), a.mergeLists, slog.Default())
+		if truthy(a.merge) { // the default's keys come first, in an order Go's map lost
+			return v, nil
+		}
+		delim := a.delim
+		if delim == "" {
+			delim = dict.DefaultDelimiter
+		}
+		return dict.WithOrder(v, c.pillarOrder.Load().At(strings.Split(a.key, delim)...)), nil
 	}
 	var strategy string
 	if a.merge != nil {

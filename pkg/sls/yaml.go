@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/brinecm/brine/pkg/dict"
 	"gopkg.in/yaml.v3"
 )
 
@@ -188,32 +189,67 @@ func (p *parser) pairs(n *yaml.Node) []pair {
 // value converts n to plain Go values: map[string]any, []any, int,
 // float64, bool, nil and string.
 func (p *parser) value(n *yaml.Node) any {
+	v, _ := p.data(n, false)
+	return v
+}
+
+// orderedValue is value with the key order of its mappings, as the YAML
+// wrote them (Salt's loader keeps it: Python dicts are ordered).
+func (p *parser) orderedValue(n *yaml.Node) (any, *dict.Order) {
+	return p.data(n, true)
+}
+
+// data converts n; with order it also returns the mappings' key order
+// (nil where there are none).
+func (p *parser) data(n *yaml.Node, order bool) (any, *dict.Order) {
 	n = resolve(n)
 	if !p.spend(n) {
-		return nil
+		return nil, nil
 	}
 	switch n.Kind {
 	case yaml.ScalarNode:
-		return scalar(n)
+		return scalar(n), nil
 	case yaml.SequenceNode:
 		out := make([]any, len(n.Content))
+		var o *dict.Order
 		for i, c := range n.Content {
-			out[i] = p.value(c)
+			v, co := p.data(c, order)
+			out[i] = v
+			if co != nil {
+				if o == nil {
+					o = &dict.Order{Items: make([]*dict.Order, len(n.Content))}
+				}
+				o.Items[i] = co
+			}
 		}
-		return out
+		return out, o
 	case yaml.MappingNode:
 		prs := p.pairs(n)
 		out := make(map[string]any, len(prs))
-		for _, pr := range prs {
-			out[pr.key] = p.value(pr.val)
+		var o *dict.Order
+		if order {
+			o = &dict.Order{Keys: make([]string, 0, len(prs))}
 		}
-		return out
+		for _, pr := range prs {
+			v, co := p.data(pr.val, order)
+			out[pr.key] = v
+			if o != nil {
+				o.Keys = append(o.Keys, pr.key)
+				if co != nil {
+					if o.Sub == nil {
+						o.Sub = map[string]*dict.Order{}
+					}
+					o.Sub[pr.key] = co
+				}
+			}
+		}
+		return out, o
 	case yaml.DocumentNode:
 		if len(n.Content) > 0 {
-			return p.value(n.Content[0])
+			return p.data(n.Content[0], order)
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // scalar converts a scalar node with YAML 1.1 flavour, as Salt's loader

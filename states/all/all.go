@@ -2,6 +2,7 @@
 package all
 
 import (
+	_ "github.com/brinecm/brine/states/archive"          // archive.extracted
 	_ "github.com/brinecm/brine/states/cmd"              // cmd.*
 	_ "github.com/brinecm/brine/states/cron"             // cron.*
 	_ "github.com/brinecm/brine/states/docker_container" // docker_container.*
