@@ -121,7 +121,7 @@ func TestManaged(t *testing.T) {
 		{
 			name: "template error", fun: "file.managed", target: "f",
 			args:   m("source", "salt://web/broken.conf", "template", "jinja"),
-			result: "false", comment: "Unable to render salt://web/broken.conf as jinja: render salt://web/broken.conf: web/broken.conf:2: syntax error: Unexpected EOF, expected tag elif or else or endif.",
+			result: "false", comment: "Unable to render salt://web/broken.conf as jinja: render salt://web/broken.conf: web/broken.conf:1: syntax error: unexpected end of template: missing {% endif %}",
 			testRes: "false",
 		},
 		{

@@ -115,3 +115,21 @@ func TestNormalize(t *testing.T) {
 		}
 	}
 }
+
+// TestPresentBeforeTheLocalesPackage: on a host without the list of
+// supported locales (the locales package is installed by an earlier state
+// of the same run), a test run says None, a real run fails naming the
+// package.
+func TestPresentBeforeTheLocalesPackage(t *testing.T) {
+	root := t.TempDir()
+	o := present(context.Background(), root, call("en_US.UTF-8 UTF-8", true))
+	statetest.Expect(t, o, "None", true)
+	if !strings.Contains(o.Comment, "not installed yet") {
+		t.Errorf("comment %q", o.Comment)
+	}
+	o = present(context.Background(), root, call("en_US.UTF-8 UTF-8", false))
+	statetest.Expect(t, o, "false", false)
+	if !strings.Contains(o.Comment, "locales package") {
+		t.Errorf("comment %q", o.Comment)
+	}
+}
