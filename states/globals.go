@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/brinecm/brine/pkg/cmdrun"
+	"github.com/brinecm/brine/pkg/saltdata"
 )
 
 // globalArgs are the arguments every state accepts, handled by the engine
@@ -210,30 +211,7 @@ func (c condition) holds(ctx context.Context, env Env) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("%s: %w", c.fun, err)
 	}
-	return truthy(v), nil
-}
-
-// truthy is Python's truth of a function's return.
-func truthy(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return x
-	case string:
-		return x != ""
-	case int:
-		return x != 0
-	case int64:
-		return x != 0
-	case float64:
-		return x != 0
-	case []any:
-		return len(x) > 0
-	case map[string]any:
-		return len(x) > 0
-	}
-	return true
+	return saltdata.Truthy(v), nil
 }
 
 // skip runs the onlyif, unless and creates checks. It returns a comment

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/brinecm/brine/pkg/output"
+	"github.com/brinecm/brine/pkg/saltdata"
 )
 
 // assertion is one of Salt's saltcheck assertions. check returns "" when
@@ -47,7 +48,7 @@ var assertions = map[string]assertion{
 	}},
 	"assertFalse": {desc: "False is", unary: true, check: func(_, r any, _ bool) string {
 		if s, ok := r.(string); ok { // Salt turns a string into bool(string) first
-			r = truthy(s)
+			r = saltdata.Truthy(s)
 		}
 		if r == false {
 			return ""
@@ -85,13 +86,13 @@ var assertions = map[string]assertion{
 	"assertLess":         order("<", "less than", func(c int) bool { return c < 0 }),
 	"assertLessEqual":    order("<=", "less than or equal to", func(c int) bool { return c <= 0 }),
 	"assertEmpty": {desc: "IS EMPTY", unary: true, check: func(_, r any, _ bool) string {
-		if !truthy(r) {
+		if !saltdata.Truthy(r) {
 			return ""
 		}
 		return output.PyStr(r) + " is not empty"
 	}},
 	"assertNotEmpty": {desc: "IS NOT EMPTY", unary: true, check: func(_, r any, _ bool) string {
-		if truthy(r) {
+		if saltdata.Truthy(r) {
 			return ""
 		}
 		return "value is empty"

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/brinecm/brine/pkg/output"
+	"github.com/brinecm/brine/pkg/saltdata"
 )
 
 // The values saltcheck compares are YAML or JSON trees: nil, bool, int64,
@@ -82,27 +83,6 @@ func sortedKeys(m map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// truthy is Python's bool(v).
-func truthy(v any) bool {
-	switch v := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return v
-	case int64:
-		return v != 0
-	case float64:
-		return v != 0
-	case string:
-		return v != ""
-	case []any:
-		return len(v) > 0
-	case map[string]any:
-		return len(v) > 0
-	}
-	return true
 }
 
 // number returns v as a float when it is a Python number (bool included).
@@ -238,7 +218,7 @@ func cast(expected, returned any) any {
 		if s, ok := expected.(string); ok && s == "False" {
 			return false
 		}
-		return truthy(expected)
+		return saltdata.Truthy(expected)
 	case int64:
 		switch e := expected.(type) {
 		case bool:

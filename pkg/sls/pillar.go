@@ -9,10 +9,11 @@ import (
 	"slices"
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/brinecm/brine/pkg/dict"
 	"github.com/brinecm/brine/pkg/jinja"
 	"github.com/brinecm/brine/pkg/saltdata"
-	"gopkg.in/yaml.v3"
 )
 
 // Pillar compiles (once, then cached) this minion's pillar: the pillar
@@ -279,16 +280,16 @@ func (c *Compiler) get(ctx context.Context, fun string, args []any, kwargs map[s
 		}
 	}
 	a.merge = raw["merge"]
-	a.mergeLists = truthy(raw["merge_nested_lists"])
+	a.mergeLists = saltdata.Truthy(raw["merge_nested_lists"])
 	for i, n := range []string{"omit_opts", "omit_grains", "omit_pillar", "omit_master"} {
-		a.omit[i] = truthy(raw[n])
+		a.omit[i] = saltdata.Truthy(raw[n])
 	}
 	switch fun {
 	case "grains.get":
 		return saltdata.PillarGet(c.cfg.Grains, a.key, a.def, a.delim, false, false, nil), nil
 	case "pillar.get":
-		v := saltdata.PillarGet(pillar(ctx), a.key, a.def, a.delim, truthy(a.merge), a.mergeLists, slog.Default())
-		if truthy(a.merge) { // the default's keys come first, in an order Go's map lost
+		v := saltdata.PillarGet(pillar(ctx), a.key, a.def, a.delim, saltdata.Truthy(a.merge), a.mergeLists, slog.Default())
+		if saltdata.Truthy(a.merge) { // the default's keys come first, in an order Go's map lost
 			return v, nil
 		}
 		delim := a.delim
@@ -309,29 +310,6 @@ func (c *Compiler) get(ctx context.Context, fun string, args []any, kwargs map[s
 		src.Pillar = pillar(ctx)
 	}
 	return saltdata.ConfigGet(src, a.key, a.def, a.delim, strategy)
-}
-
-// truthy is Python's truth of a plain value.
-func truthy(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return x
-	case string:
-		return x != ""
-	case int:
-		return x != 0
-	case int64:
-		return x != 0
-	case float64:
-		return x != 0
-	case []any:
-		return len(x) > 0
-	case map[string]any:
-		return len(x) > 0
-	}
-	return true
 }
 
 // items is grains.item and pillar.item: a mapping of each named key to its
