@@ -79,7 +79,7 @@ func serverTLS(dir, host string) (*tls.Config, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	certDER, key, err := issueServerCert(ca, caKey, host)
+	certDER, key, err := issueCert(ca, caKey, host, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth})
 	if err != nil {
 		return nil, "", err
 	}
@@ -180,9 +180,9 @@ func parseCA(certPEM, keyPEM []byte, dir string) (*x509.Certificate, *ecdsa.Priv
 	return ca, key, nil
 }
 
-// issueServerCert issues a server certificate for host; an unspecified host
-// (every interface) gets this machine's name and addresses.
-func issueServerCert(ca *x509.Certificate, caKey *ecdsa.PrivateKey, host string) ([]byte, *ecdsa.PrivateKey, error) {
+// issueCert issues a certificate for host with the given uses; an
+// unspecified host (every interface) gets this machine's name and addresses.
+func issueCert(ca *x509.Certificate, caKey *ecdsa.PrivateKey, host string, usage []x509.ExtKeyUsage) ([]byte, *ecdsa.PrivateKey, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("generate server key: %w", err)
@@ -199,7 +199,7 @@ func issueServerCert(ca *x509.Certificate, caKey *ecdsa.PrivateKey, host string)
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(serverLifetime),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage:  usage,
 		DNSNames:     dns,
 		IPAddresses:  ips,
 	}
