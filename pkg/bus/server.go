@@ -163,7 +163,7 @@ func minionAccount(ns *server.Server) (*server.Account, error) {
 	}
 	to := []*server.Account{minions}
 	from := []*server.Account{master}
-	for _, subject := range []string{prefixReturn + ">", ackAll, prefixFile + "*"} {
+	for _, subject := range []string{prefixReturn + ">", ackAll, prefixFile + "*", AllJoin} {
 		if err := master.AddServiceExport(subject, to); err != nil {
 			return nil, fmt.Errorf("export %s to minions: %w", subject, err)
 		}
