@@ -37,10 +37,10 @@ type Master struct {
 	// Join is a running master's bus URL (nats://host:port) this master
 	// fetches the fleet's signing key and CA from, with a join token
 	// (`brine cluster token`), on its first start.
-	Join string `yaml:"join"`
-	KeepJobs    Duration          `yaml:"keep_jobs"`    // job cache retention
-	JobTTL      Duration          `yaml:"job_ttl"`      // how long an offline minion may still receive a job
-	Timeout     Duration          `yaml:"timeout"`      // default wait for returns
+	Join     string   `yaml:"join"`
+	KeepJobs Duration `yaml:"keep_jobs"` // job cache retention
+	JobTTL   Duration `yaml:"job_ttl"`   // how long an offline minion may still receive a job
+	Timeout  Duration `yaml:"timeout"`   // default wait for returns
 	// MeshReapply re-applies a minion's mesh states (ovs.mesh,
 	// net.vxlan_mesh) when a peer their target selects joins, leaves or
 	// changes address; default true.
