@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -20,6 +21,12 @@ type authorizer struct{ m *Master }
 func (a authorizer) Authorize(publicKey, name string) (bus.Role, string) {
 	if publicKey == a.m.pub {
 		return bus.RoleAdmin, bus.MasterID
+	}
+	if strings.HasPrefix(name, joinNamePrefix) {
+		if a.m.joinTicket(publicKey, name) {
+			return bus.RoleJoin, ""
+		}
+		return bus.RoleNone, ""
 	}
 	k, ok := a.m.keys.Lookup(publicKey)
 	if !ok {
@@ -114,6 +121,9 @@ func (m *Master) event(tag string, data map[string]any) {
 		m.log.Warn("publish event", "tag", tag, "err", err)
 	}
 }
+
+// joinQueue makes one master of a cluster answer each join request.
+const joinQueue = "brine-join"
 
 // subscribe starts the master's subscriptions: key requests, grains,
 // events and the file server. Every handler is guarded: a message that

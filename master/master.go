@@ -40,6 +40,9 @@ type Options struct {
 	// LockWait is how long Run waits for another master to release the
 	// data dir (a previous master still shutting down); 0 = DefaultLockWait.
 	LockWait time.Duration
+	// JoinToken is the join token (brine cluster token) a master started
+	// with Join presents; it is a secret, so never in the configuration.
+	JoinToken string
 }
 
 // DefaultLockWait is how long a starting master waits for the one before
@@ -67,6 +70,7 @@ type Master struct {
 	mesh    *meshes    // nil when mesh_reapply is off
 
 	ready chan struct{}
+	busUp chan struct{} // closed once the bus serves clients (and joining masters)
 }
 
 // New prepares a master: data directory and signing key. Run opens the key
@@ -92,7 +96,7 @@ func New(opts Options) (*Master, error) {
 		return nil, fmt.Errorf("master key: %w", err)
 	}
 	m := &Master{opts: opts, log: opts.Log, key: key, pub: pub,
-		grains: newGrainsCache(), ingest: newIngestLimits(), files: newFileServer(opts.Master), ready: make(chan struct{})}
+		grains: newGrainsCache(), ingest: newIngestLimits(), files: newFileServer(opts.Master), ready: make(chan struct{}), busUp: make(chan struct{})}
 	m.mesh = newMeshes(m, opts.Master)
 	return m, nil
 }
@@ -148,7 +152,15 @@ func (m *Master) Run(ctx context.Context) error {
 	defer unlock()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if m.opts.Join != "" {
+		if err := m.join(ctx, m.opts.JoinToken); err != nil {
+			return err
+		}
+	}
 	if err := m.startBus(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting for the cluster
+		}
 		return err
 	}
 	defer m.stopBus()
@@ -158,6 +170,15 @@ func (m *Master) Run(ctx context.Context) error {
 	defer cancel() // stops the pool before the bus
 	if err := m.subscribe(ctx); err != nil {
 		return err
+	}
+	if m.srv != nil && m.srv.Clustered() {
+		if err := m.retryCluster(ctx, m.startKeySync); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		go m.scaleStreams(ctx)
 	}
 	m.keys.Watch(func(k keys.Key, old, new keys.State) { m.keyChanged(ctx, k, old, new) })
 	if err := m.ensureConsumers(ctx); err != nil {
@@ -251,8 +272,16 @@ func (m *Master) startBus(ctx context.Context) error {
 	if len(m.opts.NATS) > 0 {
 		cc.URLs = m.opts.NATS
 	} else {
-		srv, err := bus.StartServer(ctx, bus.ServerConfig{DataDir: filepath.Join(m.opts.DataDir, "bus"),
-			Listen: m.opts.Listen, Auth: authorizer{m}, Log: m.log})
+		cluster := bus.ClusterConfig{Listen: m.opts.ClusterListen, Name: m.opts.ClusterName}
+		if cluster.Listen != "" {
+			peers, err := m.clusterPeers()
+			if err != nil {
+				return err
+			}
+			cluster.Peers = peers
+		}
+		srv, err := bus.StartServer(ctx, bus.ServerConfig{DataDir: m.busDir(),
+			Listen: m.opts.Listen, Auth: authorizer{m}, Log: m.log, Cluster: cluster})
 		if err != nil {
 			return err // it says "start bus" already
 		}
@@ -275,7 +304,60 @@ func (m *Master) startBus(ctx context.Context) error {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	m.js = js
-	if err := bus.SetupStreams(ctx, js, time.Duration(m.opts.KeepJobs)); err != nil {
+	if m.srv != nil && m.srv.Clustered() {
+		// Masters join before the cluster's JetStream has a leader (the
+		// first master waits for a second), so they are answered at once.
+		if _, err := nc.QueueSubscribe(bus.AllJoin, joinQueue, guarded(m.log, bus.AllJoin, m.handleJoin)); err != nil {
+			return fmt.Errorf("subscribe to %s: %w", bus.AllJoin, err)
+		}
+		if err := nc.Flush(); err != nil {
+			return fmt.Errorf("subscribe to %s: %w", bus.AllJoin, err)
+		}
+		m.log.Info("cluster: the bus is up; waiting for the cluster's JetStream", "server", m.srv.ServerName())
+	}
+	close(m.busUp)
+	if err := m.setupStreams(ctx); err != nil {
+		return err
+	}
+	m.grains.load(ctx, js, m.log)
+	return nil
+}
+
+// clusterWait is how long a clustered master waits between attempts to set
+// up its streams while the cluster elects its JetStream leader.
+const clusterWait = 500 * time.Millisecond
+
+// setupStreams creates or updates the streams, replicated on a cluster. A
+// clustered master retries until the cluster's JetStream answers (it has
+// no leader until enough masters are up), saying so in the log.
+func (m *Master) setupStreams(ctx context.Context) error {
+	return m.retryCluster(ctx, m.setupStreamsOnce)
+}
+
+// retryCluster runs fn, and on a cluster again until it succeeds: the
+// cluster's JetStream answers only once it has a leader, and is slow while
+// masters join.
+func (m *Master) retryCluster(ctx context.Context, fn func(context.Context) error) error {
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil || m.srv == nil || !m.srv.Clustered() {
+			return err
+		}
+		if attempt%20 == 1 {
+			m.log.Warn("cluster: waiting for the cluster's JetStream (are the other masters up?)", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
+		case <-time.After(clusterWait):
+		}
+	}
+}
+
+// setupStreamsOnce creates or updates the streams and the job information bucket.
+func (m *Master) setupStreamsOnce(ctx context.Context) error {
+	js := m.js
+	if err := bus.SetupReplicatedStreams(ctx, js, time.Duration(m.opts.KeepJobs), m.replicas()); err != nil {
 		return err
 	}
 	if err := roomForConsumers(ctx, js); err != nil {
@@ -283,12 +365,12 @@ func (m *Master) startBus(ctx context.Context) error {
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: jobInfoBucket,
 		Description: "brine job metadata", TTL: time.Duration(m.opts.KeepJobs), Storage: jetstream.FileStorage,
-		MaxValueSize: bus.MaxPayload, MaxBytes: bus.JobInfoLimit(ctx, js)})
+		MaxValueSize: bus.MaxPayload, MaxBytes: bus.JobInfoLimit(ctx, js),
+		Replicas: bus.KeepReplicas(ctx, js, "KV_"+jobInfoBucket, m.replicas())})
 	if err != nil {
 		return fmt.Errorf("job info bucket: %w", err)
 	}
 	m.jobInfo = kv
-	m.grains.load(ctx, js, m.log)
 	return nil
 }
 

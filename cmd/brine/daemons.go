@@ -68,7 +68,7 @@ flags win over the file.`,
 				return &exitStatus{code: exitError, err: err}
 			}
 			mergeMaster(cmd.Flags(), fileCfg, &c, &mf)
-			m, err := master.New(master.Options{Master: *fileCfg, Log: log})
+			m, err := master.New(master.Options{Master: *fileCfg, Log: log, JoinToken: mf.token})
 			if err != nil {
 				return &exitStatus{code: exitError, err: err}
 			}
@@ -106,6 +106,11 @@ flags win over the file.`,
 	fl.IntVar(&c.JinjaMaxSteps, "jinja-max-steps", 0, "loop iterations and macro calls one template render may make (0: 1,000,000)")
 	fl.DurationVar(&mf.jinjaMaxRenderTime, "jinja-max-render-time", 0, "longest one template render may take (0: 30s)")
 	fl.BoolVar(&c.FollowSymlinksOutsideRoot, "follow-symlinks-outside-root", false, "let the file server serve symlinks that lead outside their file root")
+	fl.StringVar(&c.ClusterListen, "cluster-listen", "", "host:port the bus takes routes from the other masters on (TLS with the fleet's CA); \"\" = no cluster")
+	fl.StringVar(&mf.peers, "peers", "", "the other masters' --cluster-listen addresses (h:p,h:p)")
+	fl.StringVar(&c.ClusterName, "cluster-name", "", "NATS cluster name (default brine)")
+	fl.StringVar(&c.Join, "join", "", "join the cluster of the master with this bus URL (nats://host:4506), with --token")
+	fl.StringVar(&mf.token, "token", "", "join token (brine cluster token on a master of the cluster)")
 	fl.BoolVar(&c.StrictArguments, "strict-arguments", false, "refuse state runs with an unknown state argument (by default the state warns and runs)")
 	fl.StringVar(&c.HTTP, "http", "", "serve the web view on HOST:PORT (off by default; :PORT is loopback)")
 	fl.StringVar(&c.HTTPCert, "http-cert", "", "the web view's certificate, PEM (default: one the bus CA issues)")
@@ -119,7 +124,7 @@ flags win over the file.`,
 // one to one.
 type masterFlags struct {
 	keepJobs, jobTTL, timeout, meshDelay, jinjaCallTimeout, jinjaMaxRenderTime time.Duration
-	nats                                                                       string
+	nats, peers, token                                                         string
 	meshReapply                                                                bool
 }
 
@@ -182,6 +187,18 @@ func mergeMaster(fl *pflag.FlagSet, dst, flags *config.Master, mf *masterFlags) 
 	}
 	if set("follow-symlinks-outside-root") {
 		dst.FollowSymlinksOutsideRoot = flags.FollowSymlinksOutsideRoot
+	}
+	if set("cluster-listen") {
+		dst.ClusterListen = flags.ClusterListen
+	}
+	if set("peers") {
+		dst.Peers = strings.Split(mf.peers, ",")
+	}
+	if set("cluster-name") {
+		dst.ClusterName = flags.ClusterName
+	}
+	if set("join") {
+		dst.Join = flags.Join
 	}
 	if set("strict-arguments") {
 		dst.StrictArguments = flags.StrictArguments

@@ -90,6 +90,6 @@ error; 2 a state failed; 3 some minion did not return.`,
 		},
 	}
 	addPublishFlags(root, &pf)
-	root.AddCommand(newCallCommand(), newMasterCommand(), newMinionCommand(), newKeyCommand(), newJobsCommand(), newEventsCommand(), newTestCommand(), newDriftCommand(), newWebCommand())
+	root.AddCommand(newCallCommand(), newMasterCommand(), newMinionCommand(), newKeyCommand(), newJobsCommand(), newEventsCommand(), newTestCommand(), newDriftCommand(), newWebCommand(), newClusterCommand())
 	return root
 }

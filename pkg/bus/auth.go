@@ -21,6 +21,7 @@ const (
 	RolePending             // may only publish its key request on AuthSubject
 	RoleMinion              // an accepted minion: its own jobs, returns, events, grains and files
 	RoleAdmin               // a master or an administrator: everything
+	RoleJoin                // a master joining the cluster with a join token: it may only ask to join
 )
 
 // String names the role for logs.
@@ -32,6 +33,8 @@ func (r Role) String() string {
 		return "minion"
 	case RoleAdmin:
 		return "admin"
+	case RoleJoin:
+		return "join"
 	default:
 		return "none"
 	}
@@ -76,6 +79,15 @@ func pendingPermissions(id string) *server.Permissions {
 	return &server.Permissions{
 		Publish:   &server.SubjectPermission{Allow: []string{AuthSubject(id)}},
 		Subscribe: &server.SubjectPermission{Deny: []string{">"}},
+	}
+}
+
+// joinPermissions let a master holding a join token ask for the fleet's
+// identity on its own join subject and hear the answer on its own inbox.
+func joinPermissions(publicKey string) *server.Permissions {
+	return &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: []string{JoinSubject(publicKey)}},
+		Subscribe: &server.SubjectPermission{Allow: []string{JoinInbox(publicKey) + ".>"}},
 	}
 }
 
@@ -144,6 +156,8 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 			return a.refuse(c, key, name, "accepted key maps to an unusable id: "+err.Error())
 		}
 		perms = minionPermissions(id)
+	case RoleJoin:
+		perms = joinPermissions(key)
 	case RolePending:
 		if id == "" {
 			id = name

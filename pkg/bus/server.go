@@ -24,12 +24,13 @@ const MaxPayload = 8 << 20
 
 // ServerConfig configures the embedded server.
 type ServerConfig struct {
-	DataDir  string       // JetStream store and TLS material live under it
-	Listen   string       // host:port for minions; "" = no TCP listener (in-process only)
-	Auth     Authorizer   // decides what each key may do
-	MaxConn  int          // 0 = derived from the file descriptor limit
-	ForceTLS bool         // require TLS even on a loopback address
-	Log      *slog.Logger // nil = discard
+	DataDir  string        // JetStream store and TLS material live under it
+	Listen   string        // host:port for minions; "" = no TCP listener (in-process only)
+	Auth     Authorizer    // decides what each key may do
+	MaxConn  int           // 0 = derived from the file descriptor limit
+	ForceTLS bool          // require TLS even on a loopback address
+	Log      *slog.Logger  // nil = discard
+	Cluster  ClusterConfig // routes to other masters' servers; zero = a server of its own
 }
 
 // Server is a running embedded nats-server with JetStream.
@@ -40,6 +41,8 @@ type Server struct {
 	caFP    string
 	log     *slog.Logger
 	stop    sync.Once
+	// clustered: routes to other servers, JetStream clustered.
+	clustered bool
 }
 
 // StartServer starts the embedded server; it is ready to accept clients when
@@ -78,6 +81,15 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	}
 	if opts.MaxConn <= 0 {
 		opts.MaxConn = maxConnFromLimit()
+	}
+	if cfg.Cluster.clustered() {
+		if cfg.Listen == "" {
+			return nil, errors.New("start bus: a clustered bus needs a client listener (--listen) too")
+		}
+		if err := clusterOptions(opts, cfg.Cluster, filepath.Join(cfg.DataDir, "tls")); err != nil {
+			return nil, fmt.Errorf("start bus: %w", err)
+		}
+		s.clustered = true
 	}
 	if cfg.Listen == "" {
 		opts.DontListen = true
@@ -127,7 +139,7 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		s.Shutdown()
 		return nil, fmt.Errorf("start bus: %w", err)
 	}
-	log.Info("bus: started", "listen", cfg.Listen, "tls", s.caFP != "", "max_conn", opts.MaxConn, "store", opts.StoreDir)
+	log.Info("bus: started", "server", opts.ServerName, "cluster_listen", cfg.Cluster.Listen, "peers", cfg.Cluster.Peers, "listen", cfg.Listen, "tls", s.caFP != "", "max_conn", opts.MaxConn, "store", opts.StoreDir)
 	return s, nil
 }
 
@@ -151,7 +163,7 @@ func minionAccount(ns *server.Server) (*server.Account, error) {
 	}
 	to := []*server.Account{minions}
 	from := []*server.Account{master}
-	for _, subject := range []string{prefixReturn + ">", ackAll, prefixFile + "*"} {
+	for _, subject := range []string{prefixReturn + ">", ackAll, prefixFile + "*", AllJoin} {
 		if err := master.AddServiceExport(subject, to); err != nil {
 			return nil, fmt.Errorf("export %s to minions: %w", subject, err)
 		}

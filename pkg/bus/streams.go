@@ -44,6 +44,17 @@ const (
 // grains bucket; it is idempotent. returnsMaxAge is the job cache retention
 // (0 keeps returns forever).
 func SetupStreams(ctx context.Context, js jetstream.JetStream, returnsMaxAge time.Duration) error {
+	return SetupReplicatedStreams(ctx, js, returnsMaxAge, 1)
+}
+
+// SetupReplicatedStreams is SetupStreams for a cluster: each stream and
+// bucket keeps replicas copies (on as many servers), or more when it has
+// more already: a master that sees fewer servers for a while never scales
+// the fleet's streams down.
+func SetupReplicatedStreams(ctx context.Context, js jetstream.JetStream, returnsMaxAge time.Duration, replicas int) error {
+	if replicas < 1 {
+		return fmt.Errorf("set up streams: %d replicas", replicas)
+	}
 	if returnsMaxAge < 0 {
 		return fmt.Errorf("set up streams: negative job cache retention %s", returnsMaxAge)
 	}
@@ -95,6 +106,7 @@ func SetupStreams(ctx context.Context, js jetstream.JetStream, returnsMaxAge tim
 		},
 	}
 	for _, cfg := range streams {
+		cfg.Replicas = KeepReplicas(ctx, js, cfg.Name, replicas)
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("set up stream %s: %w", cfg.Name, err)
 		}
@@ -106,11 +118,21 @@ func SetupStreams(ctx context.Context, js jetstream.JetStream, returnsMaxAge tim
 		Storage:      jetstream.FileStorage,
 		MaxValueSize: GrainsMaxSize,
 		MaxBytes:     lim.grains,
+		Replicas:     KeepReplicas(ctx, js, "KV_"+GrainsBucket, replicas),
 	})
 	if err != nil {
 		return fmt.Errorf("set up bucket %s: %w", GrainsBucket, err)
 	}
 	return nil
+}
+
+// KeepReplicas is the replica count to create or update stream name with:
+// replicas, or more when the stream has more already.
+func KeepReplicas(ctx context.Context, js jetstream.JetStream, name string, replicas int) int {
+	if s, err := js.Stream(ctx, name); err == nil {
+		return max(replicas, s.CachedInfo().Config.Replicas)
+	}
+	return replicas
 }
 
 // limits are the disk limits SetupStreams gives the streams and buckets.

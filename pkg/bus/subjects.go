@@ -50,6 +50,7 @@ const (
 	prefixFile    = "brine.fs."
 	prefixAuth    = "brine.auth."
 	prefixInbox   = "_INBOX_"
+	prefixJoin    = "brine.join."
 	prefixCons    = "minion_"
 	maxIDLen      = 128
 	maxTagLen     = 64
@@ -241,4 +242,20 @@ func parseEvent(prefix, subject string) (id, tag string, ok bool) {
 		return "", "", false
 	}
 	return untoken(tok), tag, true
+}
+
+// AllJoin matches every joining master's request for the fleet's identity.
+const AllJoin = prefixJoin + "*"
+
+// JoinSubject is where a master joining with a join token whose key is
+// publicKey asks for the fleet's identity.
+func JoinSubject(publicKey string) string { return prefixJoin + token(publicKey) }
+
+// JoinInbox is the inbox prefix of a joining master's connection.
+func JoinInbox(publicKey string) string { return prefixInbox + "join_" + token(publicKey) }
+
+// JoinKey returns the public key a join subject names.
+func JoinKey(subject string) (string, bool) {
+	k, ok := strings.CutPrefix(subject, prefixJoin)
+	return k, ok && k != "" && !strings.ContainsAny(k, ".*>")
 }

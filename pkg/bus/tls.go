@@ -79,7 +79,7 @@ func serverTLS(dir, host string) (*tls.Config, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	certDER, key, err := issueServerCert(ca, caKey, host)
+	certDER, key, err := issueCert(ca, caKey, host, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth})
 	if err != nil {
 		return nil, "", err
 	}
@@ -180,9 +180,9 @@ func parseCA(certPEM, keyPEM []byte, dir string) (*x509.Certificate, *ecdsa.Priv
 	return ca, key, nil
 }
 
-// issueServerCert issues a server certificate for host; an unspecified host
-// (every interface) gets this machine's name and addresses.
-func issueServerCert(ca *x509.Certificate, caKey *ecdsa.PrivateKey, host string) ([]byte, *ecdsa.PrivateKey, error) {
+// issueCert issues a certificate for host with the given uses; an
+// unspecified host (every interface) gets this machine's name and addresses.
+func issueCert(ca *x509.Certificate, caKey *ecdsa.PrivateKey, host string, usage []x509.ExtKeyUsage) ([]byte, *ecdsa.PrivateKey, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("generate server key: %w", err)
@@ -199,7 +199,7 @@ func issueServerCert(ca *x509.Certificate, caKey *ecdsa.PrivateKey, host string)
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(serverLifetime),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage:  usage,
 		DNSNames:     dns,
 		IPAddresses:  ips,
 	}
@@ -370,4 +370,47 @@ func PinnedFingerprint(pinFile string) (string, error) {
 		return "", fmt.Errorf("read bus CA pin: %w", err)
 	}
 	return string(bytes.TrimSpace(b)), nil
+}
+
+// PinnedTLS is a client TLS configuration that trusts a server only when it
+// presents a certificate chain ending in the CA with this fingerprint: a
+// joining master checks the cluster it joins against its join token.
+func PinnedTLS(fingerprint string) *tls.Config {
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true, // verified against the fingerprint in VerifyConnection
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			chain := cs.PeerCertificates
+			if len(chain) < 2 {
+				return errors.New("bus server presented no CA certificate")
+			}
+			ca := chain[len(chain)-1]
+			if got := Fingerprint(ca.Raw); !strings.EqualFold(got, fingerprint) {
+				return fmt.Errorf("bus CA fingerprint %s is not the %s of the join token: not the cluster the token was made for", got, fingerprint)
+			}
+			roots := x509.NewCertPool()
+			roots.AddCert(ca)
+			if _, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+				return fmt.Errorf("bus server certificate: %w", err)
+			}
+			return nil
+		},
+	}
+}
+
+// CAFingerprintOf is the fingerprint of the CA in a bus data dir, "" when it
+// has none yet.
+func CAFingerprintOf(dataDir string) (string, error) {
+	b, err := os.ReadFile(CACertFile(dataDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read bus CA: %w", err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return "", fmt.Errorf("bus CA %s: not PEM", CACertFile(dataDir))
+	}
+	return Fingerprint(blk.Bytes), nil
 }

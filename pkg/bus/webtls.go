@@ -24,7 +24,7 @@ func WebTLS(dataDir, host string) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	certDER, key, err := issueServerCert(ca, caKey, host)
+	certDER, key, err := issueCert(ca, caKey, host, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth})
 	if err != nil {
 		return nil, err
 	}

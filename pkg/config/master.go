@@ -26,9 +26,21 @@ type Master struct {
 	AutoAccept  bool              `yaml:"auto_accept"`  // accept every new key (demos and tests only)
 	NATS        []string          `yaml:"nats"`         // an existing NATS cluster instead of the embedded server
 	Nodegroups  map[string]string `yaml:"nodegroups"`   // name: compound expression
-	KeepJobs    Duration          `yaml:"keep_jobs"`    // job cache retention
-	JobTTL      Duration          `yaml:"job_ttl"`      // how long an offline minion may still receive a job
-	Timeout     Duration          `yaml:"timeout"`      // default wait for returns
+	// ClusterListen is the host:port this master's embedded bus takes
+	// routes from the other masters on ("" = no cluster); routes run over
+	// TLS with the fleet's CA.
+	ClusterListen string `yaml:"cluster_listen"`
+	// Peers are the other masters' cluster_listen addresses (host:port).
+	Peers []string `yaml:"peers"`
+	// ClusterName names the NATS cluster (default "brine").
+	ClusterName string `yaml:"cluster_name"`
+	// Join is a running master's bus URL (nats://host:port) this master
+	// fetches the fleet's signing key and CA from, with a join token
+	// (`brine cluster token`), on its first start.
+	Join     string   `yaml:"join"`
+	KeepJobs Duration `yaml:"keep_jobs"` // job cache retention
+	JobTTL   Duration `yaml:"job_ttl"`   // how long an offline minion may still receive a job
+	Timeout  Duration `yaml:"timeout"`   // default wait for returns
 	// MeshReapply re-applies a minion's mesh states (ovs.mesh,
 	// net.vxlan_mesh) when a peer their target selects joins, leaves or
 	// changes address; default true.

@@ -454,3 +454,85 @@ func (s *Store) unlockNotify(changes []change) {
 		}
 	}
 }
+
+// Set makes k the key of its id in its state, as another master's store
+// holds it (keys replicated between masters): it replaces the id's key of
+// the same slot (its denied key for a denied k, else its accepted, pending
+// or rejected one) whatever its state, without the checks of Submit and
+// Accept, and tells the watchers. Setting a key as it is does nothing.
+func (s *Store) Set(k Key) error {
+	if err := CheckID(k.ID); err != nil {
+		return fmt.Errorf("set key: %w", err)
+	}
+	if err := CheckPublicKey(k.PublicKey); err != nil {
+		return fmt.Errorf("set key of %s: %w", k.ID, err)
+	}
+	if !slices.Contains(states[:], k.State) {
+		return fmt.Errorf("set key of %s: unknown state %q", k.ID, k.State)
+	}
+	s.mu.Lock()
+	slot := s.byID
+	if k.State == Denied {
+		slot = s.denied
+	}
+	old, had := slot[k.ID]
+	if had && old == k {
+		s.mu.Unlock()
+		return nil
+	}
+	if other, ok := s.byKey[k.PublicKey]; ok && (other.ID != k.ID || (other.State == Denied) != (k.State == Denied)) {
+		s.mu.Unlock()
+		return fmt.Errorf("set key of %s: %w %s", k.ID, ErrKeyInUse, other.ID)
+	}
+	if err := writeFileAtomic(s.path(k), []byte(k.PublicKey+"\n")); err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("set key of %s: %w", k.ID, err)
+	}
+	var changes []change
+	if had {
+		if old.State != k.State {
+			if err := os.Remove(s.path(old)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				s.mu.Unlock()
+				return fmt.Errorf("set key of %s: %w", k.ID, err)
+			}
+		}
+		if old.PublicKey != k.PublicKey {
+			delete(s.byKey, old.PublicKey)
+			changes = append(changes, change{Key{ID: k.ID, PublicKey: old.PublicKey}, old.State, ""})
+			old, had = Key{}, false
+		}
+	}
+	slot[k.ID] = k
+	s.byKey[k.PublicKey] = k
+	from := State("")
+	if had {
+		from = old.State
+	}
+	changes = append(changes, change{k, from, k.State})
+	s.unlockNotify(changes)
+	return nil
+}
+
+// Unset removes the key of id from one slot: its denied key when denied is
+// true, else its accepted, pending or rejected key; a missing key is no
+// error. The watchers hear of it as of a deletion.
+func (s *Store) Unset(id string, denied bool) error {
+	s.mu.Lock()
+	slot := s.byID
+	if denied {
+		slot = s.denied
+	}
+	k, ok := slot[id]
+	if !ok {
+		s.mu.Unlock()
+		return nil
+	}
+	if err := os.Remove(s.path(k)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.mu.Unlock()
+		return fmt.Errorf("remove key of %s: %w", id, err)
+	}
+	delete(slot, id)
+	delete(s.byKey, k.PublicKey)
+	s.unlockNotify([]change{{Key{ID: id, PublicKey: k.PublicKey}, k.State, ""}})
+	return nil
+}
