@@ -6,6 +6,7 @@ package cron
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
@@ -146,12 +147,17 @@ func userOr(u string) string {
 }
 
 // readTab reads user's crontab with the crontab command; no crontab
-// yet is an empty one.
-func readTab(ctx context.Context, user string) (*tab, error) {
+// yet is an empty one. In a test run, a host without the crontab command
+// (the cron package an earlier state installs) has an empty one too, as it
+// will when that state has run.
+func readTab(ctx context.Context, user string, test bool) (*tab, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, "crontab", "-u", user, "-l")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
+		if test && errors.Is(err, exec.ErrNotFound) {
+			return parseTab(""), nil
+		}
 		if strings.Contains(stderr.String(), "no crontab for") {
 			return parseTab(""), nil
 		}
@@ -218,7 +224,7 @@ func present(ctx context.Context, c *states.Call, a *PresentArgs) states.Outcome
 	if a.Special != "" && !strings.HasPrefix(a.Special, "@") {
 		return states.Failedf("cron.present: special %q is not a cron special time (want @reboot, @hourly, @daily, @weekly, @monthly, @yearly or @annually)", a.Special)
 	}
-	t, err := readTab(ctx, user)
+	t, err := readTab(ctx, user, c.Test)
 	if err != nil {
 		return states.Failedf("cron.present: %v", err)
 	}
@@ -256,7 +262,7 @@ func present(ctx context.Context, c *states.Call, a *PresentArgs) states.Outcome
 func absent(ctx context.Context, c *states.Call, a *AbsentArgs) states.Outcome {
 	user := userOr(a.User)
 	name := strings.TrimSpace(c.Name)
-	t, err := readTab(ctx, user)
+	t, err := readTab(ctx, user, c.Test)
 	if err != nil {
 		return states.Failedf("cron.absent: %v", err)
 	}
@@ -287,7 +293,7 @@ func envPresent(ctx context.Context, c *states.Call, a *EnvPresentArgs) states.O
 	if strings.Contains(a.Value, "\n") {
 		return states.Failedf("cron.env_present: the value of %s spans lines; a crontab variable is one line", name)
 	}
-	t, err := readTab(ctx, user)
+	t, err := readTab(ctx, user, c.Test)
 	if err != nil {
 		return states.Failedf("cron.env_present: %v", err)
 	}
@@ -316,7 +322,7 @@ func envPresent(ctx context.Context, c *states.Call, a *EnvPresentArgs) states.O
 func envAbsent(ctx context.Context, c *states.Call, a *EnvAbsentArgs) states.Outcome {
 	user := userOr(a.User)
 	name := c.Name
-	t, err := readTab(ctx, user)
+	t, err := readTab(ctx, user, c.Test)
 	if err != nil {
 		return states.Failedf("cron.env_absent: %v", err)
 	}

@@ -142,3 +142,17 @@ func TestParseRender(t *testing.T) {
 		t.Errorf("header not skipped: %+v", tb)
 	}
 }
+
+// TestCronBeforeTheCronPackage: with no crontab command on the PATH (the
+// cron package is installed by an earlier state of the run), a test run
+// plans on an empty crontab, and a real run fails naming the command.
+func TestCronBeforeTheCronPackage(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	statetest.Expect(t, statetest.Run(t, "cron.present", "/usr/bin/backup", map[string]any{"minute": 5}, true), "None", true)
+	statetest.Expect(t, statetest.Run(t, "cron.absent", "/usr/bin/backup", map[string]any{}, true), "true", false)
+	o := statetest.Run(t, "cron.present", "/usr/bin/backup", map[string]any{"minute": 5}, false)
+	statetest.Expect(t, o, "false", false)
+	if !strings.Contains(o.Comment, "crontab") {
+		t.Errorf("comment %q", o.Comment)
+	}
+}
