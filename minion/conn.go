@@ -171,6 +171,7 @@ func (m *Minion) awaitAcceptance(ctx context.Context, nc *nats.Conn, closed, rec
 				m.log.Info("the master accepted this minion's key")
 			}
 			m.accepted.Store(true)
+			m.wakeRelease()
 			m.changed.fire()
 			return true
 		}

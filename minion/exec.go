@@ -291,6 +291,11 @@ func (m *Minion) stateLoop(ctx context.Context) {
 // return of a read-only job at once. A job that ctx cut short stays in the
 // queue and runs again at the next start.
 func (m *Minion) execute(ctx context.Context, q *queued) {
+	m.active.Add(1)
+	defer func() {
+		m.active.Add(-1)
+		m.wakeRelease()
+	}()
 	j := q.Job
 	log := m.log.With("jid", j.JID, "fun", j.Fun)
 	started := time.Now().UTC()

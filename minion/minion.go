@@ -65,6 +65,12 @@ type Config struct {
 	// ConfigFile is the minion's configuration file, whose schedule: the
 	// minion runs (read at start and by schedule.reload); "" for none.
 	ConfigFile string
+	// ReleaseMemory makes the minion give memory back to the system once
+	// it has been idle for a moment after start-up and after each job: the
+	// Go heap's free pages and the executable's code pages it mapped
+	// meanwhile (see releaseMemory). Its effect is process-wide: set it
+	// only when the process runs this one minion, as `brine minion` does.
+	ReleaseMemory bool
 }
 
 // DefaultLockWait is how long a starting minion waits for the process
@@ -111,9 +117,12 @@ type Minion struct {
 	changed  signal                    // fired on every reconnection and acceptance
 	refused  signal                    // fired when the server refuses a file server request
 	sendWake chan struct{}             // wakes the return sender
-	states   fifo                      // state jobs waiting their turn
-	sched    *minionSchedule           // the minion's schedule
-	drift    *driftWatch               // event-driven drift correction
+	// releaseWake wakes releaseLoop; active counts the jobs running.
+	releaseWake chan struct{}
+	active      atomic.Int32
+	states      fifo            // state jobs waiting their turn
+	sched       *minionSchedule // the minion's schedule
+	drift       *driftWatch     // event-driven drift correction
 
 	jobsMu   sync.Mutex     // guards stopping and adding to jobs
 	stopping bool           // Run is returning: start no more jobs
@@ -177,6 +186,8 @@ func New(cfg Config) (*Minion, error) {
 		guard:     guard,
 		masterKey: master,
 		sendWake:  make(chan struct{}, 1),
+
+		releaseWake: make(chan struct{}, 1),
 
 		fileTimeout: fileRequestTimeout,
 	}
@@ -271,6 +282,9 @@ func (m *Minion) Run(ctx context.Context) error {
 	wg.Go(func() { m.stateLoop(ctx) })
 	m.sched.reload()
 	wg.Go(func() { m.sched.runner.Run(ctx) })
+	if m.cfg.ReleaseMemory {
+		wg.Go(func() { m.releaseLoop(ctx) })
+	}
 	m.connectLoop(ctx)
 
 	wg.Wait()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -20,6 +21,12 @@ import (
 // arrived. It stays below the data dir lock wait (15s), so a daemon
 // restarted at once gets its data dir even from one that shuts down badly.
 const shutdownGrace = 10 * time.Second
+
+// minionMemoryLimit is the minion process's soft memory limit (see
+// runtime/debug.SetMemoryLimit) unless GOMEMLIMIT sets another: past it the
+// Go runtime collects garbage harder instead of growing the heap, so a big
+// state run does not leave the process with twice its live data.
+const minionMemoryLimit = 64 << 20
 
 // runDaemon runs a daemon until it returns. Once ctx ends it gives the
 // daemon shutdownGrace to stop, then gives up on it: the process exits and
@@ -252,8 +259,11 @@ func newMinionCommand() *cobra.Command {
 					return &exitStatus{code: exitError, err: fmt.Errorf("no minion id: set --id or id: in %s", cfgPath)}
 				}
 			}
+			if os.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(minionMemoryLimit)
+			}
 			m, err := minion.New(minion.Config{ID: cfg.ID, Masters: cfg.Master, DataDir: cfg.DataDir, Grains: cfg.Grains, Log: log,
-				ConfigFile: configFileIfAny(cfgPath)})
+				ConfigFile: configFileIfAny(cfgPath), ReleaseMemory: true})
 			if err != nil {
 				return &exitStatus{code: exitError, err: err}
 			}
