@@ -555,7 +555,20 @@ func show(ctx context.Context, rt *modules.Runtime, a *runArgs, v view) (any, er
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		args := []any{map[string]any{"name": l.Name}}
+		if l.FromNames {
+			// As Salt's high data: one declaration with its names: list.
+			if prev, ok := id[l.Module].([]any); ok {
+				if names, ok := prev[0].(map[string]any)["names"].([]any); ok {
+					prev[0] = map[string]any{"names": append(names, l.Name)}
+					continue
+				}
+			}
+		}
+		first := map[string]any{"name": l.Name}
+		if l.FromNames {
+			first = map[string]any{"names": []any{l.Name}}
+		}
+		args := []any{first}
 		for _, k := range keys {
 			args = append(args, map[string]any{k: l.Args[k]})
 		}

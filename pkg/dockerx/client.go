@@ -3,7 +3,7 @@
 // version negotiation, so an older engine such as Debian's docker.io 20.10
 // (API 1.41) works, a time limit on every call, and the helpers the docker
 // states and execution module share (image references, build contexts,
-// progress streams, the docker grain).
+// progress streams, the docker_engine grain).
 package dockerx
 
 import (

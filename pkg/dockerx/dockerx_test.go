@@ -198,7 +198,7 @@ func TestConnectNegotiates(t *testing.T) {
 	if dc.Slow.ClientVersion() != dc.Version {
 		t.Errorf("slow client speaks %s, not %s", dc.Slow.ClientVersion(), dc.Version)
 	}
-	g := dockerx.Grains(context.Background())["docker"].(map[string]any)
+	g := dockerx.Grains(context.Background())["docker_engine"].(map[string]any)
 	if g["version"] != v.Version || g["api_version"] != v.APIVersion {
 		t.Errorf("grain %v, engine %s/%s", g, v.Version, v.APIVersion)
 	}

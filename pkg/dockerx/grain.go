@@ -15,10 +15,12 @@ import (
 // grainTimeout keeps grain collection fast when an engine hangs.
 const grainTimeout = 2 * time.Second
 
-// Grains returns the docker grain: {"docker": {"version": "20.10.24",
+// Grains returns the docker_engine grain: {"docker_engine": {"version": "20.10.24",
 // "api_version": "1.41", "os": "linux", "arch": "amd64"}} when a Docker
 // engine answers, and an empty map when none does (the grain is then
-// absent, so top files can target Docker hosts with `docker:version:*`).
+// absent, so top files can target Docker hosts with `docker_engine:version:*`; it is
+// not named docker, the key Salt formulas read their own settings from with
+// config.get, which looks at grains before pillar).
 // Grains are collected on every run, so this asks the engine's /_ping
 // endpoint directly (one request, no client set-up or API negotiation);
 // with neither DOCKER_HOST nor the default socket it returns at once.
@@ -76,5 +78,5 @@ func Grains(ctx context.Context) map[string]any {
 	if strings.HasPrefix(host, "unix://") {
 		grain["arch"] = runtime.GOARCH // a local engine runs on this host
 	}
-	return map[string]any{"docker": grain}
+	return map[string]any{"docker_engine": grain}
 }

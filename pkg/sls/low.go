@@ -63,6 +63,8 @@ type Low struct {
 	Failhard bool
 	Pos      Pos // where the ID declaration (or the name in names:) was written
 	Index    int // definition order across the whole run, from 0
+	// FromNames: Name is an entry of the state's names: list.
+	FromNames bool `json:",omitempty"`
 }
 
 // Function returns "module.fun".

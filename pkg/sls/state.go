@@ -392,7 +392,7 @@ func (d *decl) lower(env string, index *int, out []Low) []Low {
 		}
 		for _, ni := range s.names {
 			l := base
-			l.Name, l.Pos, l.Index = ni.name, ni.pos, *index
+			l.Name, l.Pos, l.Index, l.FromNames = ni.name, ni.pos, *index, true
 			*index++
 			l.Args, l.ArgPos, l.Reqs = cloneMap(base.Args), cloneMap(base.ArgPos), slices.Clone(base.Reqs)
 			if ni.over != nil {

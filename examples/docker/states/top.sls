@@ -1,5 +1,5 @@
-# Docker hosts (those with the docker grain) run the api service.
+# Docker hosts (those with the docker_engine grain) run the api service.
 base:
-  'docker:version:*':
+  'docker_engine:version:*':
     - match: grain
     - api
