@@ -10,6 +10,7 @@ import (
 	_ "github.com/brinecm/brine/states/docker_network"   // docker_network.*
 	_ "github.com/brinecm/brine/states/docker_volume"    // docker_volume.*
 	_ "github.com/brinecm/brine/states/file"             // file.*
+	_ "github.com/brinecm/brine/states/gem"              // gem.*
 	_ "github.com/brinecm/brine/states/git"              // git.config_*
 	_ "github.com/brinecm/brine/states/group"            // group.*
 	_ "github.com/brinecm/brine/states/locale"           // locale.*
