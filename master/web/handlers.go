@@ -413,50 +413,6 @@ func (s *Server) eventsPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "events", struct{ Tag string }{r.URL.Query().Get("tag")})
 }
 
-// apiEvents streams the event bus as server-sent events: one message per
-// bus event, its data the event as JSON (tag, source, time, data).
-func (s *Server) apiEvents(w http.ResponseWriter, r *http.Request) {
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		http.Error(w, "streaming is not supported here", http.StatusInternalServerError)
-		return
-	}
-	stream, err := s.cfg.Client.Events(r.Context(), &brinepb.EventsRequest{TagGlob: r.URL.Query().Get("tag")})
-	if err != nil {
-		s.apiError(w, "follow the events", err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, ": brine events\n\n")
-	fl.Flush()
-	for {
-		ev, err := stream.Recv()
-		if err != nil {
-			return // the client left, or the master stopped
-		}
-		data := json.RawMessage(ev.DataJson)
-		if !json.Valid(data) {
-			data = json.RawMessage("null")
-		}
-		b, err := json.Marshal(struct {
-			Tag    string          `json:"tag"`
-			Source string          `json:"source"`
-			Time   time.Time       `json:"time"`
-			Data   json.RawMessage `json:"data"`
-		}{ev.Tag, ev.Source, time.UnixMilli(ev.TimeUnixMs).UTC(), data})
-		if err != nil {
-			continue
-		}
-		// One line of JSON: one "data:" field, the tag inside it.
-		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
-			return
-		}
-		fl.Flush()
-	}
-}
-
 // ---- keys
 
 // KeyRow is one minion key.

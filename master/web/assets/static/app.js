@@ -82,6 +82,17 @@ function liveEvents(table) {
     recent.push(Date.now());
   }
   es.onmessage = add;
+  // The view skips events this page reads too slowly to keep up with.
+  es.addEventListener("skipped", function (e) {
+    var n;
+    try { n = JSON.parse(e.data).skipped; } catch (err) { return; }
+    var tr = document.createElement("tr"), td = document.createElement("td");
+    td.colSpan = 4;
+    td.className = "skipped";
+    td.textContent = n + " events skipped";
+    tr.appendChild(td);
+    body.insertBefore(tr, body.firstChild);
+  });
   setInterval(function () {
     var now = Date.now();
     while (recent.length && recent[0] < now - 1000) { recent.shift(); }
