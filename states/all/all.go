@@ -19,6 +19,7 @@ import (
 	_ "github.com/brinecm/brine/states/ovs"              // ovs.mesh
 	_ "github.com/brinecm/brine/states/ovs_bridge"       // ovs_bridge.*
 	_ "github.com/brinecm/brine/states/ovs_port"         // ovs_port.*
+	_ "github.com/brinecm/brine/states/pip"              // pip.*
 	_ "github.com/brinecm/brine/states/pkg"              // pkg.*
 	_ "github.com/brinecm/brine/states/pkgrepo"          // pkgrepo.*
 	_ "github.com/brinecm/brine/states/service"          // service.*
