@@ -16,6 +16,7 @@ import (
 	_ "github.com/brinecm/brine/states/locale"           // locale.*
 	_ "github.com/brinecm/brine/states/module"           // module.run
 	_ "github.com/brinecm/brine/states/net"              // net.*
+	_ "github.com/brinecm/brine/states/npm"              // npm.*
 	_ "github.com/brinecm/brine/states/ovs"              // ovs.mesh
 	_ "github.com/brinecm/brine/states/ovs_bridge"       // ovs_bridge.*
 	_ "github.com/brinecm/brine/states/ovs_port"         // ovs_port.*
