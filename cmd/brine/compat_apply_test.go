@@ -22,7 +22,8 @@ import (
 // compatCannotApply names the formulas of the corpus whose apply cannot
 // be tried in a container here, and why; they are left out.
 var compatCannotApply = map[string]string{
-	"docker": "it downloads Docker's own archives from download.docker.com, which no test here may reach, and runs dockerd as a service",
+	"packages": "its pillar installs pips, npms, gems and go packages from PyPI, the npm registry, rubygems.org and GitHub, which no test here may reach",
+	"docker":   "it downloads Docker's own archives from download.docker.com, which no test here may reach, and runs dockerd as a service",
 	"cron": "Salt 3006 compiles this tree to pkg.installed cronie on Debian 12 (expect.json), a package Debian does not have; " +
 		"without it there is no crontab command and no cron service, so every state fails, in Salt too",
 	"users": "its pillar.example names groups (primarygroup, openldap), salt:// key files and ssh_keys pillar the tree does not ship, " +

@@ -14,7 +14,7 @@ import (
 // compatPassing lists the formulas of the compatibility corpus that compile
 // to exactly Salt's states today. A formula listed here that stops doing so
 // fails TestCompatFormulas; one that starts passing is reported, to be added.
-var compatPassing = []string{"chrony", "cron", "docker", "locale", "nginx", "ntp", "openssh", "sysctl", "template", "timezone", "users"}
+var compatPassing = []string{"chrony", "cron", "docker", "locale", "nginx", "ntp", "openssh", "packages", "sysctl", "template", "timezone", "users"}
 
 // compatDir returns the directory of the Salt formula corpus: $BRINE_COMPAT_DIR,
 // else shared/compat beside the repository. It skips the test when there is none.
