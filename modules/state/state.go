@@ -535,9 +535,12 @@ func show(ctx context.Context, rt *modules.Runtime, a *runArgs, v view) (any, er
 		out := make([]any, len(lows))
 		for i, l := range lows {
 			m := map[string]any{"__id__": l.ID, "__sls__": l.SLS, "__env__": l.Env, "name": l.Name,
-				"state": l.Module, "fun": l.Fun, "order": i + 1}
+				"state": l.Module, "fun": l.Fun, "order": saltOrder(l)}
 			for k, val := range l.Args {
 				m[k] = val
+			}
+			for kind, reqs := range requisites(l) {
+				m[kind] = reqs
 			}
 			out[i] = m
 		}
@@ -572,7 +575,47 @@ func show(ctx context.Context, rt *modules.Runtime, a *runArgs, v view) (any, er
 		for _, k := range keys {
 			args = append(args, map[string]any{k: l.Args[k]})
 		}
+		reqs := requisites(l)
+		kinds := make([]string, 0, len(reqs))
+		for k := range reqs {
+			kinds = append(kinds, k)
+		}
+		sort.Strings(kinds)
+		for _, k := range kinds {
+			args = append(args, map[string]any{k: reqs[k]})
+		}
+		args = append(args, map[string]any{"order": saltOrder(l)})
 		id[l.Module] = append(args, l.Fun)
 	}
 	return out, nil
+}
+
+// saltOrder is the order Salt shows for a state: its own order: number, 0
+// for first, "last" for last, or 10000 plus its place in definition order
+// (Salt's state_auto_order).
+func saltOrder(l *sls.Low) any {
+	switch l.Order.Kind {
+	case sls.OrderNumber:
+		return l.Order.N
+	case sls.OrderFirst:
+		return 0
+	case sls.OrderLast:
+		return "last"
+	}
+	return 10000 + l.Index
+}
+
+// requisites are a state's requisites as Salt's high data shows them: by
+// keyword, each a list of {module: target} (or the bare target when no
+// module was named).
+func requisites(l *sls.Low) map[string][]any {
+	out := map[string][]any{}
+	for _, r := range l.Reqs {
+		var item any = r.Target
+		if r.Module != "" {
+			item = map[string]any{r.Module: r.Target}
+		}
+		out[r.Kind] = append(out[r.Kind], item)
+	}
+	return out
 }

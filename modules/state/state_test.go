@@ -94,6 +94,26 @@ func TestShowFunctions(t *testing.T) {
 	if _, ok := high["vhost"]; !ok || len(high) != 2 {
 		t.Errorf("show_sls web: %v", high)
 	}
+	// As Salt's high data: requisites as written, and the definition order
+	// (10000 and up) of states without an order of their own.
+	conf, _ := high["web-conf"].(map[string]any)["file"].([]any)
+	var req, order any
+	for _, item := range conf {
+		if m, ok := item.(map[string]any); ok {
+			if v, ok := m["require"]; ok {
+				req = v
+			}
+			if v, ok := m["order"]; ok {
+				order = v
+			}
+		}
+	}
+	if want := []any{map[string]any{"file": "vhost"}}; !reflect.DeepEqual(req, want) {
+		t.Errorf("show_sls web-conf require %v, want %v", req, want)
+	}
+	if n, ok := order.(int); !ok || n < 10000 {
+		t.Errorf("show_sls web-conf order %v, want 10000 and up", order)
+	}
 	for _, tc := range []struct {
 		mods []any
 		want []any

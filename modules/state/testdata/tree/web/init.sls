@@ -13,6 +13,8 @@ web-conf:
     - defaults:
         workers: {{ web.workers }}
         port: 1
+    - require:
+      - file: vhost
 
 extend:
   vhost:
