@@ -69,6 +69,12 @@ func (m *Master) handleAuth(msg *nats.Msg) {
 	}
 }
 
+// authQueue is the queue group of the masters' key requests: with several
+// masters on one bus, one decides on each request (auto-accept included),
+// and the replicated key bucket tells the others, instead of every master
+// writing its own answer over the others'.
+const authQueue = "brine-masters-auth"
+
 // keyChanged reacts to key store changes: an accepted minion gets its job
 // consumer and is reconnected with its new rights; a rejected, denied or
 // deleted one is cut off. An accepted key taken back is cut off at once, in
@@ -133,7 +139,9 @@ func (m *Master) subscribe(ctx context.Context) error {
 		subject, queue string
 		h              nats.MsgHandler
 	}{
-		{bus.AllAuth, "", m.handleAuth},
+		// One master of a cluster answers each key request: the key
+		// bucket carries its decision to the others.
+		{bus.AllAuth, authQueue, m.handleAuth},
 		{bus.AllGrains, "", func(msg *nats.Msg) { m.grains.handle(ctx, m, msg) }},
 		// Before the file server answers (a minion sends returns only once
 		// it has), so no return of a job a minion started is missed.

@@ -275,6 +275,11 @@ func (s *Server) watchDisconnects(key nkeys.KeyPair) error {
 			s.log.Warn("bus: bad disconnect event", "err", err)
 			return
 		}
+		// In a cluster every server's disconnections arrive here, and
+		// client ids are per server: only this server's own count.
+		if ev.Server.ID != s.ns.ID() {
+			return
+		}
 		s.auth.forget(ev.Client.ID)
 	})
 	if err == nil {
