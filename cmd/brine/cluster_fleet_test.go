@@ -309,15 +309,23 @@ func TestClusterFleetMasterKilledMidHighstate(t *testing.T) {
 
 	// The minions that were on master 1 found another server by themselves.
 	f.pingAll(m2, ids)
-	// brine cluster status on a survivor shows master 1 behind.
-	st := f.waitStatus(m3, "master 1 behind", func(st bus.ClusterStatus) bool {
-		behind := 0
-		for _, s := range st.Servers {
-			if s.Offline || !s.Current {
-				behind++
+	// brine cluster status on a survivor shows master 1 behind on every
+	// stream, and a leader for each among the survivors.
+	st := f.waitStatus(m3, "master 1 behind on every stream", func(st bus.ClusterStatus) bool {
+		behind := map[string]bool{}
+		for _, s := range st.Streams {
+			n := 0
+			for _, p := range s.Peers {
+				if p.Offline || !p.Current {
+					behind[p.Name] = true
+					n++
+				}
+			}
+			if n != 1 || s.Leader == "" || behind[s.Leader] {
+				return false
 			}
 		}
-		return len(st.Servers) == 3 && behind == 1
+		return len(st.Servers) == 3 && len(st.Streams) > 0 && len(behind) == 1
 	})
 	if st.Leader == "" {
 		t.Errorf("no JetStream meta leader with two of three masters: %+v", st)
@@ -352,11 +360,6 @@ func TestClusterFleetMasterKilledMidHighstate(t *testing.T) {
 	// Master 1 comes back with its data dir: it catches up and serves.
 	m1.p = start(t, m1.args...)
 	f.waitStatus(m1, "master 1 back and every replica current", func(st bus.ClusterStatus) bool {
-		for _, s := range st.Servers {
-			if s.Offline || !s.Current {
-				return false
-			}
-		}
 		return len(st.Servers) == 3 && allCurrent(st, 3)
 	})
 	if got := f.jobReturns(m1, hjid); len(got) != len(ids) {
