@@ -2,9 +2,11 @@ package master_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -24,7 +26,7 @@ type clusterMember struct {
 	m       *master.Master
 	dataDir string
 	cancel  context.CancelFunc
-	done   chan error
+	done    chan error
 }
 
 // stop stops the master (as its process dying would: its server closes
@@ -200,4 +202,76 @@ func pingAll(ctx context.Context, m *master.Master, ids []string, timeout time.D
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// clusterMinions is how many in-process minions BenchmarkClusterHighstate
+// runs.
+var clusterMinions = flag.Int("cluster.minions", 1000, "minions of BenchmarkClusterHighstate")
+
+// BenchmarkClusterHighstate is the cost of replication: state.highstate of
+// fleetStates file.managed states to -cluster.minions in-process minions of
+// one master alone, then of master 1 of three (every stream and bucket on
+// three replicas, the three servers in this process). Run with
+// -benchtime=1x or 3x; it reports ms/highstate.
+func BenchmarkClusterHighstate(b *testing.B) {
+	for _, masters := range []int{1, 3} {
+		b.Run(fmt.Sprintf("masters=%d", masters), func(b *testing.B) {
+			var f *fleet
+			if masters == 1 {
+				f = startFleet(b, b, *clusterMinions)
+			} else {
+				tree := b.TempDir()
+				for name, text := range fleetTree {
+					if err := os.WriteFile(filepath.Join(tree, name), []byte(text), 0o600); err != nil {
+						b.Fatal(err)
+					}
+				}
+				ms := startCluster(b, masters, tree)
+				f = startMinionsOn(b, ms[0].m, *clusterMinions)
+			}
+			ctx := b.Context()
+			warmUp(b, f)
+			var total time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				parallel(len(f.roots), func(i int) { os.RemoveAll(f.roots[i]) })
+				b.StartTimer()
+				start := time.Now()
+				if err := f.run(ctx, "state.highstate", 5*time.Minute); err != nil {
+					b.Fatal(err)
+				}
+				total += time.Since(start)
+			}
+			b.StopTimer()
+			checkApplied(b, f)
+			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/highstate")
+		})
+	}
+}
+
+// startMinionsOn runs n in-process minions on m's server, as startFleet
+// does for a master of its own, and waits until all are accepted.
+func startMinionsOn(b *testing.B, m *master.Master, n int) *fleet {
+	b.Helper()
+	quiet := slog.New(slog.DiscardHandler)
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &fleet{m: m, cancel: cancel}
+	b.Cleanup(f.stop)
+	parent := minionParent(b)
+	inProcess := []nats.Option{m.Bus().InProcess()}
+	f.ids, f.dirs, f.roots = make([]string, n), make([]string, n), make([]string, n)
+	for i := range n {
+		id := fmt.Sprintf("m%05d", i)
+		dir := filepath.Join(parent, id)
+		root := filepath.Join(dir, "root")
+		mn, err := minion.New(minion.Config{ID: id, DataDir: dir, Extra: inProcess, Log: quiet,
+			Grains: map[string]any{"fleet_root": root}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.ids[i], f.dirs[i], f.roots[i] = id, dir, root
+		f.done.Go(func() { _ = mn.Run(ctx) })
+	}
+	f.waitAccepted(b, 5*time.Minute)
+	return f
 }
