@@ -334,6 +334,14 @@ func (s *Server) Kick(publicKey string) int {
 	return n
 }
 
+// Listening reports whether a minion's subscription on subject reaches the
+// bus (on this server or, in a cluster, through a route). A minion that
+// has just reconnected is connected before its subscriptions are back:
+// until then a message published on its delivery subject is lost.
+func (s *Server) Listening(subject string) bool {
+	return s.auth.minions != nil && s.auth.minions.SubscriptionInterest(subject)
+}
+
 // Connected reports whether a client authenticated with publicKey is connected.
 func (s *Server) Connected(publicKey string) bool { return s.auth.connected(publicKey) }
 
