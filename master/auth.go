@@ -69,6 +69,10 @@ func (m *Master) handleAuth(msg *nats.Msg) {
 	}
 }
 
+// consumerRetry bounds how long a clustered master tries to create an
+// accepted minion's job consumer.
+const consumerRetry = time.Minute
+
 // authQueue is the queue group of the masters' key requests: with several
 // masters on one bus, one decides on each request (auto-accept included),
 // and the replicated key bucket tells the others, instead of every master
@@ -102,7 +106,13 @@ func (m *Master) keyChanged(ctx context.Context, k keys.Key, old, new keys.State
 func (m *Master) applyKeyChange(ctx context.Context, k keys.Key, new keys.State) {
 	switch new {
 	case keys.Accepted:
-		if err := bus.EnsureMinionConsumer(ctx, m.js, k.ID); err != nil {
+		// On a cluster the job stream may be electing a leader or
+		// moving replicas (insufficient resources until it is done):
+		// try again for a while.
+		rctx, cancel := context.WithTimeout(ctx, consumerRetry)
+		err := m.retryCluster(rctx, func(ctx context.Context) error { return bus.EnsureMinionConsumer(ctx, m.js, k.ID) })
+		cancel()
+		if err != nil {
 			m.log.Error("job consumer", "minion", k.ID, "err", err)
 		}
 	case "":
