@@ -69,6 +69,16 @@ func (m *Master) handleAuth(msg *nats.Msg) {
 	}
 }
 
+// consumerRetry bounds how long a clustered master tries to create an
+// accepted minion's job consumer.
+const consumerRetry = time.Minute
+
+// authQueue is the queue group of the masters' key requests: with several
+// masters on one bus, one decides on each request (auto-accept included),
+// and the replicated key bucket tells the others, instead of every master
+// writing its own answer over the others'.
+const authQueue = "brine-masters-auth"
+
 // keyChanged reacts to key store changes: an accepted minion gets its job
 // consumer and is reconnected with its new rights; a rejected, denied or
 // deleted one is cut off. An accepted key taken back is cut off at once, in
@@ -96,7 +106,13 @@ func (m *Master) keyChanged(ctx context.Context, k keys.Key, old, new keys.State
 func (m *Master) applyKeyChange(ctx context.Context, k keys.Key, new keys.State) {
 	switch new {
 	case keys.Accepted:
-		if err := bus.EnsureMinionConsumer(ctx, m.js, k.ID); err != nil {
+		// On a cluster the job stream may be electing a leader or
+		// moving replicas (insufficient resources until it is done):
+		// try again for a while.
+		rctx, cancel := context.WithTimeout(ctx, consumerRetry)
+		err := m.retryCluster(rctx, func(ctx context.Context) error { return bus.EnsureMinionConsumer(ctx, m.js, k.ID) })
+		cancel()
+		if err != nil {
 			m.log.Error("job consumer", "minion", k.ID, "err", err)
 		}
 	case "":
@@ -133,7 +149,9 @@ func (m *Master) subscribe(ctx context.Context) error {
 		subject, queue string
 		h              nats.MsgHandler
 	}{
-		{bus.AllAuth, "", m.handleAuth},
+		// One master of a cluster answers each key request: the key
+		// bucket carries its decision to the others.
+		{bus.AllAuth, authQueue, m.handleAuth},
 		{bus.AllGrains, "", func(msg *nats.Msg) { m.grains.handle(ctx, m, msg) }},
 		// Before the file server answers (a minion sends returns only once
 		// it has), so no return of a job a minion started is missed.

@@ -34,6 +34,11 @@ type keySync struct {
 	// last is the value of each bucket key as last read or written: a store
 	// change equal to it came from the bucket and is not written back.
 	last map[string]string
+	// rev is the newest revision of each bucket key this master wrote or
+	// applied: the watcher delivers this master's own writes back, and an
+	// older one arriving after a newer write (a key submitted, then
+	// accepted at once) must not take the key back to its older state.
+	rev map[string]uint64
 }
 
 // bucketKey is where k lives in the keys bucket.
@@ -55,7 +60,7 @@ func (m *Master) startKeySync(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("keys bucket: %w", err)
 	}
-	ks := &keySync{m: m, kv: kv, last: map[string]string{}}
+	ks := &keySync{m: m, kv: kv, last: map[string]string{}, rev: map[string]uint64{}}
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("watch keys bucket: %w", err)
@@ -127,6 +132,11 @@ func (ks *keySync) apply(e jetstream.KeyValueEntry) {
 		return
 	}
 	ks.mu.Lock()
+	if e.Revision() <= ks.rev[e.Key()] {
+		ks.mu.Unlock()
+		return // older than what this master wrote or applied since
+	}
+	ks.rev[e.Key()] = e.Revision()
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(ks.last, e.Key())
 		ks.mu.Unlock()
@@ -175,9 +185,12 @@ func (ks *keySync) stored(k keys.Key, old, new keys.State) {
 		return
 	}
 	ks.last[bk] = string(b)
-	if _, err := ks.kv.Put(ctx, bk, b); err != nil {
+	rev, err := ks.kv.Put(ctx, bk, b)
+	if err != nil {
 		ks.m.log.Error("keys bucket: write; other masters do not see this change yet", "minion", k.ID, "state", new, "err", err)
+		return
 	}
+	ks.rev[bk] = max(ks.rev[bk], rev)
 }
 
 // bucketWriteTimeout bounds one write of a key change to the bucket.

@@ -407,14 +407,15 @@ func (m *Master) stopBus() {
 	}
 }
 
-// connected reports whether a minion is on the bus now. Without the
+// connected reports whether a minion is on the bus now with its delivery
+// subscription in place. Without the
 // embedded server the master cannot see connections and assumes so.
 func (m *Master) connected(id string) bool {
 	if m.srv == nil {
 		return true
 	}
 	k, ok := m.keys.Get(id)
-	return ok && m.srv.Connected(k.PublicKey)
+	return ok && m.srv.Connected(k.PublicKey) && m.srv.Listening(bus.DeliverSubject(id))
 }
 
 // socketProbe bounds the check for a master already answering on the CLI socket.

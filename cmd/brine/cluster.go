@@ -1,19 +1,26 @@
 package main
 
 import (
+	"cmp"
+	"encoding/json"
 	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/brinecm/brine/master"
+	"github.com/brinecm/brine/pkg/bus"
 	"github.com/brinecm/brine/pkg/config"
+	"github.com/brinecm/brine/proto/brinepb"
 )
 
 func newClusterCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cluster",
-		Short: "Several masters on one NATS cluster: join tokens",
+		Short: "Several masters on one NATS cluster: join tokens and status",
 	}
 	var (
 		dataDir string
@@ -41,6 +48,118 @@ master: hand it over a trusted channel; it expires after --ttl.`,
 	}
 	token.Flags().StringVar(&dataDir, "data-dir", config.DefaultMasterDataDir, "the master's data directory")
 	token.Flags().DurationVar(&ttl, "ttl", master.DefaultTokenTTL, "how long the token is good for (at most 24h)")
-	cmd.AddCommand(token)
+	cmd.AddCommand(token, newClusterStatusCommand())
 	return cmd
+}
+
+func newClusterStatusCommand() *cobra.Command {
+	var socket, out string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the cluster's servers, the JetStream leaders, and every stream's replicas and lag",
+		Long: `Show the cluster as the master behind --socket sees it: its servers (the
+JetStream meta leader marked), whether each is current or offline and how many
+operations it lags behind the leader; then every stream and bucket with its
+replica count, leader, size, and each replica's lag.
+
+--out json prints {"server", "cluster", "routes", "meta_leader", "clustered",
+"servers": [{"name", "leader", "current", "offline", "active_ns", "lag"}],
+"streams": [{"name", "replicas", "leader", "messages", "bytes", "peers": [...]}]}.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out != "" && out != "json" && out != "text" {
+				return &exitStatus{code: exitError, err: fmt.Errorf("brine cluster status: --out %q: want json or text", out)}
+			}
+			c, done, err := dial(socket)
+			if err != nil {
+				return &exitStatus{code: exitError, err: err}
+			}
+			defer done()
+			resp, err := c.ClusterStatus(cmd.Context(), &brinepb.ClusterStatusRequest{})
+			if err != nil {
+				return &exitStatus{code: exitError, err: apiError(err)}
+			}
+			st := clusterStatusFromPB(resp)
+			if out == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "    ")
+				return enc.Encode(st)
+			}
+			return printClusterStatus(cmd.OutOrStdout(), st)
+		},
+	}
+	socketFlag(cmd, &socket)
+	cmd.Flags().StringVar(&out, "out", "", "output format: text (default) or json")
+	return cmd
+}
+
+// clusterStatusFromPB is the API's answer in the shape --out json prints.
+func clusterStatusFromPB(r *brinepb.ClusterStatusResponse) bus.ClusterStatus {
+	st := bus.ClusterStatus{
+		Server:    r.Server,
+		Cluster:   r.Cluster,
+		Routes:    int(r.Routes),
+		Leader:    r.MetaLeader,
+		Clustered: r.Clustered,
+		Servers:   peersFromPB(r.Servers),
+		Streams:   []bus.StreamStatus{},
+	}
+	for _, s := range r.Streams {
+		st.Streams = append(st.Streams, bus.StreamStatus{Name: s.Name, Replicas: int(s.Replicas), Leader: s.Leader,
+			Messages: s.Messages, Bytes: s.Bytes, Peers: peersFromPB(s.Peers)})
+	}
+	return st
+}
+
+func peersFromPB(ps []*brinepb.ClusterPeer) []bus.PeerStatus {
+	out := make([]bus.PeerStatus, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, bus.PeerStatus{Name: p.Name, Leader: p.Leader, Current: p.Current, Offline: p.Offline,
+			Active: time.Duration(p.ActiveNs), Lag: p.Lag})
+	}
+	return out
+}
+
+// peerState is a replica's health in one word.
+func peerState(p bus.PeerStatus) string {
+	switch {
+	case p.Offline:
+		return "offline"
+	case p.Leader:
+		return "leader"
+	case p.Current:
+		return "current"
+	default:
+		return "catching up"
+	}
+}
+
+// printClusterStatus writes st as two tables: servers, then streams.
+func printClusterStatus(w io.Writer, st bus.ClusterStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if !st.Clustered {
+		fmt.Fprintf(tw, "server %s: not clustered (start masters with --cluster-listen)\n", st.Server)
+	} else {
+		fmt.Fprintf(tw, "cluster %s, asked %s (%d routes), meta leader %s\n\n", st.Cluster, st.Server, st.Routes, cmp.Or(st.Leader, "none"))
+	}
+	fmt.Fprintln(tw, "SERVER\tSTATE\tLAG\tLAST SEEN")
+	for _, p := range st.Servers {
+		seen := "-"
+		if p.Active > 0 {
+			seen = p.Active.Round(time.Millisecond).String() + " ago"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", p.Name, peerState(p), p.Lag, seen)
+	}
+	fmt.Fprintln(tw, "\nSTREAM\tREPLICAS\tLEADER\tMESSAGES\tBYTES\tPEERS")
+	for _, s := range st.Streams {
+		peers := make([]string, 0, len(s.Peers))
+		for _, p := range s.Peers {
+			peers = append(peers, fmt.Sprintf("%s:%s/lag %d", p.Name, peerState(p), p.Lag))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%s\n", s.Name, s.Replicas, cmp.Or(s.Leader, "-"), s.Messages, s.Bytes, strings.Join(peers, " "))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("print cluster status: %w", err)
+	}
+	return nil
 }

@@ -79,7 +79,15 @@ func clusterOptions(opts *server.Options, c ClusterConfig, tlsDir string) error 
 		TLSConfig:  tc,
 		TLSTimeout: tlsTimeout.Seconds(),
 	}
-	for _, p := range c.Peers {
+	peers := c.Peers
+	if len(peers) == 0 {
+		// The first master knows no peer yet, but a clustered JetStream
+		// will not start without a configured route: it routes to itself,
+		// which the server recognises and drops, and the masters that join
+		// later route to it.
+		peers = []string{net.JoinHostPort(host, strconv.Itoa(port))}
+	}
+	for _, p := range peers {
 		u, err := RouteURL(p)
 		if err != nil {
 			return err

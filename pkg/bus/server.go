@@ -275,6 +275,11 @@ func (s *Server) watchDisconnects(key nkeys.KeyPair) error {
 			s.log.Warn("bus: bad disconnect event", "err", err)
 			return
 		}
+		// In a cluster every server's disconnections arrive here, and
+		// client ids are per server: only this server's own count.
+		if ev.Server.ID != s.ns.ID() {
+			return
+		}
 		s.auth.forget(ev.Client.ID)
 	})
 	if err == nil {
@@ -327,6 +332,14 @@ func (s *Server) Kick(publicKey string) int {
 		s.log.Info("bus: kicked", "key", publicKey, "connections", n)
 	}
 	return n
+}
+
+// Listening reports whether a minion's subscription on subject reaches the
+// bus (on this server or, in a cluster, through a route). A minion that
+// has just reconnected is connected before its subscriptions are back:
+// until then a message published on its delivery subject is lost.
+func (s *Server) Listening(subject string) bool {
+	return s.auth.minions != nil && s.auth.minions.SubscriptionInterest(subject)
 }
 
 // Connected reports whether a client authenticated with publicKey is connected.

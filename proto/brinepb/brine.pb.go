@@ -1513,6 +1513,302 @@ func (x *DriftResponse) GetMinions() []*MinionDrift {
 	return nil
 }
 
+type ClusterStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterStatusRequest) Reset() {
+	*x = ClusterStatusRequest{}
+	mi := &file_brine_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterStatusRequest) ProtoMessage() {}
+
+func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_brine_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterStatusRequest.ProtoReflect.Descriptor instead.
+func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
+	return file_brine_proto_rawDescGZIP(), []int{25}
+}
+
+type ClusterPeer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"` // the server's name
+	Leader        bool                   `protobuf:"varint,2,opt,name=leader,proto3" json:"leader,omitempty"`
+	Current       bool                   `protobuf:"varint,3,opt,name=current,proto3" json:"current,omitempty"` // caught up with the leader
+	Offline       bool                   `protobuf:"varint,4,opt,name=offline,proto3" json:"offline,omitempty"`
+	ActiveNs      int64                  `protobuf:"varint,5,opt,name=active_ns,json=activeNs,proto3" json:"active_ns,omitempty"` // since the leader last heard from it
+	Lag           uint64                 `protobuf:"varint,6,opt,name=lag,proto3" json:"lag,omitempty"`                           // operations behind the leader
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterPeer) Reset() {
+	*x = ClusterPeer{}
+	mi := &file_brine_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterPeer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterPeer) ProtoMessage() {}
+
+func (x *ClusterPeer) ProtoReflect() protoreflect.Message {
+	mi := &file_brine_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterPeer.ProtoReflect.Descriptor instead.
+func (*ClusterPeer) Descriptor() ([]byte, []int) {
+	return file_brine_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ClusterPeer) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ClusterPeer) GetLeader() bool {
+	if x != nil {
+		return x.Leader
+	}
+	return false
+}
+
+func (x *ClusterPeer) GetCurrent() bool {
+	if x != nil {
+		return x.Current
+	}
+	return false
+}
+
+func (x *ClusterPeer) GetOffline() bool {
+	if x != nil {
+		return x.Offline
+	}
+	return false
+}
+
+func (x *ClusterPeer) GetActiveNs() int64 {
+	if x != nil {
+		return x.ActiveNs
+	}
+	return 0
+}
+
+func (x *ClusterPeer) GetLag() uint64 {
+	if x != nil {
+		return x.Lag
+	}
+	return 0
+}
+
+type ClusterStream struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Replicas      int32                  `protobuf:"varint,2,opt,name=replicas,proto3" json:"replicas,omitempty"`
+	Leader        string                 `protobuf:"bytes,3,opt,name=leader,proto3" json:"leader,omitempty"`
+	Messages      uint64                 `protobuf:"varint,4,opt,name=messages,proto3" json:"messages,omitempty"`
+	Bytes         uint64                 `protobuf:"varint,5,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	Peers         []*ClusterPeer         `protobuf:"bytes,6,rep,name=peers,proto3" json:"peers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterStream) Reset() {
+	*x = ClusterStream{}
+	mi := &file_brine_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterStream) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterStream) ProtoMessage() {}
+
+func (x *ClusterStream) ProtoReflect() protoreflect.Message {
+	mi := &file_brine_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterStream.ProtoReflect.Descriptor instead.
+func (*ClusterStream) Descriptor() ([]byte, []int) {
+	return file_brine_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ClusterStream) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ClusterStream) GetReplicas() int32 {
+	if x != nil {
+		return x.Replicas
+	}
+	return 0
+}
+
+func (x *ClusterStream) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+func (x *ClusterStream) GetMessages() uint64 {
+	if x != nil {
+		return x.Messages
+	}
+	return 0
+}
+
+func (x *ClusterStream) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *ClusterStream) GetPeers() []*ClusterPeer {
+	if x != nil {
+		return x.Peers
+	}
+	return nil
+}
+
+type ClusterStatusResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Server        string                 `protobuf:"bytes,1,opt,name=server,proto3" json:"server,omitempty"`                           // the server of the master asked
+	Cluster       string                 `protobuf:"bytes,2,opt,name=cluster,proto3" json:"cluster,omitempty"`                         // cluster name, empty without a cluster
+	Routes        int32                  `protobuf:"varint,3,opt,name=routes,proto3" json:"routes,omitempty"`                          // route connections of that server
+	MetaLeader    string                 `protobuf:"bytes,4,opt,name=meta_leader,json=metaLeader,proto3" json:"meta_leader,omitempty"` // the JetStream meta leader
+	Clustered     bool                   `protobuf:"varint,5,opt,name=clustered,proto3" json:"clustered,omitempty"`
+	Servers       []*ClusterPeer         `protobuf:"bytes,6,rep,name=servers,proto3" json:"servers,omitempty"`
+	Streams       []*ClusterStream       `protobuf:"bytes,7,rep,name=streams,proto3" json:"streams,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterStatusResponse) Reset() {
+	*x = ClusterStatusResponse{}
+	mi := &file_brine_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterStatusResponse) ProtoMessage() {}
+
+func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_brine_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterStatusResponse.ProtoReflect.Descriptor instead.
+func (*ClusterStatusResponse) Descriptor() ([]byte, []int) {
+	return file_brine_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ClusterStatusResponse) GetServer() string {
+	if x != nil {
+		return x.Server
+	}
+	return ""
+}
+
+func (x *ClusterStatusResponse) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *ClusterStatusResponse) GetRoutes() int32 {
+	if x != nil {
+		return x.Routes
+	}
+	return 0
+}
+
+func (x *ClusterStatusResponse) GetMetaLeader() string {
+	if x != nil {
+		return x.MetaLeader
+	}
+	return ""
+}
+
+func (x *ClusterStatusResponse) GetClustered() bool {
+	if x != nil {
+		return x.Clustered
+	}
+	return false
+}
+
+func (x *ClusterStatusResponse) GetServers() []*ClusterPeer {
+	if x != nil {
+		return x.Servers
+	}
+	return nil
+}
+
+func (x *ClusterStatusResponse) GetStreams() []*ClusterStream {
+	if x != nil {
+		return x.Streams
+	}
+	return nil
+}
+
 var File_brine_proto protoreflect.FileDescriptor
 
 const file_brine_proto_rawDesc = "" +
@@ -1627,7 +1923,31 @@ const file_brine_proto_rawDesc = "" +
 	"\vpending_jid\x18\x06 \x01(\tR\n" +
 	"pendingJid\"@\n" +
 	"\rDriftResponse\x12/\n" +
-	"\aminions\x18\x01 \x03(\v2\x15.brine.v1.MinionDriftR\aminions2\x80\x04\n" +
+	"\aminions\x18\x01 \x03(\v2\x15.brine.v1.MinionDriftR\aminions\"\x16\n" +
+	"\x14ClusterStatusRequest\"\x9c\x01\n" +
+	"\vClusterPeer\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06leader\x18\x02 \x01(\bR\x06leader\x12\x18\n" +
+	"\acurrent\x18\x03 \x01(\bR\acurrent\x12\x18\n" +
+	"\aoffline\x18\x04 \x01(\bR\aoffline\x12\x1b\n" +
+	"\tactive_ns\x18\x05 \x01(\x03R\bactiveNs\x12\x10\n" +
+	"\x03lag\x18\x06 \x01(\x04R\x03lag\"\xb6\x01\n" +
+	"\rClusterStream\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\breplicas\x18\x02 \x01(\x05R\breplicas\x12\x16\n" +
+	"\x06leader\x18\x03 \x01(\tR\x06leader\x12\x1a\n" +
+	"\bmessages\x18\x04 \x01(\x04R\bmessages\x12\x14\n" +
+	"\x05bytes\x18\x05 \x01(\x04R\x05bytes\x12+\n" +
+	"\x05peers\x18\x06 \x03(\v2\x15.brine.v1.ClusterPeerR\x05peers\"\x84\x02\n" +
+	"\x15ClusterStatusResponse\x12\x16\n" +
+	"\x06server\x18\x01 \x01(\tR\x06server\x12\x18\n" +
+	"\acluster\x18\x02 \x01(\tR\acluster\x12\x16\n" +
+	"\x06routes\x18\x03 \x01(\x05R\x06routes\x12\x1f\n" +
+	"\vmeta_leader\x18\x04 \x01(\tR\n" +
+	"metaLeader\x12\x1c\n" +
+	"\tclustered\x18\x05 \x01(\bR\tclustered\x12/\n" +
+	"\aservers\x18\x06 \x03(\v2\x15.brine.v1.ClusterPeerR\aservers\x121\n" +
+	"\astreams\x18\a \x03(\v2\x17.brine.v1.ClusterStreamR\astreams2\xd2\x04\n" +
 	"\x06Master\x121\n" +
 	"\x03Run\x12\x14.brine.v1.RunRequest\x1a\x12.brine.v1.RunEvent0\x01\x12A\n" +
 	"\bListJobs\x12\x19.brine.v1.ListJobsRequest\x1a\x1a.brine.v1.ListJobsResponse\x12;\n" +
@@ -1636,7 +1956,8 @@ const file_brine_proto_rawDesc = "" +
 	"\tKeyAction\x12\x1a.brine.v1.KeyActionRequest\x1a\x1b.brine.v1.KeyActionResponse\x124\n" +
 	"\x06Events\x12\x17.brine.v1.EventsRequest\x1a\x0f.brine.v1.Event0\x01\x12J\n" +
 	"\vListMinions\x12\x1c.brine.v1.ListMinionsRequest\x1a\x1d.brine.v1.ListMinionsResponse\x128\n" +
-	"\x05Drift\x12\x16.brine.v1.DriftRequest\x1a\x17.brine.v1.DriftResponseB(Z&github.com/brinecm/brine/proto/brinepbb\x06proto3"
+	"\x05Drift\x12\x16.brine.v1.DriftRequest\x1a\x17.brine.v1.DriftResponse\x12P\n" +
+	"\rClusterStatus\x12\x1e.brine.v1.ClusterStatusRequest\x1a\x1f.brine.v1.ClusterStatusResponseB(Z&github.com/brinecm/brine/proto/brinepbb\x06proto3"
 
 var (
 	file_brine_proto_rawDescOnce sync.Once
@@ -1650,33 +1971,37 @@ func file_brine_proto_rawDescGZIP() []byte {
 	return file_brine_proto_rawDescData
 }
 
-var file_brine_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_brine_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_brine_proto_goTypes = []any{
-	(*RunRequest)(nil),          // 0: brine.v1.RunRequest
-	(*RunEvent)(nil),            // 1: brine.v1.RunEvent
-	(*JobStarted)(nil),          // 2: brine.v1.JobStarted
-	(*MinionReturn)(nil),        // 3: brine.v1.MinionReturn
-	(*Missing)(nil),             // 4: brine.v1.Missing
-	(*JobDone)(nil),             // 5: brine.v1.JobDone
-	(*JobSummary)(nil),          // 6: brine.v1.JobSummary
-	(*ListJobsRequest)(nil),     // 7: brine.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),    // 8: brine.v1.ListJobsResponse
-	(*GetJobRequest)(nil),       // 9: brine.v1.GetJobRequest
-	(*GetJobResponse)(nil),      // 10: brine.v1.GetJobResponse
-	(*Key)(nil),                 // 11: brine.v1.Key
-	(*ListMinionsRequest)(nil),  // 12: brine.v1.ListMinionsRequest
-	(*MinionInfo)(nil),          // 13: brine.v1.MinionInfo
-	(*ListMinionsResponse)(nil), // 14: brine.v1.ListMinionsResponse
-	(*ListKeysRequest)(nil),     // 15: brine.v1.ListKeysRequest
-	(*ListKeysResponse)(nil),    // 16: brine.v1.ListKeysResponse
-	(*KeyActionRequest)(nil),    // 17: brine.v1.KeyActionRequest
-	(*KeyActionResponse)(nil),   // 18: brine.v1.KeyActionResponse
-	(*EventsRequest)(nil),       // 19: brine.v1.EventsRequest
-	(*Event)(nil),               // 20: brine.v1.Event
-	(*DriftRequest)(nil),        // 21: brine.v1.DriftRequest
-	(*DriftCorrection)(nil),     // 22: brine.v1.DriftCorrection
-	(*MinionDrift)(nil),         // 23: brine.v1.MinionDrift
-	(*DriftResponse)(nil),       // 24: brine.v1.DriftResponse
+	(*RunRequest)(nil),            // 0: brine.v1.RunRequest
+	(*RunEvent)(nil),              // 1: brine.v1.RunEvent
+	(*JobStarted)(nil),            // 2: brine.v1.JobStarted
+	(*MinionReturn)(nil),          // 3: brine.v1.MinionReturn
+	(*Missing)(nil),               // 4: brine.v1.Missing
+	(*JobDone)(nil),               // 5: brine.v1.JobDone
+	(*JobSummary)(nil),            // 6: brine.v1.JobSummary
+	(*ListJobsRequest)(nil),       // 7: brine.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),      // 8: brine.v1.ListJobsResponse
+	(*GetJobRequest)(nil),         // 9: brine.v1.GetJobRequest
+	(*GetJobResponse)(nil),        // 10: brine.v1.GetJobResponse
+	(*Key)(nil),                   // 11: brine.v1.Key
+	(*ListMinionsRequest)(nil),    // 12: brine.v1.ListMinionsRequest
+	(*MinionInfo)(nil),            // 13: brine.v1.MinionInfo
+	(*ListMinionsResponse)(nil),   // 14: brine.v1.ListMinionsResponse
+	(*ListKeysRequest)(nil),       // 15: brine.v1.ListKeysRequest
+	(*ListKeysResponse)(nil),      // 16: brine.v1.ListKeysResponse
+	(*KeyActionRequest)(nil),      // 17: brine.v1.KeyActionRequest
+	(*KeyActionResponse)(nil),     // 18: brine.v1.KeyActionResponse
+	(*EventsRequest)(nil),         // 19: brine.v1.EventsRequest
+	(*Event)(nil),                 // 20: brine.v1.Event
+	(*DriftRequest)(nil),          // 21: brine.v1.DriftRequest
+	(*DriftCorrection)(nil),       // 22: brine.v1.DriftCorrection
+	(*MinionDrift)(nil),           // 23: brine.v1.MinionDrift
+	(*DriftResponse)(nil),         // 24: brine.v1.DriftResponse
+	(*ClusterStatusRequest)(nil),  // 25: brine.v1.ClusterStatusRequest
+	(*ClusterPeer)(nil),           // 26: brine.v1.ClusterPeer
+	(*ClusterStream)(nil),         // 27: brine.v1.ClusterStream
+	(*ClusterStatusResponse)(nil), // 28: brine.v1.ClusterStatusResponse
 }
 var file_brine_proto_depIdxs = []int32{
 	2,  // 0: brine.v1.RunEvent.started:type_name -> brine.v1.JobStarted
@@ -1690,27 +2015,32 @@ var file_brine_proto_depIdxs = []int32{
 	11, // 8: brine.v1.ListKeysResponse.keys:type_name -> brine.v1.Key
 	22, // 9: brine.v1.MinionDrift.corrected:type_name -> brine.v1.DriftCorrection
 	23, // 10: brine.v1.DriftResponse.minions:type_name -> brine.v1.MinionDrift
-	0,  // 11: brine.v1.Master.Run:input_type -> brine.v1.RunRequest
-	7,  // 12: brine.v1.Master.ListJobs:input_type -> brine.v1.ListJobsRequest
-	9,  // 13: brine.v1.Master.GetJob:input_type -> brine.v1.GetJobRequest
-	15, // 14: brine.v1.Master.ListKeys:input_type -> brine.v1.ListKeysRequest
-	17, // 15: brine.v1.Master.KeyAction:input_type -> brine.v1.KeyActionRequest
-	19, // 16: brine.v1.Master.Events:input_type -> brine.v1.EventsRequest
-	12, // 17: brine.v1.Master.ListMinions:input_type -> brine.v1.ListMinionsRequest
-	21, // 18: brine.v1.Master.Drift:input_type -> brine.v1.DriftRequest
-	1,  // 19: brine.v1.Master.Run:output_type -> brine.v1.RunEvent
-	8,  // 20: brine.v1.Master.ListJobs:output_type -> brine.v1.ListJobsResponse
-	10, // 21: brine.v1.Master.GetJob:output_type -> brine.v1.GetJobResponse
-	16, // 22: brine.v1.Master.ListKeys:output_type -> brine.v1.ListKeysResponse
-	18, // 23: brine.v1.Master.KeyAction:output_type -> brine.v1.KeyActionResponse
-	20, // 24: brine.v1.Master.Events:output_type -> brine.v1.Event
-	14, // 25: brine.v1.Master.ListMinions:output_type -> brine.v1.ListMinionsResponse
-	24, // 26: brine.v1.Master.Drift:output_type -> brine.v1.DriftResponse
-	19, // [19:27] is the sub-list for method output_type
-	11, // [11:19] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	26, // 11: brine.v1.ClusterStream.peers:type_name -> brine.v1.ClusterPeer
+	26, // 12: brine.v1.ClusterStatusResponse.servers:type_name -> brine.v1.ClusterPeer
+	27, // 13: brine.v1.ClusterStatusResponse.streams:type_name -> brine.v1.ClusterStream
+	0,  // 14: brine.v1.Master.Run:input_type -> brine.v1.RunRequest
+	7,  // 15: brine.v1.Master.ListJobs:input_type -> brine.v1.ListJobsRequest
+	9,  // 16: brine.v1.Master.GetJob:input_type -> brine.v1.GetJobRequest
+	15, // 17: brine.v1.Master.ListKeys:input_type -> brine.v1.ListKeysRequest
+	17, // 18: brine.v1.Master.KeyAction:input_type -> brine.v1.KeyActionRequest
+	19, // 19: brine.v1.Master.Events:input_type -> brine.v1.EventsRequest
+	12, // 20: brine.v1.Master.ListMinions:input_type -> brine.v1.ListMinionsRequest
+	21, // 21: brine.v1.Master.Drift:input_type -> brine.v1.DriftRequest
+	25, // 22: brine.v1.Master.ClusterStatus:input_type -> brine.v1.ClusterStatusRequest
+	1,  // 23: brine.v1.Master.Run:output_type -> brine.v1.RunEvent
+	8,  // 24: brine.v1.Master.ListJobs:output_type -> brine.v1.ListJobsResponse
+	10, // 25: brine.v1.Master.GetJob:output_type -> brine.v1.GetJobResponse
+	16, // 26: brine.v1.Master.ListKeys:output_type -> brine.v1.ListKeysResponse
+	18, // 27: brine.v1.Master.KeyAction:output_type -> brine.v1.KeyActionResponse
+	20, // 28: brine.v1.Master.Events:output_type -> brine.v1.Event
+	14, // 29: brine.v1.Master.ListMinions:output_type -> brine.v1.ListMinionsResponse
+	24, // 30: brine.v1.Master.Drift:output_type -> brine.v1.DriftResponse
+	28, // 31: brine.v1.Master.ClusterStatus:output_type -> brine.v1.ClusterStatusResponse
+	23, // [23:32] is the sub-list for method output_type
+	14, // [14:23] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_brine_proto_init() }
@@ -1729,7 +2059,7 @@ func file_brine_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_brine_proto_rawDesc), len(file_brine_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,14 +23,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Master_Run_FullMethodName         = "/brine.v1.Master/Run"
-	Master_ListJobs_FullMethodName    = "/brine.v1.Master/ListJobs"
-	Master_GetJob_FullMethodName      = "/brine.v1.Master/GetJob"
-	Master_ListKeys_FullMethodName    = "/brine.v1.Master/ListKeys"
-	Master_KeyAction_FullMethodName   = "/brine.v1.Master/KeyAction"
-	Master_Events_FullMethodName      = "/brine.v1.Master/Events"
-	Master_ListMinions_FullMethodName = "/brine.v1.Master/ListMinions"
-	Master_Drift_FullMethodName       = "/brine.v1.Master/Drift"
+	Master_Run_FullMethodName           = "/brine.v1.Master/Run"
+	Master_ListJobs_FullMethodName      = "/brine.v1.Master/ListJobs"
+	Master_GetJob_FullMethodName        = "/brine.v1.Master/GetJob"
+	Master_ListKeys_FullMethodName      = "/brine.v1.Master/ListKeys"
+	Master_KeyAction_FullMethodName     = "/brine.v1.Master/KeyAction"
+	Master_Events_FullMethodName        = "/brine.v1.Master/Events"
+	Master_ListMinions_FullMethodName   = "/brine.v1.Master/ListMinions"
+	Master_Drift_FullMethodName         = "/brine.v1.Master/Drift"
+	Master_ClusterStatus_FullMethodName = "/brine.v1.Master/ClusterStatus"
 )
 
 // MasterClient is the client API for Master service.
@@ -58,6 +59,10 @@ type MasterClient interface {
 	// converged, the states drift correction re-applied in the last 24
 	// hours, and what its last test=True highstate would change.
 	Drift(ctx context.Context, in *DriftRequest, opts ...grpc.CallOption) (*DriftResponse, error)
+	// ClusterStatus reports the cluster as the master asked sees it: its
+	// servers, the JetStream meta leader, and every stream's and bucket's
+	// replicas with their lag.
+	ClusterStatus(ctx context.Context, in *ClusterStatusRequest, opts ...grpc.CallOption) (*ClusterStatusResponse, error)
 }
 
 type masterClient struct {
@@ -166,6 +171,16 @@ func (c *masterClient) Drift(ctx context.Context, in *DriftRequest, opts ...grpc
 	return out, nil
 }
 
+func (c *masterClient) ClusterStatus(ctx context.Context, in *ClusterStatusRequest, opts ...grpc.CallOption) (*ClusterStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClusterStatusResponse)
+	err := c.cc.Invoke(ctx, Master_ClusterStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MasterServer is the server API for Master service.
 // All implementations must embed UnimplementedMasterServer
 // for forward compatibility.
@@ -191,6 +206,10 @@ type MasterServer interface {
 	// converged, the states drift correction re-applied in the last 24
 	// hours, and what its last test=True highstate would change.
 	Drift(context.Context, *DriftRequest) (*DriftResponse, error)
+	// ClusterStatus reports the cluster as the master asked sees it: its
+	// servers, the JetStream meta leader, and every stream's and bucket's
+	// replicas with their lag.
+	ClusterStatus(context.Context, *ClusterStatusRequest) (*ClusterStatusResponse, error)
 	mustEmbedUnimplementedMasterServer()
 }
 
@@ -224,6 +243,9 @@ func (UnimplementedMasterServer) ListMinions(context.Context, *ListMinionsReques
 }
 func (UnimplementedMasterServer) Drift(context.Context, *DriftRequest) (*DriftResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Drift not implemented")
+}
+func (UnimplementedMasterServer) ClusterStatus(context.Context, *ClusterStatusRequest) (*ClusterStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClusterStatus not implemented")
 }
 func (UnimplementedMasterServer) mustEmbedUnimplementedMasterServer() {}
 func (UnimplementedMasterServer) testEmbeddedByValue()                {}
@@ -376,6 +398,24 @@ func _Master_Drift_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Master_ClusterStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClusterStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MasterServer).ClusterStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Master_ClusterStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MasterServer).ClusterStatus(ctx, req.(*ClusterStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Master_ServiceDesc is the grpc.ServiceDesc for Master service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -406,6 +446,10 @@ var Master_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Drift",
 			Handler:    _Master_Drift_Handler,
+		},
+		{
+			MethodName: "ClusterStatus",
+			Handler:    _Master_ClusterStatus_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

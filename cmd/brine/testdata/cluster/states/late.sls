@@ -1,0 +1,3 @@
+late:
+  cmd.run:
+    - name: mkdir -p {{ grains['root'] }} && echo late >> {{ grains['root'] }}/late
