@@ -176,10 +176,12 @@ func (mn *testMinion) publish(t *testing.T, subject, reply string, data []byte, 
 	}
 }
 
-// waitFor polls cond for up to 10 seconds.
+// waitFor polls cond for up to a minute: long enough for a clustered
+// bus to settle on a loaded machine (replicated consumers are created
+// with retries); it is a wait, not a speed check.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("gave up waiting for %s", what)
