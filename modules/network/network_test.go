@@ -2,6 +2,7 @@ package network
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/brinecm/brine/modules"
+	"github.com/brinecm/brine/pkg/systest"
 )
 
 func call(t *testing.T, fun string, args []any, kw map[string]any) (any, error) {
@@ -78,9 +80,7 @@ func TestListening(t *testing.T) {
 // TestListeningIPv6 listens on ::1 when the host has IPv6 loopback.
 func TestListeningIPv6(t *testing.T) {
 	l, err := net.Listen("tcp6", "[::1]:0")
-	if err != nil {
-		t.Skipf("no IPv6 loopback here: %v", err)
-	}
+	systest.Require(t, err == nil, fmt.Sprintf("IPv6 loopback (::1): %v", err))
 	defer l.Close()
 	port := l.Addr().(*net.TCPAddr).Port
 	for _, tt := range []struct {

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/brinecm/brine/pkg/systest"
 	"github.com/brinecm/brine/states"
 	"github.com/brinecm/brine/states/statetest"
 )
@@ -439,16 +440,10 @@ func TestExtractedSourceHashUpdate(t *testing.T) {
 // TestExtractedOwnership gives the extracted tree to a user and group, as
 // root; xz compression goes through the xz command.
 func TestExtractedOwnership(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("changing ownership needs root")
-	}
-	if _, err := exec.LookPath("xz"); err != nil {
-		t.Skip("xz is not installed")
-	}
+	systest.RequireRoot(t) // changing ownership needs root
+	systest.RequireCommands(t, "xz")
 	nobody, err := user.Lookup("nobody")
-	if err != nil {
-		t.Skip("no user nobody")
-	}
+	systest.Require(t, err == nil, "the user nobody")
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
 	if err := os.MkdirAll(filepath.Join(src, "tool/bin"), 0o755); err != nil {
