@@ -199,6 +199,9 @@ func (s *Server) Status() (ClusterStatus, error) {
 		st.Cluster, st.Leader = m.Name, m.Leader
 		st.Servers = append(st.Servers, PeerStatus{Name: s.ns.Name(), Leader: m.Leader == s.ns.Name(), Current: true})
 		for _, p := range m.Replicas {
+			if p.Name == s.ns.Name() {
+				continue // this server, listed above (the meta group can list it while it has no leader)
+			}
 			st.Servers = append(st.Servers, PeerStatus{Name: p.Name, Leader: p.Name == m.Leader, Current: p.Current,
 				Offline: p.Offline, Active: p.Active, Lag: p.Lag})
 		}
