@@ -236,8 +236,16 @@ func TestWebViewInBrowser(t *testing.T) {
 	if want := []string{"web1 web1192.0.2.31", "web2 web2192.0.2.32", "web3 web3192.0.2.33"}; !slices.Equal(graph.Hosts, want) {
 		t.Errorf("hosts in the SVG: %q, want %q", graph.Hosts, want)
 	}
-	if want := []string{"web1 brw-web1", "web2 brw-web2", "web3 brw-web3"}; !slices.Equal(graph.Bridges, want) {
-		t.Errorf("bridges in the SVG: %q, want %q", graph.Bridges, want)
+	// The three minions share this host's Open vSwitch, where tests running
+	// alongside add bridges of their own: the mesh's bridges are brw-*.
+	var ours []string
+	for _, b := range graph.Bridges {
+		if _, name, _ := strings.Cut(b, " "); strings.HasPrefix(name, "brw-") {
+			ours = append(ours, b)
+		}
+	}
+	if want := []string{"web1 brw-web1", "web2 brw-web2", "web3 brw-web3"}; !slices.Equal(ours, want) {
+		t.Errorf("mesh bridges in the SVG: %q (all: %q), want %q", ours, graph.Bridges, want)
 	}
 	if want := []string{"web1-web2", "web1-web3", "web2-web3"}; !slices.Equal(graph.Tunnels, want) {
 		t.Errorf("tunnels in the SVG: %q, want %q", graph.Tunnels, want)
