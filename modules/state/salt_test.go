@@ -106,15 +106,16 @@ func TestSaltStateModule(t *testing.T) {
 		t.Fatalf("test_state.yaml: %v", err)
 	}
 	for _, c := range cases {
-		t.Run(c.Test, func(t *testing.T) {
-			switch {
-			case c.Skip != "":
-				t.Skip("Salt internals: " + c.Skip)
-			case c.Missing != "":
-				t.Skip("missing in brine: " + c.Missing)
-			}
-			runStateCase(t, c)
-		})
+		// Cases not replayed are listed, with why, in docs/salt-semantics.md.
+		switch {
+		case c.Skip != "":
+			t.Logf("%s: not replayed, Salt internals: %s", c.Test, c.Skip)
+			continue
+		case c.Missing != "":
+			t.Logf("%s: not replayed, missing in brine: %s", c.Test, c.Missing)
+			continue
+		}
+		t.Run(c.Test, func(t *testing.T) { runStateCase(t, c) })
 	}
 }
 
