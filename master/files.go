@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -175,8 +177,25 @@ func (f *fileServer) serve(m *Master, id string, data []byte) *wire.FileResponse
 			return &wire.FileResponse{Error: err.Error()}
 		}
 		return &wire.FileResponse{Data: b}
+	case wire.OpList:
+		entries, skipped, err := f.list(req.Path, f.maxFile(m))
+		if len(skipped) > 0 {
+			m.log.Warn("file server: left symlinks out of the file root or dangling out of a listing", "minion", id, "dir", req.Path, "entries", skipped)
+		}
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return &wire.FileResponse{NotFound: true}
+		case errors.Is(err, errOutsideRoot):
+			m.log.Warn("file server: refused a symlink out of the file root", "minion", id, "err", err)
+		case err != nil:
+			m.log.Warn("file server: list", "minion", id, "err", err)
+		}
+		if err != nil {
+			return &wire.FileResponse{Error: err.Error()}
+		}
+		return &wire.FileResponse{Entries: entries}
 	default:
-		return &wire.FileResponse{Error: fmt.Sprintf("bad request: unknown operation %q (%q, %q or %q)", req.Op, wire.OpRead, wire.OpMasterKey, wire.OpCompile)}
+		return &wire.FileResponse{Error: fmt.Sprintf("bad request: unknown operation %q (%q, %q, %q or %q)", req.Op, wire.OpRead, wire.OpList, wire.OpMasterKey, wire.OpCompile)}
 	}
 }
 
@@ -215,12 +234,9 @@ func (f *fileServer) respond(m *Master, msg *nats.Msg, id string, resp *wire.Fil
 // anywhere inside its root; outside it only with follow. A positive limit
 // refuses larger files.
 func (f *fileServer) read(name string, limit int64) ([]byte, error) {
-	if len(name) > maxFilePath {
-		return nil, fmt.Errorf("bad request: path is %d bytes long, at most %d are allowed", len(name), maxFilePath)
-	}
-	clean := strings.TrimPrefix(path.Clean("/"+name), "/")
-	if !fs.ValidPath(clean) || clean == "." {
-		return nil, fmt.Errorf("bad request: %q is not a file path in the state tree (use a relative path such as \"motd/motd.conf\")", name)
+	clean, err := treeName(name, false)
+	if err != nil {
+		return nil, err
 	}
 	for _, dir := range f.roots {
 		b, err := f.readIn(dir, clean, limit)
@@ -230,6 +246,165 @@ func (f *fileServer) read(name string, limit int64) ([]byte, error) {
 		return b, err
 	}
 	return nil, fs.ErrNotExist
+}
+
+// treeName cleans a requested path: it may not leave the tree; top allows
+// the tree's top itself (".").
+func treeName(name string, top bool) (string, error) {
+	if len(name) > maxFilePath {
+		return "", fmt.Errorf("bad request: path is %d bytes long, at most %d are allowed", len(name), maxFilePath)
+	}
+	clean := strings.TrimPrefix(path.Clean("/"+name), "/")
+	if clean == "" {
+		clean = "."
+	}
+	if !fs.ValidPath(clean) || (clean == "." && !top) {
+		return "", fmt.Errorf("bad request: %q is not a file path in the state tree (use a relative path such as \"motd/motd.conf\")", name)
+	}
+	return clean, nil
+}
+
+// list lists a directory of the state tree, merged over the file roots:
+// an entry found in several roots is taken from the first, as reads are.
+// The same checks as read's apply to the directory; entries that are
+// symlinks out of their root (unless follow), dangling, or neither files
+// nor directories are left out, and the symlinks among them returned in
+// skipped. A directory of more than wire.MaxListEntries entries, or whose
+// answer would pass limit bytes (when positive), is refused.
+func (f *fileServer) list(name string, limit int64) (entries []wire.FileEntry, skipped []string, err error) {
+	clean, err := treeName(name, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	merged := map[string]wire.FileEntry{}
+	found := false
+	for _, dir := range f.roots {
+		es, sk, err := f.listIn(dir, clean)
+		skipped = append(skipped, sk...)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, skipped, err
+		}
+		found = true
+		for _, e := range es {
+			if _, ok := merged[e.Name]; !ok {
+				merged[e.Name] = e
+			}
+		}
+		if len(merged) > wire.MaxListEntries {
+			return nil, skipped, tooManyEntries(clean)
+		}
+	}
+	slices.Sort(skipped)
+	if !found {
+		return nil, skipped, fs.ErrNotExist
+	}
+	size := int64(0)
+	entries = make([]wire.FileEntry, 0, len(merged))
+	for _, n := range slices.Sorted(maps.Keys(merged)) {
+		entries = append(entries, merged[n])
+		size += int64(len(n)) + 64 // the JSON around a name, generously
+	}
+	if limit > 0 && size > limit {
+		return nil, skipped, fmt.Errorf("%s: its listing would be about %d bytes, more than the %d the file server sends (split the directory)", clean, size, limit)
+	}
+	return entries, skipped, nil
+}
+
+// tooManyEntries is the error for a directory too large to list.
+func tooManyEntries(name string) error {
+	return fmt.Errorf("%s has more than %d entries, the most the file server lists in one directory (split the directory)", name, wire.MaxListEntries)
+}
+
+// listIn lists the directory name of the file root dir.
+func (f *fileServer) listIn(dir, name string) (entries []wire.FileEntry, skipped []string, err error) {
+	real, err := filepath.EvalSymlinks(filepath.Join(dir, filepath.FromSlash(name)))
+	if err != nil {
+		return nil, nil, err
+	}
+	stat := os.Stat
+	var fh *os.File
+	if f.follow {
+		if fh, err = os.Open(real); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		base, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		rel, err := filepath.Rel(base, real)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+			return nil, nil, fmt.Errorf("%s %w", name, errOutsideRoot)
+		}
+		root, err := os.OpenRoot(base)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open file root %s: %w", dir, err)
+		}
+		defer root.Close()
+		// The root refuses to leave base, for the directory and for
+		// every entry's symlinks, even if a link changed since.
+		if fh, err = root.Open(rel); err != nil {
+			return nil, nil, err
+		}
+		stat = func(p string) (fs.FileInfo, error) {
+			target, err := filepath.EvalSymlinks(p)
+			if err != nil {
+				return nil, err
+			}
+			r, err := filepath.Rel(base, target)
+			if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) || filepath.IsAbs(r) {
+				return nil, errOutsideRoot
+			}
+			return root.Stat(r)
+		}
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if !st.IsDir() {
+		return nil, nil, fmt.Errorf("%s is not a directory (%s)", name, st.Mode().Type())
+	}
+	des, err := fh.ReadDir(wire.MaxListEntries + 1)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, nil, fmt.Errorf("list %s: %w", name, err)
+	}
+	if len(des) > wire.MaxListEntries {
+		return nil, nil, tooManyEntries(name)
+	}
+	for _, de := range des {
+		fi, err := stat(filepath.Join(real, de.Name()))
+		if err != nil {
+			if de.Type()&fs.ModeSymlink != 0 {
+				skipped = append(skipped, path.Join(name, de.Name()))
+			}
+			continue
+		}
+		if !fi.IsDir() && !fi.Mode().IsRegular() {
+			continue
+		}
+		entries = append(entries, wire.FileEntry{Name: de.Name(), Dir: fi.IsDir(), Mode: unixMode(fi.Mode())})
+	}
+	return entries, skipped, nil
+}
+
+// unixMode is m's permission, setuid, setgid and sticky bits as a Unix mode.
+func unixMode(m fs.FileMode) uint32 {
+	u := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		u |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		u |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		u |= 0o1000
+	}
+	return u
 }
 
 // readIn reads name from the file root dir.

@@ -228,6 +228,15 @@ func readRequest(t *testing.T, path string) []byte {
 	return b
 }
 
+func listRequest(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := json.Marshal(wire.FileRequest{Op: wire.OpList, Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestFileServerReplySubjects: a minion that names another subject as the
 // reply subject of its file request gets nothing answered there, so it
 // cannot use the master's rights to delete streams or consumers or to
@@ -287,8 +296,10 @@ func TestFileServerReplySubjects(t *testing.T) {
 
 	req := readRequest(t, "motd")
 	for _, reply := range targets {
-		if err := m1.nc.PublishRequest(bus.FileSubject("m1"), reply, req); err != nil {
-			t.Fatalf("m1 publishes with reply %s: %v", reply, err)
+		for _, r := range [][]byte{req, listRequest(t, "sub")} {
+			if err := m1.nc.PublishRequest(bus.FileSubject("m1"), reply, r); err != nil {
+				t.Fatalf("m1 publishes with reply %s: %v", reply, err)
+			}
 		}
 	}
 	// The file server's subscription takes requests in order: once m1's
@@ -444,7 +455,7 @@ func TestFileServerAnswers(t *testing.T) {
 			answer{err: "bad request: 4130 bytes"}},
 		{"not JSON", []byte("salt://motd"), answer{err: "bad request: invalid character"}, answer{err: "bad request: invalid character"}},
 		{"an unknown operation", []byte(`{"op":"write","path":"motd"}`),
-			answer{err: `bad request: unknown operation "write" ("read", "master_key" or "compile")`},
+			answer{err: `bad request: unknown operation "write" ("read", "list", "master_key" or "compile")`},
 			answer{err: `unknown operation "write"`}},
 		{"an empty path", readRequest(t, ""), answer{err: `"" is not a file path in the state tree`}, answer{err: "is not a file path"}},
 	}
@@ -469,5 +480,138 @@ func TestFileServerAnswers(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// entriesString is a listing as "name(dir) mode" words, for comparisons.
+func entriesString(es []wire.FileEntry) string {
+	var b strings.Builder
+	for _, e := range es {
+		kind := ""
+		if e.Dir {
+			kind = "/"
+		}
+		fmt.Fprintf(&b, "%s%s:%04o ", e.Name, kind, e.Mode)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// TestFileServerList lists directories of the file roots as the master's
+// file server does, with the checks reads have.
+func TestFileServerList(t *testing.T) {
+	tree := newFileTree(t)
+	if err := os.Chmod(filepath.Join(tree.root, "sub", "app.conf"), 0o751|os.ModeSetgid); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(tree.root, "empty"), 0o710); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(tree.root, "empty"), 0o710); err != nil {
+		t.Fatal(err)
+	}
+	second := t.TempDir()
+	for name, mode := range map[string]os.FileMode{"only-second": 0o640, "motd": 0o600} {
+		if err := os.WriteFile(filepath.Join(second, name), []byte("second\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(filepath.Join(second, name), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	top := "dangling-out:0777 empty/:0710 in-abs:0644 in-rel:2751 motd:0644 only-second:0640 out-abs:0600 out-dir/:0700 out-rel:0600 sub/:0755"
+	tests := []struct {
+		name    string
+		path    string
+		follow  bool
+		want    string
+		wantErr string // substring; "notfound" for fs.ErrNotExist
+	}{
+		{"the top, merged over the roots, first root first", "", false,
+			"empty/:0710 in-abs:0644 in-rel:2751 motd:0644 only-second:0640 sub/:0755", ""},
+		{"the top as .", ".", false, "empty/:0710 in-abs:0644 in-rel:2751 motd:0644 only-second:0640 sub/:0755", ""},
+		{"a directory with a symlink up", "sub", false, "app.conf:2751 up:0644", ""},
+		{"dot-dot is cleaned inside the tree", "../../sub/", false, "app.conf:2751 up:0644", ""},
+		{"an empty directory", "empty", false, "", ""},
+		{"the top with follow lists symlinks out", "", true, strings.Replace(top, "dangling-out:0777 ", "", 1), ""},
+		{"a directory symlink out of the root", "out-dir", false, "", "leads outside the file root"},
+		{"a directory symlink out, followed", "out-dir", true, "shadow:0600", ""},
+		{"a missing directory", "nope", false, "", "notfound"},
+		{"a file", "motd", false, "", "motd is not a directory"},
+		{"an absolute path stays in the tree", "/sub", false, "app.conf:2751 up:0644", ""},
+		{"path too long", strings.Repeat("a/", maxFilePath), false, "", "path is 2048 bytes long, at most 1024"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFileServer(config.Master{FileRoots: config.Roots{tree.root, second}, FollowSymlinksOutsideRoot: tc.follow})
+			got, _, err := f.list(tc.path, 0)
+			switch {
+			case tc.wantErr == "notfound":
+				if !errors.Is(err, fs.ErrNotExist) {
+					t.Fatalf("list %q = %v, %v; want not found", tc.path, got, err)
+				}
+			case tc.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("list %q = %v, %v; want an error with %q", tc.path, got, err, tc.wantErr)
+				}
+			case err != nil:
+				t.Fatalf("list %q: %v", tc.path, err)
+			case entriesString(got) != tc.want:
+				t.Fatalf("list %q = %s\nwant        %s", tc.path, entriesString(got), tc.want)
+			}
+		})
+	}
+
+	f := newFileServer(config.Master{FileRoots: config.Roots{tree.root}})
+	_, skipped, err := f.list("", 0)
+	if err != nil || !slices.Equal(skipped, []string{"dangling-out", "out-abs", "out-dir", "out-rel"}) {
+		t.Errorf("symlinks left out of the top: %q, %v", skipped, err)
+	}
+	if _, _, err := f.list("", 10); err == nil || !strings.Contains(err.Error(), "more than the 10 the file server sends") {
+		t.Errorf("a listing over the size limit: %v", err)
+	}
+	big := filepath.Join(tree.root, "big")
+	if err := os.Mkdir(big, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range wire.MaxListEntries + 1 {
+		if err := os.WriteFile(filepath.Join(big, fmt.Sprint(i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := f.list("big", 0); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("big has more than %d entries", wire.MaxListEntries)) {
+		t.Errorf("a directory over the entry limit: %v", err)
+	}
+}
+
+// TestFileServerListAnswers: a minion lists directories through the real
+// master's file server, which refuses what it refuses reads for.
+func TestFileServerListAnswers(t *testing.T) {
+	tree := newFileTree(t)
+	_, minions := startFileMaster(t, config.Master{FileRoots: config.Roots{tree.root}}, "m1")
+	m1 := minions["m1"]
+	tests := []struct {
+		path     string
+		want     string
+		notFound bool
+		err      string
+	}{
+		{path: "sub", want: "app.conf:0644 up:0644"},
+		{path: "", want: "in-abs:0644 in-rel:0644 motd:0644 sub/:0755"},
+		{path: "../..", want: "in-abs:0644 in-rel:0644 motd:0644 sub/:0755"},
+		{path: "out-dir", err: "out-dir is a symlink that leads outside the file root (set follow_symlinks_outside_root: True"},
+		{path: "nope", notFound: true},
+		{path: "motd", err: "motd is not a directory"},
+		{path: strings.Repeat("x", maxFilePath+1), err: "bad request: path is 1025 bytes long"},
+	}
+	for _, tc := range tests {
+		got := fileRequest(t, m1, listRequest(t, tc.path))
+		switch {
+		case tc.err != "":
+			if !strings.Contains(got.Error, tc.err) || got.Entries != nil {
+				t.Errorf("list %.40q: answer %+v, want an error with %q", tc.path, got, tc.err)
+			}
+		case got.Error != "" || got.NotFound != tc.notFound || entriesString(got.Entries) != tc.want:
+			t.Errorf("list %.40q: answer %+v (%s), want %q", tc.path, got, entriesString(got.Entries), tc.want)
+		}
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +36,13 @@ type remoteFS struct {
 
 	mu      sync.Mutex
 	fetched map[string]error // files this run already asked for, and how that went
+	listed  map[string]listing
+}
+
+// listing is a directory this run already listed, and how that went.
+type listing struct {
+	entries []fs.DirEntry
+	err     error
 }
 
 // Open opens a state tree file, fetching it first.
@@ -77,14 +86,131 @@ func (f *remoteFS) fetch(name string) error {
 	return err
 }
 
-// request asks the master for name, again after a short wait while the
+// ReadDir lists a directory of the state tree as the master has it (from
+// the cached copy when the minion is not connected), once per run.
+func (f *remoteFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrInvalid}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.listed == nil {
+		f.listed = map[string]listing{}
+	}
+	if l, done := f.listed[name]; done {
+		return l.entries, l.err
+	}
+	entries, err := f.list(name)
+	f.listed[name] = listing{entries, err}
+	return entries, err
+}
+
+// Stat describes a file or directory of the state tree with the master's
+// mode, from its directory's listing.
+func (f *remoteFS) Stat(name string) (fs.FileInfo, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrInvalid}
+	}
+	if name == "." {
+		return entry{name: ".", mode: fs.ModeDir | 0o755}, nil
+	}
+	entries, err := f.ReadDir(path.Dir(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
+	}
+	if err != nil {
+		return nil, err
+	}
+	base := path.Base(name)
+	i, found := slices.BinarySearchFunc(entries, base, func(e fs.DirEntry, n string) int { return strings.Compare(e.Name(), n) })
+	if !found {
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
+	}
+	return entries[i].Info()
+}
+
+// list asks the master for a directory's listing.
+func (f *remoteFS) list(name string) ([]fs.DirEntry, error) {
+	nc := f.connection()
+	if nc == nil {
+		local := filepath.Join(f.m.cfg.DataDir, filesDir, filepath.FromSlash(name))
+		entries, err := os.ReadDir(local)
+		if err != nil {
+			return nil, fmt.Errorf("cannot list salt://%s: not connected to the master (and no cached copy)", name)
+		}
+		f.m.log.Warn("not connected to the master: listing the cached copy, which may be out of date or incomplete", "dir", "salt://"+name)
+		return entries, nil
+	}
+	resp, err := f.request(nc, wire.FileRequest{Op: wire.OpList, Path: name})
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("cannot list salt://%s on the master: %s", name, fetchFailure(err, f.m.fileTimeout))
+	case resp.NotFound:
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}
+	case resp.Error != "":
+		return nil, fmt.Errorf("cannot list salt://%s on the master: %s", name, resp.Error)
+	}
+	entries := make([]fs.DirEntry, len(resp.Entries))
+	for i, e := range resp.Entries {
+		mode := fs.FileMode(e.Mode & 0o777)
+		if e.Mode&0o4000 != 0 {
+			mode |= fs.ModeSetuid
+		}
+		if e.Mode&0o2000 != 0 {
+			mode |= fs.ModeSetgid
+		}
+		if e.Mode&0o1000 != 0 {
+			mode |= fs.ModeSticky
+		}
+		if e.Dir {
+			mode |= fs.ModeDir
+		}
+		entries[i] = entry{name: e.Name, mode: mode}
+	}
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return entries, nil
+}
+
+// entry is a state tree entry as the master listed it: both its
+// fs.DirEntry and its fs.FileInfo.
+type entry struct {
+	name string
+	mode fs.FileMode
+}
+
+func (e entry) Name() string               { return e.name }
+func (e entry) IsDir() bool                { return e.mode.IsDir() }
+func (e entry) Type() fs.FileMode          { return e.mode.Type() }
+func (e entry) Info() (fs.FileInfo, error) { return e, nil }
+func (e entry) Size() int64                { return 0 }
+func (e entry) Mode() fs.FileMode          { return e.mode }
+func (e entry) ModTime() time.Time         { return time.Time{} }
+func (e entry) Sys() any                   { return nil }
+
+// connection is the connection to ask the master on, waiting for it as
+// the run may; nil when the run must use the cached copy.
+func (f *remoteFS) connection() *nats.Conn {
+	nc := f.m.conn.Load()
+	if (nc == nil || !f.m.accepted.Load()) && !f.noWait {
+		wctx, cancel := context.WithTimeout(f.ctx, acceptWait)
+		f.m.waitAccepted(wctx)
+		cancel()
+		nc = f.m.conn.Load()
+	}
+	if nc == nil || !f.m.accepted.Load() || (f.noWait && !nc.IsConnected()) {
+		return nil
+	}
+	return nc
+}
+
+// request asks the master, again after a short wait while the
 // file server refuses it for this minion's rate, for at most the file
 // request timeout in all.
-func (f *remoteFS) request(nc *nats.Conn, name string) (*wire.FileResponse, error) {
+func (f *remoteFS) request(nc *nats.Conn, req wire.FileRequest) (*wire.FileResponse, error) {
 	deadline := time.Now().Add(f.m.fileTimeout)
 	b := backoff{lo: 50 * time.Millisecond, hi: time.Second}
 	for {
-		resp, err := f.m.fileRequest(f.ctx, nc, wire.FileRequest{Op: wire.OpRead, Path: name}, f.m.fileTimeout)
+		resp, err := f.m.fileRequest(f.ctx, nc, req, f.m.fileTimeout)
 		if err != nil || !strings.HasPrefix(resp.Error, wire.RateLimited) || time.Now().After(deadline) {
 			return resp, err
 		}
@@ -96,21 +222,15 @@ func (f *remoteFS) request(nc *nats.Conn, name string) (*wire.FileResponse, erro
 
 func (f *remoteFS) update(name string) error {
 	local := filepath.Join(f.m.cfg.DataDir, filesDir, filepath.FromSlash(name))
-	nc := f.m.conn.Load()
-	if (nc == nil || !f.m.accepted.Load()) && !f.noWait {
-		wctx, cancel := context.WithTimeout(f.ctx, acceptWait)
-		f.m.waitAccepted(wctx)
-		cancel()
-		nc = f.m.conn.Load()
-	}
-	if nc == nil || !f.m.accepted.Load() || (f.noWait && !nc.IsConnected()) {
+	nc := f.connection()
+	if nc == nil {
 		if _, err := os.Stat(local); err != nil {
 			return fmt.Errorf("cannot fetch salt://%s: not connected to the master (and no cached copy)", name)
 		}
 		f.m.log.Warn("not connected to the master: using the cached copy, which may be out of date", "file", "salt://"+name)
 		return nil
 	}
-	resp, err := f.request(nc, name)
+	resp, err := f.request(nc, wire.FileRequest{Op: wire.OpRead, Path: name})
 	switch {
 	case err != nil:
 		return fmt.Errorf("cannot fetch salt://%s from the master: %s", name, fetchFailure(err, f.m.fileTimeout))

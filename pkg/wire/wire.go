@@ -57,6 +57,10 @@ func (r *AuthRequest) Verify(id string) error {
 const (
 	OpMasterKey = "master_key" // the master's job signing public key
 	OpRead      = "read"       // a file of the state tree
+	// OpList lists one directory of the state tree (Path; "" or "." is
+	// its top), merged over the master's file roots as reads are: the
+	// answer's Entries, at most MaxListEntries of them.
+	OpList = "list"
 	// OpCompile asks the master to compile a state run (Fun, Args,
 	// Kwargs: state.highstate, state.apply, state.sls) for the requesting
 	// minion; the answer's Data is the job, signed as the master signs
@@ -67,7 +71,7 @@ const (
 // FileRequest is a minion's request on bus.FileSubject(id).
 type FileRequest struct {
 	Op   string `json:"op"`
-	Path string `json:"path,omitempty"` // relative to the state tree root, for OpRead
+	Path string `json:"path,omitempty"` // relative to the state tree root, for OpRead and OpList
 	// Fun, Args and Kwargs are the state run OpCompile compiles.
 	Fun    string         `json:"fun,omitempty"`
 	Args   []any          `json:"args,omitempty"`
@@ -87,6 +91,21 @@ type FileResponse struct {
 	// CompileErrors are an OpCompile's errors when the recipe does not
 	// compile (Error then says so).
 	CompileErrors []string `json:"compile_errors,omitempty"`
+	// Entries are an OpList's directory entries, sorted by name.
+	Entries []FileEntry `json:"entries,omitempty"`
+}
+
+// MaxListEntries is the most entries an OpList answer carries; a larger
+// directory is refused with an error saying so.
+const MaxListEntries = 2048
+
+// FileEntry is one entry of a state tree directory (OpList).
+type FileEntry struct {
+	Name string `json:"name"` // the entry's name in its directory
+	Dir  bool   `json:"dir,omitempty"`
+	// Mode is the entry's Unix permission bits, with setuid, setgid and
+	// sticky (07777): what file.managed's mode: keep gives a copy.
+	Mode uint32 `json:"mode"`
 }
 
 // Event tags.
