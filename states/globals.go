@@ -142,8 +142,9 @@ type condition struct {
 	fun    string
 	args   []any
 	kwargs map[string]any
-	// badType is an entry neither a command nor a mapping (True, 1): Salt
-	// lets the state run on it ("bad type passed"), and so does brine.
+	// badType is an entry neither a command nor a mapping with fun (True,
+	// 1, {}): Salt lets the state run on it ("bad type passed", "no `fun`
+	// argument"), and so does brine.
 	badType bool
 }
 
@@ -168,7 +169,8 @@ func parseConditions(v any) ([]condition, error) {
 		case map[string]any:
 			fun, _ := x["fun"].(string)
 			if fun == "" {
-				return nil, fmt.Errorf("a mapping needs fun: module.function, e.g. \"- fun: file.file_exists\" with \"path: /etc/x\"")
+				out = append(out, condition{badType: true}) // Salt: "no `fun` argument", and the state runs
+				continue
 			}
 			c := condition{fun: fun, kwargs: map[string]any{}}
 			for k, val := range x {

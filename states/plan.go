@@ -44,10 +44,13 @@ type step struct {
 	args    any
 	globals globals
 	groups  []*reqGroup
-	// prereqBy lists states with a prereq on this one: they run first.
-	prereqBy []*step
-	order    float64
-	pos      int // position in the sorted plan
+	// prereqBy lists states with a prereq on this one: they run first,
+	// those that declare it themselves before those given it by this
+	// state's prereq_in (the first directPrereqBy), as in Salt.
+	prereqBy       []*step
+	directPrereqBy int
+	order          float64
+	pos            int // position in the sorted plan
 	// shareable: the step may join a window of states that run at the
 	// same time; reqBefore is the last position its requisites point at.
 	shareable bool
@@ -401,7 +404,7 @@ func (t *targetIndex) resolve(s *step, uses map[*step][]*step) sls.Errors {
 					errs = append(errs, errAt(s.low, r.Pos, "%s: requisite %s points at the state itself", s.low.Function(), r.Kind))
 					continue
 				}
-				tg.addGroup(kind, anyForm, all, strings.TrimSuffix(r.Kind, "_in"), []*step{s})
+				tg.addGroup(kind, anyForm, all, true, strings.TrimSuffix(r.Kind, "_in"), []*step{s})
 			}
 			continue
 		}
@@ -417,7 +420,7 @@ func (t *targetIndex) resolve(s *step, uses map[*step][]*step) sls.Errors {
 			others = append(others, tg)
 		}
 		if len(others) > 0 {
-			s.addGroup(kind, anyForm, all, r.Kind, others)
+			s.addGroup(kind, anyForm, all, false, r.Kind, others)
 		}
 	}
 	return errs
@@ -465,15 +468,21 @@ func moduleHint(module string) string {
 	return fmt.Sprintf(" with module %q", module)
 }
 
-// addGroup adds targets to s's group for keyword, creating it as needed.
-// Plain onchanges and onfail are "any" groups as Salt defines them.
-func (s *step) addGroup(kind reqKind, anyForm, all bool, keyword string, targets []*step) {
+// addGroup adds targets to s's group for keyword, creating it as needed;
+// fromIn tells that a target's _in requisite put it there. Plain
+// onchanges and onfail are "any" groups as Salt defines them.
+func (s *step) addGroup(kind reqKind, anyForm, all, fromIn bool, keyword string, targets []*step) {
 	if kind == reqOnchanges || (kind == reqOnfail && !all) {
 		anyForm = true
 	}
 	if kind == reqPrereq {
 		for _, tg := range targets {
-			tg.prereqBy = append(tg.prereqBy, s)
+			if fromIn {
+				tg.prereqBy = append(tg.prereqBy, s)
+				continue
+			}
+			tg.prereqBy = slices.Insert(tg.prereqBy, tg.directPrereqBy, s)
+			tg.directPrereqBy++
 		}
 	}
 	for _, g := range s.groups {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/brinecm/brine/modules"
 	_ "github.com/brinecm/brine/modules/file"
+	_ "github.com/brinecm/brine/modules/test"
 	"github.com/brinecm/brine/pkg/result"
 	"github.com/brinecm/brine/pkg/sls"
 	"github.com/brinecm/brine/states"

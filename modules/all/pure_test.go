@@ -23,7 +23,7 @@ func TestPureSet(t *testing.T) {
 		"mine.get",
 		"slsutil.merge", "slsutil.serialize", "slsutil.update",
 		"state.show_highstate", "state.show_low_sls", "state.show_lowstate", "state.show_sls", "state.show_states", "state.show_top",
-		"test.echo",
+		"test.echo", "test.false", "test.true",
 	}
 	var got []string
 	for _, name := range modules.Names() {

@@ -1,9 +1,12 @@
-// Package test provides the test execution module: test.ping, test.echo
-// and test.version, for checking that minions answer.
+// Package test provides the test execution module: test.ping, test.echo,
+// test.version, test.true and test.false, for checking that minions
+// answer and for conditions (onlyif/unless) in tests.
 package test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/brinecm/brine/modules"
 	"github.com/brinecm/brine/pkg/version"
@@ -32,6 +35,16 @@ func init() {
 			return a.Text, nil
 		},
 	})
+	for fun, v := range map[string]bool{"test.true": true, "test.false": false} {
+		modules.Register(fun, modules.Func[noArgs]{
+			ReadOnly: true,
+			Pure:     true,
+			Doc:      fmt.Sprintf("Return %s, as Salt's %s does (for onlyif/unless in tests).", strings.ToUpper(fun[5:6])+fun[6:], fun),
+			Call: func(context.Context, *modules.Runtime, *noArgs) (any, error) {
+				return v, nil
+			},
+		})
+	}
 	modules.Register("test.version", modules.Func[noArgs]{
 		ReadOnly: true,
 		Doc:      "Return the brine version of the minion.",
