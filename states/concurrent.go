@@ -24,7 +24,7 @@ import (
 func markShareable(steps []*step) {
 	for _, s := range steps {
 		s.reqBefore = -1
-		s.shareable = s.entry.concurrent != nil && len(s.prereqBy) == 0 && !s.low.Failhard && s.globals.none()
+		s.shareable = s.entry.concurrent != nil && len(s.prereqBy) == 0 && !s.low.Failhard && s.globals.none() && !s.globals.parallel
 		for _, g := range s.groups {
 			if g.kind != reqRequire {
 				s.shareable = false

@@ -12,9 +12,7 @@ import (
 )
 
 // globalArgs are the arguments every state accepts, handled by the engine
-// (watch_drift by the minion's drift watcher, pkg/drift). Salt's parallel
-// is accepted and checked, and otherwise left to the engine, which runs
-// states that cannot affect one another at the same time on its own.
+// (watch_drift by the minion's drift watcher, pkg/drift).
 var globalArgs = map[string]bool{"unless": true, "onlyif": true, "creates": true, "retry": true, "check_cmd": true, "watch_drift": true, "parallel": true}
 
 func isGlobalArg(name string) bool { return globalArgs[name] }
@@ -29,6 +27,9 @@ type globals struct {
 	createsOne bool
 	checkCmd   []string
 	retry      *retry
+	// parallel: the state runs on its own goroutine while the run goes
+	// on; the states that need its result wait for it (Salt's parallel).
+	parallel bool
 }
 
 // retry is Salt's retry argument: run again until the result is until.
@@ -68,8 +69,12 @@ func parseGlobals(args map[string]any) (globals, ArgErrors) {
 	}
 	for _, name := range []string{"watch_drift", "parallel"} {
 		if v, ok := args[name]; ok {
-			if _, isBool := v.(bool); !isBool {
+			b, isBool := v.(bool)
+			if !isBool {
 				errs = append(errs, &ArgError{Arg: name, Msg: fmt.Sprintf("argument '%s': expected True or False, not %v", name, v)})
+			}
+			if name == "parallel" {
+				g.parallel = b
 			}
 		}
 	}

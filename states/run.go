@@ -53,6 +53,9 @@ func (p *Plan) run(ctx context.Context, opts RunOptions, concurrent bool) result
 		}
 		if concurrent {
 			if members, calls, end := r.window(p.steps, i); len(members) > 1 {
+				for _, s := range members {
+					r.land(s.deps()...)
+				}
 				r.runWindow(ctx, members, calls)
 				i = end
 				continue
@@ -61,6 +64,7 @@ func (p *Plan) run(ctx context.Context, opts RunOptions, concurrent bool) result
 		r.runStep(ctx, p.steps[i])
 		i++
 	}
+	r.landAll(p.steps)
 	r.runListeners(ctx, p.steps)
 	out := make(result.Highstate, 0, len(r.order))
 	for _, res := range r.order {
@@ -80,6 +84,7 @@ func newRunner(p *Plan, opts RunOptions) *runner {
 		state:   make([]runState, len(p.steps)),
 		calls:   make([]*Call, len(p.steps)),
 		tested:  map[*step]Outcome{},
+		flights: map[*step]*flight{},
 	}
 }
 
@@ -100,6 +105,82 @@ type runner struct {
 	runNum  int             // state function calls so far, Salt's __run_num__
 	tested  map[*step]Outcome
 	stopped bool
+	// flights are the parallel: True states running on their own.
+	flights map[*step]*flight
+}
+
+// flight is a parallel: True state running on its own goroutine. The
+// goroutine puts the state's result in the run's results before done
+// closes; the run numbers and lists it when it lands.
+type flight struct {
+	done  chan struct{}
+	calls int
+}
+
+// flies reports whether s runs on its own goroutine: it has parallel:
+// True and neither a prereq nor a state with a prereq on it, as those run
+// test runs of other states.
+func (s *step) flies() bool {
+	if !s.globals.parallel || len(s.prereqBy) > 0 {
+		return false
+	}
+	for _, g := range s.groups {
+		if g.kind == reqPrereq {
+			return false
+		}
+	}
+	return true
+}
+
+// launch starts s on its own goroutine, which first waits for the states
+// in flight that s needs (so a parallel state waiting on another does not
+// hold up the run) and then reads only results that no longer change.
+func (r *runner) launch(ctx context.Context, s *step) {
+	var waits []*flight
+	for _, d := range append(s.deps(), s.softDeps()...) {
+		if f, ok := r.flights[d]; ok {
+			waits = append(waits, f)
+		}
+	}
+	f := &flight{done: make(chan struct{})}
+	c := r.callFor(s)
+	r.flights[s] = f
+	go func() {
+		defer close(f.done)
+		for _, w := range waits {
+			<-w.done
+		}
+		start := time.Now()
+		var o Outcome
+		o, f.calls = r.evaluate(ctx, s, c)
+		res := newResult(s, o, start, time.Since(start))
+		res.Parallel = true
+		r.results[s.pos] = res
+	}()
+}
+
+// land waits for each of steps that is in flight and adds its result to
+// the run.
+func (r *runner) land(steps ...*step) {
+	for _, s := range steps {
+		f, ok := r.flights[s]
+		if !ok {
+			continue
+		}
+		<-f.done
+		delete(r.flights, s)
+		r.commit(s, f.calls)
+	}
+}
+
+// landAll waits for every state in flight, in plan order.
+func (r *runner) landAll(steps []*step) {
+	for _, s := range steps {
+		if len(r.flights) == 0 {
+			return
+		}
+		r.land(s)
+	}
 }
 
 // requisiteDeps are the states whose results s's requisites look at.
@@ -127,6 +208,12 @@ func (r *runner) runStep(ctx context.Context, s *step) {
 			r.runStep(ctx, d)
 		}
 	}
+	if s.flies() && !r.stopped && ctx.Err() == nil {
+		r.launch(ctx, s)
+		return
+	}
+	r.land(s.deps()...)
+	r.land(s.softDeps()...)
 	if r.stopped || ctx.Err() != nil {
 		r.stopped = true
 		return
@@ -141,8 +228,13 @@ func (r *runner) runStep(ctx context.Context, s *step) {
 // (two when a watch fired mod_watch): Salt numbers every call, so the
 // state's __run_num__ is that of its last call.
 func (r *runner) record(s *step, o Outcome, calls int, start time.Time, took time.Duration) {
-	r.runNum += calls
-	res := &result.State{
+	r.results[s.pos] = newResult(s, o, start, took)
+	r.commit(s, calls)
+}
+
+// newResult is s's result from its outcome, not numbered yet.
+func newResult(s *step, o Outcome, start time.Time, took time.Duration) *result.State {
+	return &result.State{
 		Key:       s.low.Key(),
 		ID:        s.low.ID,
 		SLS:       s.low.SLS,
@@ -152,10 +244,16 @@ func (r *runner) record(s *step, o Outcome, calls int, start time.Time, took tim
 		Result:    o.Result,
 		StartTime: start.Format("15:04:05.000000"),
 		Duration:  float64(took.Microseconds()) / 1000,
-		RunNum:    r.runNum - 1,
 		Warnings:  s.warnings,
 	}
-	r.results[s.pos] = res
+}
+
+// commit numbers s's result and adds it to the run order, and stops the
+// run when s failed with failhard.
+func (r *runner) commit(s *step, calls int) {
+	res := r.results[s.pos]
+	r.runNum += calls
+	res.RunNum = r.runNum - 1
 	r.order = append(r.order, res)
 	if res.Result != nil && !*res.Result && (s.low.Failhard || r.opts.Failhard) {
 		r.stopped = true

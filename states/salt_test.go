@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -64,6 +65,13 @@ type saltWant struct {
 	ChangesSubset map[string]any `yaml:"changes_subset"`
 	// HasDuration: the result reports how long the state took.
 	HasDuration bool `yaml:"has_duration"`
+	// Parallel: the result carries __parallel__ (the state ran with
+	// parallel: True while the run went on).
+	Parallel *bool `yaml:"parallel"`
+	// StartsBeforeEndOf is a result key: this state started before that
+	// one ended (it did not wait for it), by the start times and
+	// durations the run reports.
+	StartsBeforeEndOf string `yaml:"starts_before_end_of"`
 }
 
 // TestSaltSuites replays the cases of testdata/salt/<suite>.yaml, taken
@@ -208,6 +216,16 @@ func runSaltCase(t *testing.T, c saltCase) {
 				t.Errorf("%s: changes[%q] = %v, want %v (changes %v)", k, ck, got, cv, r.Changes)
 			}
 		}
+		if w.Parallel != nil && r.Parallel != *w.Parallel {
+			t.Errorf("%s: __parallel__ %v, want %v", k, r.Parallel, *w.Parallel)
+		}
+		if w.StartsBeforeEndOf != "" {
+			if other, ok := byKey[w.StartsBeforeEndOf]; !ok {
+				t.Errorf("%s: no result %s to compare start times with", k, w.StartsBeforeEndOf)
+			} else if !startsBeforeEnd(t, r, other) {
+				t.Errorf("%s started at %s, after %s ended (started %s, took %.0f ms)", k, r.StartTime, w.StartsBeforeEndOf, other.StartTime, other.Duration)
+			}
+		}
 		if w.HasDuration {
 			if b, err := json.Marshal(r); err != nil || !strings.Contains(string(b), `"duration":`) {
 				t.Errorf("%s: no duration in the return %s (%v)", k, b, err)
@@ -217,4 +235,16 @@ func runSaltCase(t *testing.T, c saltCase) {
 			t.Errorf("%s: warnings %q, want %q", k, r.Warnings, w.Warn)
 		}
 	}
+}
+
+// startsBeforeEnd reports whether a started before b ended, by the start
+// times ("15:04:05.000000") and durations (ms) of their results.
+func startsBeforeEnd(t *testing.T, a, b result.State) bool {
+	t.Helper()
+	sa, errA := time.Parse("15:04:05.000000", a.StartTime)
+	sb, errB := time.Parse("15:04:05.000000", b.StartTime)
+	if errA != nil || errB != nil {
+		t.Fatalf("start times %q, %q: %v %v", a.StartTime, b.StartTime, errA, errB)
+	}
+	return sa.Before(sb.Add(time.Duration(b.Duration * float64(time.Millisecond))))
 }

@@ -27,6 +27,9 @@ type State struct {
 	StartTime string         `json:"start_time"` // "HH:MM:SS.ffffff"
 	// Warnings are problems the run tolerated, e.g. an unknown argument.
 	Warnings []string `json:"warnings,omitempty"`
+	// Parallel: the state had parallel: True and ran on its own while the
+	// run went on, as Salt marks it.
+	Parallel bool `json:"__parallel__,omitempty"`
 }
 
 // Function returns "module.fun" from the result key, or "" when the key is
