@@ -28,8 +28,9 @@ func init() {
 	states.Register("file.managed", states.Func[ManagedArgs]{
 		Doc: "Manages a file's contents (from source, a list of sources, or contents; " +
 			"optionally a jinja template with context and defaults), owner, group and mode.",
-		Apply:      managed,
-		Concurrent: managedConcurrent,
+		Apply:       managed,
+		Concurrent:  managedConcurrent,
+		OwnCheckCmd: true,
 	})
 	states.Register("file.directory", states.Func[DirectoryArgs]{
 		Doc: "Ensures a directory exists with the given owner, group and mode; recurse applies " +

@@ -51,7 +51,8 @@ func init() {
 	states.Register("file.serialize", states.Func[SerializeArgs]{
 		Doc: "Writes a data set to a file as yaml or json; merge_if_exists merges it over the data " +
 			"the file holds. Owner, group and mode as file.managed.",
-		Apply: serialize,
+		Apply:       serialize,
+		OwnCheckCmd: true,
 	})
 	states.Register("file.recurse", states.Func[RecurseArgs]{
 		Doc: "Copies a directory of the state tree (salt://) below name, file by file as file.managed; " +
@@ -398,6 +399,7 @@ type SerializeArgs struct {
 	ShowChanges   *bool       `arg:"show_changes"`
 	Create        *bool       `arg:"create"`
 	Encoding      string      `arg:"encoding"`
+	CheckCmd      []string    `arg:"check_cmd"` // as file.managed's
 }
 
 func serialize(ctx context.Context, c *states.Call, a *SerializeArgs) states.Outcome {
@@ -442,7 +444,7 @@ func serialize(ctx context.Context, c *states.Call, a *SerializeArgs) states.Out
 		return states.Failedf("Unable to serialize the data set as %s: %v", format, err)
 	}
 	return managed(ctx, c, &ManagedArgs{Contents: text, User: a.User, Group: a.Group, Mode: a.Mode,
-		Makedirs: a.Makedirs, Backup: a.Backup, ShowChanges: a.ShowChanges, Create: a.Create})
+		Makedirs: a.Makedirs, Backup: a.Backup, ShowChanges: a.ShowChanges, Create: a.Create, CheckCmd: a.CheckCmd})
 }
 
 // serializeData writes data as Salt's serializers do: yaml in block
