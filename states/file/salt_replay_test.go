@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/brinecm/brine/pkg/sls"
+	"github.com/brinecm/brine/pkg/systest"
 	"github.com/brinecm/brine/states"
 	_ "github.com/brinecm/brine/states/test"
 )
@@ -28,6 +29,8 @@ type replayCase struct {
 	// Missing names the brine feature the test needs that is not there
 	// yet: the test counts as failing, and is not run.
 	Missing string            `yaml:"missing"`
+	Root    bool              `yaml:"root"`    // needs root (chown to other users)
+	Needs   []string          `yaml:"needs"`   // commands it runs (gpg, patch)
 	Files   map[string]string `yaml:"files"`
 	Dirs    []string          `yaml:"dirs"`
 	Links   map[string]string `yaml:"links"` // symlink -> target
@@ -71,6 +74,8 @@ type replayAfter struct {
 	Links  map[string]string `yaml:"links"` // symlink -> target
 	Modes  map[string]string `yaml:"modes"`
 	Same   [][2]string       `yaml:"same_file"` // hard links of one another
+	// Owners is "user:group" of each path, not following a symlink.
+	Owners map[string]string `yaml:"owners"`
 }
 
 // TestSaltFileSuites replays testdata/salt/<suite>.yaml, one file per
@@ -108,6 +113,12 @@ func TestSaltFileSuites(t *testing.T) {
 }
 
 func (c replayCase) run(t *testing.T) {
+	if c.Root {
+		systest.RequireRoot(t)
+	}
+	if len(c.Needs) > 0 {
+		systest.RequireCommands(t, c.Needs...)
+	}
 	dir := t.TempDir()
 	tree := t.TempDir()
 	x := func(s string) string { return strings.ReplaceAll(s, "{tmp}", dir) }
@@ -308,6 +319,17 @@ func (a replayAfter) check(t *testing.T, at func(string) string, x func(string) 
 		}
 		if got := fmt.Sprintf("%04o", uint32(fi.Mode().Perm())|setBits(fi.Mode())); got != a.Modes[p] {
 			t.Errorf("after: %s has mode %s, want %s", p, got, a.Modes[p])
+		}
+	}
+	for _, p := range sortedKeys(a.Owners) {
+		fi, err := os.Lstat(at(p))
+		if err != nil {
+			t.Errorf("after: %v", err)
+			continue
+		}
+		st := statT(fi)
+		if got := ownerName(st.Uid, st.Gid); got != a.Owners[p] {
+			t.Errorf("after: %s is owned by %s, want %s", p, got, a.Owners[p])
 		}
 	}
 	for _, pair := range a.Same {
