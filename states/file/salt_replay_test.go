@@ -29,8 +29,8 @@ type replayCase struct {
 	// Missing names the brine feature the test needs that is not there
 	// yet: the test counts as failing, and is not run.
 	Missing string            `yaml:"missing"`
-	Root    bool              `yaml:"root"`    // needs root (chown to other users)
-	Needs   []string          `yaml:"needs"`   // commands it runs (gpg, patch)
+	Root    bool              `yaml:"root"`  // needs root (chown to other users)
+	Needs   []string          `yaml:"needs"` // commands it runs (gpg, patch)
 	Files   map[string]string `yaml:"files"`
 	Dirs    []string          `yaml:"dirs"`
 	Links   map[string]string `yaml:"links"` // symlink -> target
