@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -153,7 +154,7 @@ func (r *runner) record(s *step, o Outcome, calls int, start time.Time, took tim
 		StartTime: start.Format("15:04:05.000000"),
 		Duration:  float64(took.Microseconds()) / 1000,
 		RunNum:    r.runNum - 1,
-		Warnings:  s.warnings,
+		Warnings:  append(slices.Clone(s.warnings), o.Warnings...),
 	}
 	r.results[s.pos] = res
 	r.order = append(r.order, res)

@@ -3,7 +3,6 @@ package file
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,8 +16,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/brinecm/brine/states"
 )
@@ -49,7 +46,7 @@ func init() {
 		Apply: hardlink,
 	})
 	states.Register("file.serialize", states.Func[SerializeArgs]{
-		Doc: "Writes a data set to a file as yaml or json; merge_if_exists merges it over the data " +
+		Doc: "Writes a data set to a file as yaml, json, configparser (ini) or plist; merge_if_exists merges it over the data " +
 			"the file holds. Owner, group and mode as file.managed.",
 		Apply:       serialize,
 		OwnCheckCmd: true,
@@ -400,6 +397,11 @@ type SerializeArgs struct {
 	Create        *bool       `arg:"create"`
 	Encoding      string      `arg:"encoding"`
 	CheckCmd      []string    `arg:"check_cmd"` // as file.managed's
+	// SerializerOpts and DeserializerOpts are Salt's lists of option
+	// mappings: configparser takes defaults, plist fmt (FMT_XML or
+	// FMT_BINARY), json indent.
+	SerializerOpts   any `arg:"serializer_opts"`
+	DeserializerOpts any `arg:"deserializer_opts"`
 }
 
 func serialize(ctx context.Context, c *states.Call, a *SerializeArgs) states.Outcome {
@@ -413,8 +415,21 @@ func serialize(ctx context.Context, c *states.Call, a *SerializeArgs) states.Out
 	if format == "" {
 		format = "yaml"
 	}
-	if format != "yaml" && format != "json" {
-		return states.Failedf("Serializer %q is not available: brine serializes yaml and json", format)
+	ser, ok := serializers[format]
+	if !ok {
+		return states.Failedf("Serializer %q is not available: brine serializes %s", format, serializerNames())
+	}
+	sopts, err := mergeOpts("serializer_opts", a.SerializerOpts)
+	if err != nil {
+		return states.Failed(err.Error(), nil)
+	}
+	dopts, err := mergeOpts("deserializer_opts", a.DeserializerOpts)
+	if err != nil {
+		return states.Failed(err.Error(), nil)
+	}
+	var warnings []string
+	if a.DeserializerOpts != nil && !a.MergeIfExists {
+		warnings = append(warnings, "The 'deserializer_opts' option is ignored unless merge_if_exists is set to True.")
 	}
 	data := a.Dataset
 	switch {
@@ -430,46 +445,24 @@ func serialize(ctx context.Context, c *states.Call, a *SerializeArgs) states.Out
 	}
 	if a.MergeIfExists {
 		if old, err := os.ReadFile(c.Name); err == nil {
-			var existing any
-			if err := yaml.Unmarshal(old, &existing); err != nil { // JSON is YAML
-				return states.Failedf("Failed to deserialize existing data in %s: %v", c.Name, err)
+			existing, err := ser.read(old, dopts)
+			if err != nil {
+				return states.Failedf("Failed to deserialize existing data in %s as %s: %v", c.Name, format, err)
 			}
 			data = mergeData(existing, data)
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return states.Failedf("Unable to read %s: %v", c.Name, err)
 		}
 	}
-	text, err := serializeData(format, data)
+	text, err := ser.write(data, sopts)
 	if err != nil {
 		return states.Failedf("Unable to serialize the data set as %s: %v", format, err)
 	}
-	return managed(ctx, c, &ManagedArgs{Contents: text, User: a.User, Group: a.Group, Mode: a.Mode,
-		Makedirs: a.Makedirs, Backup: a.Backup, ShowChanges: a.ShowChanges, Create: a.Create, CheckCmd: a.CheckCmd})
-}
-
-// serializeData writes data as Salt's serializers do: yaml in block
-// style, json indented by two with sorted keys; both end with a newline.
-func serializeData(format string, data any) (string, error) {
-	var buf bytes.Buffer
-	switch format {
-	case "json":
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(data); err != nil {
-			return "", err
-		}
-	default:
-		enc := yaml.NewEncoder(&buf)
-		enc.SetIndent(2)
-		if err := enc.Encode(data); err != nil {
-			return "", err
-		}
-		if err := enc.Close(); err != nil {
-			return "", err
-		}
-	}
-	return buf.String(), nil
+	noNewline := false
+	o := managed(ctx, c, &ManagedArgs{Contents: string(text), ContentsNewline: &noNewline, User: a.User, Group: a.Group,
+		Mode: a.Mode, Makedirs: a.Makedirs, Backup: a.Backup, ShowChanges: a.ShowChanges, Create: a.Create, CheckCmd: a.CheckCmd})
+	o.Warnings = append(o.Warnings, warnings...)
+	return o
 }
 
 // mergeData merges src over dst: mappings key by key, recursively;

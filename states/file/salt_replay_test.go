@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -58,6 +59,7 @@ type replayStep struct {
 	Changes    map[string]any `yaml:"changes"`
 	ChangeKeys []string       `yaml:"change_keys"` // keys the changes must have
 	Deleted    *int           `yaml:"deleted"`     // how many paths changes["deleted"] lists
+	Warnings   []string       `yaml:"warnings"`    // warnings the result must carry
 	// IDs, for an SLS, checks the states of these IDs (the others must
 	// not fail).
 	IDs map[string]replayStep `yaml:"ids"`
@@ -76,6 +78,12 @@ type replayAfter struct {
 	Same   [][2]string       `yaml:"same_file"` // hard links of one another
 	// Owners is "user:group" of each path, not following a symlink.
 	Owners map[string]string `yaml:"owners"`
+	// Decoded is the data each file holds, read with a serializer of
+	// file.serialize (binary files have no contents to compare).
+	Decoded map[string]struct {
+		Format string `yaml:"format"`
+		Data   any    `yaml:"data"`
+	} `yaml:"decoded"`
 }
 
 // TestSaltFileSuites replays testdata/salt/<suite>.yaml, one file per
@@ -172,6 +180,11 @@ func (c replayCase) run(t *testing.T) {
 			name := x(s.Name)
 			o := e.Apply(context.Background(), &states.Call{ID: name, Name: name, SLS: "replay", Test: s.TestMode, Env: comp}, args)
 			s.check(t, label, x, states.ResultString(o.Result), o.Comment, o.Changes)
+			for _, w := range s.Warnings {
+				if !slices.Contains(o.Warnings, w) {
+					t.Errorf("%s: warnings %q lack %q", label, o.Warnings, w)
+				}
+			}
 		}
 	}
 	c.After.check(t, at, x)
@@ -330,6 +343,21 @@ func (a replayAfter) check(t *testing.T, at func(string) string, x func(string) 
 		st := statT(fi)
 		if got := ownerName(st.Uid, st.Gid); got != a.Owners[p] {
 			t.Errorf("after: %s is owned by %s, want %s", p, got, a.Owners[p])
+		}
+	}
+	for p, d := range a.Decoded {
+		b, err := os.ReadFile(at(p))
+		if err != nil {
+			t.Errorf("after: %v", err)
+			continue
+		}
+		got, err := serializers[d.Format].read(b, nil)
+		if err != nil {
+			t.Errorf("after: %s: read as %s: %v", p, d.Format, err)
+			continue
+		}
+		if !reflect.DeepEqual(normalize(got), normalize(d.Data)) {
+			t.Errorf("after: %s holds %v, want %v", p, got, d.Data)
 		}
 	}
 	for _, pair := range a.Same {
