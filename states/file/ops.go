@@ -503,6 +503,12 @@ type RecurseArgs struct {
 	Backup       Backup         `arg:"backup"`
 	ShowChanges  *bool          `arg:"show_changes"`
 	Replace      *bool          `arg:"replace"`
+	// Merge takes every source, not only the first that exists: where
+	// two have something at one path, the earlier wins.
+	Merge bool `arg:"merge"`
+	// KeepSymlinks copies the tree's symlinks as symlinks (with their
+	// targets as written) instead of what they point at.
+	KeepSymlinks bool `arg:"keep_symlinks"`
 }
 
 func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome {
@@ -517,23 +523,11 @@ func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome
 	if !ok {
 		return states.Failed("No state tree that can list directories is available for file.recurse", nil)
 	}
-	var files []string
-	var src string
-	for _, s := range a.Source {
-		if !strings.HasPrefix(s, "salt://") && !strings.HasPrefix(s, "brine://") {
-			return states.Failedf("Invalid source %q: file.recurse takes salt:// directories", s)
-		}
-		list, err := lister.SourceList(ctx, s)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return states.Failedf("Unable to list %s: %v", s, err)
-		}
-		files, src = list, strings.TrimRight(s, "/")
-		break
+	entries, found, fail := recurseEntries(ctx, lister, a)
+	if fail != "" {
+		return states.Failed(fail, nil)
 	}
-	if src == "" {
+	if !found {
 		return states.Failedf("The directory '%s' does not exist on the salt fileserver in saltenv 'base'", strings.Join(a.Source, ", "))
 	}
 	include, exclude, fail := recursePatterns(a.IncludePat, a.ExcludePat)
@@ -544,11 +538,17 @@ func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome
 	keep := map[string]bool{name: true}
 	var failures []string
 	dirs := map[string]bool{}
-	for _, rel := range files {
-		if a.Maxdepth != nil && strings.Count(strings.TrimSuffix(rel, "/"), "/") > *a.Maxdepth {
+	links := map[string]string{}
+	for _, rel := range slices.Sorted(maps.Keys(entries)) {
+		e := entries[rel]
+		if a.Maxdepth != nil && strings.Count(rel, "/") > *a.Maxdepth {
 			continue
 		}
-		if (include != nil && !include.MatchString(rel)) || (exclude != nil && exclude.MatchString(rel)) {
+		match := rel
+		if e.emptyDir {
+			match += "/"
+		}
+		if (include != nil && !include.MatchString(match)) || (exclude != nil && exclude.MatchString(match)) {
 			continue
 		}
 		dest := filepath.Join(name, filepath.FromSlash(rel))
@@ -557,10 +557,12 @@ func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome
 			dirs[d] = true
 		}
 		keep[dest] = true
-		if strings.HasSuffix(rel, "/") {
-			if a.IncludeEmpty {
-				dirs[dest] = true
-			}
+		switch {
+		case e.emptyDir:
+			dirs[dest] = true
+			continue
+		case e.isLink:
+			links[dest] = e.link
 			continue
 		}
 		if a.Clean {
@@ -576,7 +578,7 @@ func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome
 			}
 		}
 		o := managed(ctx, &states.Call{ID: c.ID, Name: dest, SLS: c.SLS, Test: c.Test, Env: c.Env, Log: c.Log},
-			&ManagedArgs{Source: []string{treeURL(src) + "/" + rel}, User: a.User, Group: a.Group, Mode: a.FileMode,
+			&ManagedArgs{Source: []string{e.url}, User: a.User, Group: a.Group, Mode: a.FileMode,
 				Makedirs: true, DirMode: a.DirMode, Template: a.Template, Context: a.Context, Defaults: a.Defaults,
 				Backup: a.Backup, ShowChanges: a.ShowChanges, Replace: a.Replace})
 		if o.Result != nil && !*o.Result {
@@ -596,6 +598,13 @@ func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome
 			if err := makeParents(d, dirModeFor(a.DirMode, states.Mode{}), -1, -1); err != nil {
 				failures = append(failures, fmt.Sprintf("%s: %v", d, err))
 			}
+		}
+	}
+	for _, dest := range slices.Sorted(maps.Keys(links)) {
+		if ch, err := recurseLink(dest, links[dest], c.Test); err != nil {
+			failures = append(failures, fmt.Sprintf("%s: %v", dest, err))
+		} else if ch != nil {
+			changes[dest] = ch
 		}
 	}
 	if a.Clean {
@@ -630,6 +639,33 @@ func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome
 		return states.WouldChange(fmt.Sprintf("The directory %s is set to be changed", name)+testNote, changes)
 	}
 	return states.Succeeded(fmt.Sprintf("Recursively updated %s", name), changes)
+}
+
+// recurseLink makes dest a symlink to target (keep_symlinks), replacing
+// what is there; it returns the changes, nil when dest already is one.
+func recurseLink(dest, target string, test bool) (map[string]any, error) {
+	fi, err := os.Lstat(dest)
+	if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		if cur, err := os.Readlink(dest); err == nil && cur == target {
+			return nil, nil
+		}
+	}
+	changes := map[string]any{"new": dest, "target": target}
+	if test {
+		return changes, nil
+	}
+	if err == nil {
+		if err := os.RemoveAll(dest); err != nil {
+			return nil, err
+		}
+	}
+	if err := makeParents(filepath.Dir(dest), 0o755, -1, -1); err != nil {
+		return nil, err
+	}
+	if err := os.Symlink(target, dest); err != nil {
+		return nil, err
+	}
+	return changes, nil
 }
 
 // inTheWay lists what keeps the file dest from being written below root:

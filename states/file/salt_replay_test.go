@@ -29,16 +29,19 @@ type replayCase struct {
 	Skip string `yaml:"skip"` // why it is not replayed: what Salt internal it tests
 	// Missing names the brine feature the test needs that is not there
 	// yet: the test counts as failing, and is not run.
-	Missing string            `yaml:"missing"`
-	Root    bool              `yaml:"root"`  // needs root (chown to other users)
-	Needs   []string          `yaml:"needs"` // commands it runs (gpg, patch)
-	Files   map[string]string `yaml:"files"`
-	Dirs    []string          `yaml:"dirs"`
-	Links   map[string]string `yaml:"links"` // symlink -> target
-	Modes   map[string]string `yaml:"modes"` // chmod after the files are laid down
-	Tree    map[string]string `yaml:"tree"`  // extra files of the state tree (salt://)
-	Steps   []replayStep      `yaml:"steps"`
-	After   replayAfter       `yaml:"after"`
+	Missing string   `yaml:"missing"`
+	Root    bool     `yaml:"root"`  // needs root (chown to other users)
+	Needs   []string `yaml:"needs"` // commands it runs (gpg, patch)
+	// Func names a replay written in Go (goReplays), for a test whose
+	// trees or assertions are too many for this format.
+	Func  string            `yaml:"func"`
+	Files map[string]string `yaml:"files"`
+	Dirs  []string          `yaml:"dirs"`
+	Links map[string]string `yaml:"links"` // symlink -> target
+	Modes map[string]string `yaml:"modes"` // chmod after the files are laid down
+	Tree  map[string]string `yaml:"tree"`  // extra files of the state tree (salt://)
+	Steps []replayStep      `yaml:"steps"`
+	After replayAfter       `yaml:"after"`
 }
 
 // replayStep is a state function called directly (as Salt's tests call
@@ -86,6 +89,13 @@ type replayAfter struct {
 	} `yaml:"decoded"`
 }
 
+// goReplays are the replays written in Go, by the name a case's func
+// gives.
+var goReplays = map[string]func(*testing.T){
+	"recurse_merge":             replayRecurseMerge,
+	"recurse_broken_links_kept": replayRecurseBrokenLinks,
+}
+
 // TestSaltFileSuites replays testdata/salt/<suite>.yaml, one file per
 // test file of Salt's tests/pytests/functional/states/file/.
 func TestSaltFileSuites(t *testing.T) {
@@ -126,6 +136,14 @@ func (c replayCase) run(t *testing.T) {
 	}
 	if len(c.Needs) > 0 {
 		systest.RequireCommands(t, c.Needs...)
+	}
+	if c.Func != "" {
+		f, ok := goReplays[c.Func]
+		if !ok {
+			t.Fatalf("no Go replay %q", c.Func)
+		}
+		f(t)
+		return
 	}
 	dir := t.TempDir()
 	tree := t.TempDir()
