@@ -22,10 +22,13 @@ import (
 
 // ManagedArgs are file.managed's arguments.
 type ManagedArgs struct {
-	Source          []string       `arg:"source"` // URLs; the first that exists wins
-	SourceHash      string         `arg:"source_hash"`
-	SourceHashName  string         `arg:"source_hash_name"`
-	SkipVerify      bool           `arg:"skip_verify"`
+	Source         []string `arg:"source"` // URLs; the first that exists wins
+	SourceHash     string   `arg:"source_hash"`
+	SourceHashName string   `arg:"source_hash_name"`
+	SkipVerify     bool     `arg:"skip_verify"`
+	// VerifySSL False accepts any certificate of an https source (and
+	// of an https source_hash file).
+	VerifySSL       *bool          `arg:"verify_ssl"`
 	Contents        any            `arg:"contents"`
 	ContentsPillar  string         `arg:"contents_pillar"`
 	ContentsNewline *bool          `arg:"contents_newline"`
@@ -96,6 +99,7 @@ func managed(ctx context.Context, c *states.Call, a *ManagedArgs) states.Outcome
 		if s.kind == srcLocal && s.path == filepath.Clean(name) {
 			return states.Failed("Source file cannot be the same as destination", nil)
 		}
+		s.insecure = !boolOr(a.VerifySSL, true)
 		srcs[i] = s
 	}
 	p, fail := resolvePerms(a.User, a.Group, a.Mode)

@@ -3,6 +3,9 @@ package file
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -40,6 +43,9 @@ type replayCase struct {
 	Links map[string]string `yaml:"links"` // symlink -> target
 	Modes map[string]string `yaml:"modes"` // chmod after the files are laid down
 	Tree  map[string]string `yaml:"tree"`  // extra files of the state tree (salt://)
+	// Web are files a loopback web server serves, at "{http}/<path>"
+	// and, with a self-signed certificate, at "{https}/<path>".
+	Web   map[string]string `yaml:"web"`
 	Steps []replayStep      `yaml:"steps"`
 	After replayAfter       `yaml:"after"`
 }
@@ -147,7 +153,22 @@ func (c replayCase) run(t *testing.T) {
 	}
 	dir := t.TempDir()
 	tree := t.TempDir()
-	x := func(s string) string { return strings.ReplaceAll(s, "{tmp}", dir) }
+	vars := []string{"{tmp}", dir}
+	if len(c.Web) > 0 {
+		web := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			data, ok := c.Web[strings.TrimPrefix(r.URL.Path, "/")]
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			io.WriteString(w, data)
+		})
+		plain, tls := httptest.NewServer(web), httptest.NewTLSServer(web)
+		t.Cleanup(plain.Close)
+		t.Cleanup(tls.Close)
+		vars = append(vars, "{http}", plain.URL, "{https}", tls.URL)
+	}
+	x := strings.NewReplacer(vars...).Replace
 	at := func(p string) string { return filepath.Join(dir, x(p)) }
 	if err := os.CopyFS(tree, os.DirFS("testdata/salttree")); err != nil {
 		t.Fatal(err)
