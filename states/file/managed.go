@@ -28,7 +28,15 @@ type ManagedArgs struct {
 	SkipVerify     bool     `arg:"skip_verify"`
 	// VerifySSL False accepts any certificate of an https source (and
 	// of an https source_hash file).
-	VerifySSL       *bool          `arg:"verify_ssl"`
+	VerifySSL *bool `arg:"verify_ssl"`
+	// Signature checks the source's GPG signature: True when the source
+	// is clearsigned, else the URL of a detached signature. The keys of
+	// Gnupghome (gpg's default home when empty) are trusted; SignedByAny
+	// and SignedByAll name the fingerprints that must have signed.
+	Signature       any            `arg:"signature"`
+	SignedByAny     []string       `arg:"signed_by_any"`
+	SignedByAll     []string       `arg:"signed_by_all"`
+	Gnupghome       string         `arg:"gnupghome"`
 	Contents        any            `arg:"contents"`
 	ContentsPillar  string         `arg:"contents_pillar"`
 	ContentsNewline *bool          `arg:"contents_newline"`
@@ -380,6 +388,15 @@ func fetchWanted(ctx context.Context, c *states.Call, a *ManagedArgs, src source
 			return w, false, fail
 		}
 		if fail := verify(h, src.url, data); fail != "" {
+			return w, false, fail
+		}
+	}
+	clearsigned, sigURL, fail := parseSignature(a.Signature)
+	if fail != "" {
+		return w, false, fail
+	}
+	if sig := (sigCheck{clearsigned: clearsigned, url: sigURL, any: a.SignedByAny, all: a.SignedByAll, home: a.Gnupghome}); sig.on() {
+		if fail := verifySignature(ctx, c.Env, sig, src.url, data, src.insecure); fail != "" {
 			return w, false, fail
 		}
 	}

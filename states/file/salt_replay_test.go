@@ -100,6 +100,8 @@ type replayAfter struct {
 var goReplays = map[string]func(*testing.T){
 	"recurse_merge":             replayRecurseMerge,
 	"recurse_broken_links_kept": replayRecurseBrokenLinks,
+	"managed_signature":         replayManagedSignature,
+	"managed_signature_fail":    replayManagedSignatureFail,
 }
 
 // TestSaltFileSuites replays testdata/salt/<suite>.yaml, one file per
