@@ -34,6 +34,10 @@ type Call struct {
 	// Required lists the names of the states this one requires (require
 	// requisites, resolved), e.g. the files a file.directory with clean keeps.
 	Required []string
+	// Watched lists the names of the states this one watches (watch
+	// requisites, resolved), e.g. the accumulators a file.blockreplace
+	// takes text from.
+	Watched []string
 	// Changed names the watched (or, for a listener, listened-to) states
 	// that made changes, as "module: id", when ModWatch runs.
 	Changed []string

@@ -264,9 +264,14 @@ func (r *runner) callFor(s *step) *Call {
 	c := &Call{ID: s.low.ID, Name: s.low.Name, SLS: s.low.SLS, Test: r.opts.Test, Env: r.opts.Env,
 		Log: withAttrs(r.opts.Log, slog.String("state", s.low.ID), slog.String("fun", s.low.Function()))}
 	for _, g := range s.groups {
-		if g.kind == reqRequire {
+		switch g.kind {
+		case reqRequire:
 			for _, t := range g.targets {
 				c.Required = append(c.Required, t.low.Name)
+			}
+		case reqWatch:
+			for _, t := range g.targets {
+				c.Watched = append(c.Watched, t.low.Name)
 			}
 		}
 	}

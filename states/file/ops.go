@@ -788,9 +788,9 @@ func accumulatorVar(env states.Env, name string) map[string]any {
 
 // accumulated is the text accumulated for the file of c, each line
 // ending in a newline (file.blockreplace). As in Salt, when some of the
-// file's accumulators are among the states c requires, only those apply;
-// otherwise all do, in name order.
-func accumulated(c *states.Call, required []string) []string {
+// file's accumulators are among the states c requires or watches (deps),
+// only those apply; otherwise all do, in name order.
+func accumulated(c *states.Call, deps []string) []string {
 	acc := runAccumulators(c.Env)
 	if acc == nil {
 		return nil
@@ -799,7 +799,7 @@ func accumulated(c *states.Call, required []string) []string {
 	defer acc.mu.Unlock()
 	byName := acc.files[c.Name]
 	names := slices.Sorted(maps.Keys(byName))
-	if mine := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !slices.Contains(required, n) }); len(mine) > 0 {
+	if mine := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !slices.Contains(deps, n) }); len(mine) > 0 {
 		names = mine
 	}
 	var out []string
