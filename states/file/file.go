@@ -3,7 +3,7 @@
 // file.replace, file.blockreplace, file.comment, file.uncomment,
 // file.prepend, file.keyvalue, file.touch, file.copy, file.exists,
 // file.missing, file.rename, file.hardlink, file.serialize, file.recurse,
-// file.accumulated and file.pruned (file.rmdir).
+// file.accumulated, file.pruned (file.rmdir) and file.patch.
 // Every function checks first and changes only what differs; in test mode
 // it changes nothing and reports what it would change.
 package file

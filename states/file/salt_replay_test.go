@@ -59,6 +59,8 @@ type replayStep struct {
 	TestMode bool           `yaml:"test_mode"`
 	Repeat   int            `yaml:"repeat"` // run it this many times, each checked (default 1)
 	SLS      string         `yaml:"sls"`
+	// Write, in a step of its own, rewrites files between steps.
+	Write map[string]string `yaml:"write"`
 
 	Result     string         `yaml:"result"` // True, False or None; every state of an SLS
 	Comment    *string        `yaml:"comment"`
@@ -206,6 +208,12 @@ func (c replayCase) run(t *testing.T) {
 	for i, s := range c.Steps {
 		for n := range max(s.Repeat, 1) {
 			label := fmt.Sprintf("step %d run %d", i+1, n+1)
+			if s.Write != nil {
+				for p, data := range s.Write {
+					write(t, at(p), x(data), 0o644)
+				}
+				continue
+			}
 			if s.SLS != "" {
 				c.runSLS(t, label, comp, tree, x(s.SLS), s)
 				continue
