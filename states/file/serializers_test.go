@@ -2,6 +2,7 @@ package file
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,37 +13,53 @@ import (
 	"github.com/brinecm/brine/pkg/systest"
 )
 
-// pyRead is a Python program printing, as JSON, what Python's own
-// plistlib or configparser (as Salt's deserializers use them) reads from
-// the file argv[2].
-const pyRead = `
+// pyProgram reads and writes files with Python's own plistlib and
+// configparser (which Salt's serializers wrap). Its argument is a JSON
+// list of jobs: ["read", format, path] prints what Python reads from
+// path, ["write", format, path, data] writes data there (format xml or
+// binary for plists, ini); it prints a JSON list of what each read gave.
+const pyProgram = `
 import configparser, json, plistlib, sys
-fmt, path = sys.argv[1], sys.argv[2]
-if fmt == "plist":
-    with open(path, "rb") as f:
-        data = plistlib.load(f)
-else:
-    cp = configparser.ConfigParser()
-    with open(path) as f:
-        cp.read_file(f)
-    data = {s: dict(cp.items(s)) for s in cp.sections()}
-print(json.dumps(data, sort_keys=True))
+out = []
+for job in json.loads(sys.argv[1]):
+    op, fmt, path = job[0], job[1], job[2]
+    if op == "read":
+        if fmt == "plist":
+            with open(path, "rb") as f:
+                out.append(plistlib.load(f))
+        else:
+            cp = configparser.ConfigParser()
+            with open(path) as f:
+                cp.read_file(f)
+            out.append({s: dict(cp.items(s)) for s in cp.sections()})
+    elif fmt in ("xml", "binary"):
+        with open(path, "wb") as f:
+            plistlib.dump(job[3], f, fmt=plistlib.FMT_BINARY if fmt == "binary" else plistlib.FMT_XML)
+    else:
+        cp = configparser.ConfigParser()
+        cp.read_dict(job[3])
+        with open(path, "w") as f:
+            cp.write(f)
+print(json.dumps(out, sort_keys=True))
 `
 
-// pyWrite writes the JSON data of argv[3] to argv[2] with Python's
-// plistlib (xml or binary) or configparser.
-const pyWrite = `
-import configparser, json, plistlib, sys
-fmt, path, data = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-if fmt in ("xml", "binary"):
-    with open(path, "wb") as f:
-        plistlib.dump(data, f, fmt=plistlib.FMT_BINARY if fmt == "binary" else plistlib.FMT_XML)
-else:
-    cp = configparser.ConfigParser()
-    cp.read_dict(data)
-    with open(path, "w") as f:
-        cp.write(f)
-`
+// runPython runs pyProgram on jobs and returns what the reads gave.
+func runPython(t *testing.T, jobs [][]any) []any {
+	t.Helper()
+	arg, err := json.Marshal(jobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("python3", "-c", pyProgram, string(arg)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python3: %v\n%s", err, out)
+	}
+	var got []any
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("python3 printed %q: %v", out, err)
+	}
+	return got
+}
 
 func jsonNormal(t *testing.T, v any) any {
 	t.Helper()
@@ -92,71 +109,59 @@ func TestSerializersAgainstPython(t *testing.T) {
 		{"plist binary, 300 keys", "plist", "binary", map[string]any{"fmt": "FMT_BINARY"}, many},
 		{"configparser", "configparser", "ini", nil, iniData},
 	}
+	// What brine reads back and what Python reads are compared with
+	// want: configparser holds strings, keys lower-cased, %% read as %.
+	wants := make([]any, len(cases))
 	dir := t.TempDir()
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			ser := serializers[c.format]
-			b, err := ser.write(c.data, c.opts)
-			if err != nil {
-				t.Fatalf("write: %v", err)
-			}
-			path := filepath.Join(dir, "brine-"+c.pyFormat)
-			if err := os.WriteFile(path, b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			out, err := exec.Command("python3", "-c", pyRead, c.format, path).CombinedOutput()
-			if err != nil {
-				t.Fatalf("python3 reads what brine wrote: %v\n%s", err, out)
-			}
-			var pyGot any
-			if err := json.Unmarshal(out, &pyGot); err != nil {
-				t.Fatalf("python3 printed %q: %v", out, err)
-			}
-			want := jsonNormal(t, c.data)
-			if c.format == "configparser" {
-				// configparser holds strings, with keys lower-cased
-				// and %% read as %.
-				want = jsonNormal(t, map[string]any{
-					"main":  map[string]any{"name": "brine", "port": "8080", "flag": "True", "multi": "one\ntwo"},
-					"other": map[string]any{"path": "/srv/%data"},
-				})
-			}
-			if !reflect.DeepEqual(pyGot, want) {
-				t.Errorf("python3 read %v\nwant %v", pyGot, want)
-			}
-			back, err := ser.read(b, nil)
-			if err != nil {
-				t.Fatalf("brine reads what it wrote: %v", err)
-			}
-			if got := jsonNormal(t, back); !reflect.DeepEqual(got, want) {
-				t.Errorf("brine read back %v\nwant %v", got, want)
-			}
-
-			// The other way round: Python writes, brine reads.
-			pyPath := filepath.Join(dir, "python-"+c.pyFormat)
-			if c.format == "configparser" {
-				// Python's configparser refuses to set a lone %.
-				want = jsonNormal(t, map[string]any{
-					"main":  map[string]any{"name": "brine", "port": "8080", "flag": "True", "multi": "one\ntwo"},
-					"other": map[string]any{"path": "/srv/data"},
-				})
-			}
-			arg, _ := json.Marshal(want)
-			if out, err := exec.Command("python3", "-c", pyWrite, c.pyFormat, pyPath, string(arg)).CombinedOutput(); err != nil {
-				t.Fatalf("python3 writes: %v\n%s", err, out)
-			}
-			pb, err := os.ReadFile(pyPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := ser.read(pb, nil)
-			if err != nil {
-				t.Fatalf("brine reads what python3 wrote: %v\n%s", err, pb)
-			}
-			if g := jsonNormal(t, got); !reflect.DeepEqual(g, want) {
-				t.Errorf("brine read %v from python3's file\nwant %v", g, want)
-			}
-		})
+	var reads, writes [][]any
+	for i, c := range cases {
+		b, err := serializers[c.format].write(c.data, c.opts)
+		if err != nil {
+			t.Fatalf("%s: write: %v", c.name, err)
+		}
+		path := filepath.Join(dir, fmt.Sprintf("brine-%d", i))
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		wants[i] = jsonNormal(t, c.data)
+		pyData := wants[i]
+		if c.format == "configparser" {
+			wants[i] = jsonNormal(t, map[string]any{
+				"main":  map[string]any{"name": "brine", "port": "8080", "flag": "True", "multi": "one\ntwo"},
+				"other": map[string]any{"path": "/srv/%data"},
+			})
+			// Python's configparser refuses to set a lone %.
+			pyData = jsonNormal(t, map[string]any{
+				"main":  map[string]any{"name": "brine", "port": "8080", "flag": "True", "multi": "one\ntwo"},
+				"other": map[string]any{"path": "/srv/data"},
+			})
+		}
+		back, err := serializers[c.format].read(b, nil)
+		if err != nil {
+			t.Fatalf("%s: brine reads what it wrote: %v", c.name, err)
+		}
+		if got := jsonNormal(t, back); !reflect.DeepEqual(got, wants[i]) {
+			t.Errorf("%s: brine read back %v\nwant %v", c.name, got, wants[i])
+		}
+		reads = append(reads, []any{"read", c.format, path})
+		writes = append(writes, []any{"write", c.pyFormat, filepath.Join(dir, fmt.Sprintf("python-%d", i)), pyData})
+	}
+	pyGot := runPython(t, append(writes, reads...))
+	for i, c := range cases {
+		if !reflect.DeepEqual(pyGot[i], wants[i]) {
+			t.Errorf("%s: python3 read %v from brine's file\nwant %v", c.name, pyGot[i], wants[i])
+		}
+		pb, err := os.ReadFile(writes[i][2].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := serializers[c.format].read(pb, nil)
+		if err != nil {
+			t.Fatalf("%s: brine reads what python3 wrote: %v\n%s", c.name, err, pb)
+		}
+		if g, want := jsonNormal(t, got), writes[i][3]; !reflect.DeepEqual(g, want) {
+			t.Errorf("%s: brine read %v from python3's file\nwant %v", c.name, g, want)
+		}
 	}
 }
 
