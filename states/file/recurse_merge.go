@@ -57,11 +57,12 @@ func recurseEntries(ctx context.Context, lister sourceLister, a *RecurseArgs) (m
 		}
 		found = true
 		earlier := merged.clone()
+		earlierDirs := earlier.dirs()
 		for rel, e := range raw {
 			if e.emptyDir && !a.IncludeEmpty {
 				continue
 			}
-			if earlier.blocks(rel, e) {
+			if earlier.blocks(rel, e, earlierDirs) {
 				continue
 			}
 			merged[rel] = e
@@ -77,8 +78,10 @@ func recurseEntries(ctx context.Context, lister sourceLister, a *RecurseArgs) (m
 	// link to a directory that the merge made a file (or left out, an
 	// empty one without include_empty) goes, and with it links to it. A
 	// link to nothing in its source is kept as it is.
+	rawDirs := map[string]map[string]bool{}
 	for changed := true; changed; {
 		changed = false
+		mergedDirs := merged.dirs()
 		for rel, e := range merged {
 			if !e.isLink {
 				continue
@@ -87,8 +90,12 @@ func recurseEntries(ctx context.Context, lister sourceLister, a *RecurseArgs) (m
 			if !inTree {
 				continue
 			}
-			want := raws[rel].kind(target, 0)
-			if want != "" && merged.kind(target, 0) != want {
+			src := linkSource[rel]
+			if rawDirs[src] == nil {
+				rawDirs[src] = raws[rel].dirs()
+			}
+			want := raws[rel].kind(target, rawDirs[src], 0)
+			if want != "" && merged.kind(target, mergedDirs, 0) != want {
 				delete(merged, rel)
 				changed = true
 			}
@@ -153,11 +160,27 @@ func (t treeEntries) clone() treeEntries {
 	return out
 }
 
-// blocks reports whether what an earlier source put in t keeps e at rel
-// out: anything at rel itself (an empty directory lets only what goes
-// below it through), a file or link where a parent directory of rel would
-// be, or, for a file or link, anything below rel.
-func (t treeEntries) blocks(rel string, e treeEntry) bool {
+// dirs is the set of directories t implies: the parents of its entries,
+// and its empty directories.
+func (t treeEntries) dirs() map[string]bool {
+	out := map[string]bool{}
+	for rel, e := range t {
+		if e.emptyDir {
+			out[rel] = true
+		}
+		for d := path.Dir(rel); d != "." && !out[d]; d = path.Dir(d) {
+			out[d] = true
+		}
+	}
+	return out
+}
+
+// blocks reports whether what an earlier source put in t (with dirs, its
+// directories) keeps e at rel out: anything at rel itself (an empty
+// directory lets only what goes below it through), a file or link where
+// a parent directory of rel would be, or, for a file or link, anything
+// below rel.
+func (t treeEntries) blocks(rel string, e treeEntry, dirs map[string]bool) bool {
 	if old, ok := t[rel]; ok && !(old.emptyDir && e.emptyDir) {
 		return true
 	}
@@ -166,18 +189,12 @@ func (t treeEntries) blocks(rel string, e treeEntry) bool {
 			return true
 		}
 	}
-	if !e.emptyDir {
-		for k := range t {
-			if strings.HasPrefix(k, rel+"/") {
-				return true
-			}
-		}
-	}
-	return false
+	return !e.emptyDir && dirs[rel]
 }
 
-// kind is what is at rel: "file", "dir" or "" (nothing), following links.
-func (t treeEntries) kind(rel string, depth int) string {
+// kind is what is at rel: "file", "dir" or "" (nothing), following links;
+// dirs is t.dirs().
+func (t treeEntries) kind(rel string, dirs map[string]bool, depth int) string {
 	if e, ok := t[rel]; ok {
 		switch {
 		case e.emptyDir:
@@ -189,12 +206,10 @@ func (t treeEntries) kind(rel string, depth int) string {
 		if !inTree || depth > maxLinkDepth {
 			return ""
 		}
-		return t.kind(target, depth+1)
+		return t.kind(target, dirs, depth+1)
 	}
-	for k := range t {
-		if strings.HasPrefix(k, rel+"/") {
-			return "dir"
-		}
+	if dirs[rel] {
+		return "dir"
 	}
 	return ""
 }
