@@ -22,9 +22,9 @@ type sigCheck struct {
 	home        string // GnuPG home with the trusted public keys; "" = gpg's default
 }
 
-// parseSignature reads file.managed's signature argument: True (the
-// source is clearsigned), False or nothing (no check), or the URL of a
-// detached signature.
+// parseSignature reads file.managed's signature or source_hash_sig
+// argument: True (the file is clearsigned), False or nothing (no check),
+// or the URL of a detached signature.
 func parseSignature(v any) (clearsigned bool, url string, fail string) {
 	switch x := v.(type) {
 	case nil:
@@ -37,7 +37,14 @@ func parseSignature(v any) (clearsigned bool, url string, fail string) {
 		}
 		return false, x, ""
 	}
-	return false, "", fmt.Sprintf("signature must be True (the source is clearsigned) or the URL of a detached signature, not %v", v)
+	return false, "", fmt.Sprintf("signature and source_hash_sig must be True (the file is clearsigned) or the URL of a detached signature, not %v", v)
+}
+
+// newSigCheck is the check of a signature argument (signature or
+// source_hash_sig) of file.managed with the keys a names.
+func newSigCheck(v any, a *ManagedArgs) (sigCheck, string) {
+	clearsigned, url, fail := parseSignature(v)
+	return sigCheck{clearsigned: clearsigned, url: url, any: a.SignedByAny, all: a.SignedByAll, home: a.Gnupghome}, fail
 }
 
 // on reports whether a signature is to be checked.

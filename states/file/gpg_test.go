@@ -87,12 +87,17 @@ func newSignedSources(t *testing.T) *signedSources {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sum := sha256.Sum256(scene)
+	hashFile := []byte(hex.EncodeToString(sum[:]) + "  scene33\n")
 	s.files = map[string][]byte{
-		"grail/scene33":               scene,
-		"grail/scene33.asc":           gpgRun(t, signHome, scene, "--armor", "--detach-sign", "-u", s.fprA, "-u", s.fprB),
-		"grail/scene33.clearsign.asc": gpgRun(t, signHome, scene, "--clearsign", "-u", s.fprA),
-		"grail/tampered":              append([]byte("tampered\n"), scene...),
-		"grail/tampered.asc":          gpgRun(t, signHome, scene, "--armor", "--detach-sign", "-u", s.fprA),
+		"grail/scene33.SHA256":               hashFile,
+		"grail/scene33.SHA256.asc":           gpgRun(t, signHome, hashFile, "--armor", "--detach-sign", "-u", s.fprA, "-u", s.fprB),
+		"grail/scene33.SHA256.clearsign.asc": gpgRun(t, signHome, hashFile, "--clearsign", "-u", s.fprA),
+		"grail/scene33":                      scene,
+		"grail/scene33.asc":                  gpgRun(t, signHome, scene, "--armor", "--detach-sign", "-u", s.fprA, "-u", s.fprB),
+		"grail/scene33.clearsign.asc":        gpgRun(t, signHome, scene, "--clearsign", "-u", s.fprA),
+		"grail/tampered":                     append([]byte("tampered\n"), scene...),
+		"grail/tampered.asc":                 gpgRun(t, signHome, scene, "--armor", "--detach-sign", "-u", s.fprA),
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		data, ok := s.files[strings.TrimPrefix(r.URL.Path, "/")]
@@ -190,6 +195,54 @@ func replayManagedSignatureFail(t *testing.T) {
 			_, err := os.Stat(name)
 			if exists := err == nil; exists != c.result || (!c.result && o.Changed()) {
 				t.Errorf("exists %v, changes %v", exists, o.Changes)
+			}
+		})
+	}
+}
+
+// replayManagedSourceHashSig replays Salt's newer
+// test_file_managed_source_hash_sig (source_hash_sig: True on a
+// clearsigned hash file, and a detached .asc signature of it) and
+// test_file_managed_source_hash_sig_fail, then brine's own cases.
+func replayManagedSourceHashSig(t *testing.T) {
+	s := newSignedSources(t)
+	src := s.url + "/grail/scene33"
+	cases := []struct {
+		name   string
+		args   map[string]any
+		result bool
+		want   string
+	}{
+		{"test_file_managed_source_hash_sig[sig=True]", map[string]any{"source": src, "source_hash": src + ".SHA256.clearsign.asc",
+			"source_hash_sig": true, "gnupghome": s.verifyHome}, true, ""},
+		{"test_file_managed_source_hash_sig[sig=.asc]", map[string]any{"source": src, "source_hash": src + ".SHA256",
+			"source_hash_sig": src + ".SHA256.asc", "gnupghome": s.verifyHome}, true, ""},
+		{"test_file_managed_source_hash_sig_fail", map[string]any{"source": src, "source_hash": src + ".SHA256",
+			"source_hash_sig": src + ".SHA256.asc", "gnupghome": s.verifyHome,
+			"signed_by_all": []any{"DEADBEEFDEADBEEFDEADBEEFDEADBEEFDEADBEEF"}}, false, "not by DEADBEEFDEADBEEFDEADBEEFDEADBEEFDEADBEEF of signed_by_all"},
+		{"untrusted hash file (brine)", map[string]any{"source": src, "source_hash": src + ".SHA256",
+			"source_hash_sig": src + ".SHA256.asc", "gnupghome": s.otherHome}, false, "could not be verified"},
+		{"a digest has no signature (brine)", map[string]any{"source": src, "source_hash": s.hash("grail/scene33"),
+			"source_hash_sig": true, "gnupghome": s.verifyHome}, false, "source_hash_sig needs source_hash to be the URL of a hash file"},
+		{"skip_verify leaves nothing to check (brine)", map[string]any{"source": src, "skip_verify": true,
+			"source_hash_sig": true, "gnupghome": s.verifyHome}, false, "source_hash_sig needs a source_hash file to check"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			name := filepath.Join(t.TempDir(), "test_file_managed_source_hash_sig.txt")
+			o := applyManaged(t, name, c.args)
+			if o.Result == nil || *o.Result != c.result {
+				t.Fatalf("result %s, want %v: %s", states.ResultString(o.Result), c.result, o.Comment)
+			}
+			if !strings.Contains(o.Comment, c.want) {
+				t.Errorf("comment %q lacks %q", o.Comment, c.want)
+			}
+			got, err := os.ReadFile(name)
+			switch {
+			case c.result && string(got) != string(s.files["grail/scene33"]):
+				t.Errorf("%s holds %q (%v), want scene33", name, got, err)
+			case !c.result && (err == nil || o.Changed()):
+				t.Errorf("a failed state wrote %s (changes %v)", name, o.Changes)
 			}
 		})
 	}

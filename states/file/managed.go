@@ -33,7 +33,11 @@ type ManagedArgs struct {
 	// is clearsigned, else the URL of a detached signature. The keys of
 	// Gnupghome (gpg's default home when empty) are trusted; SignedByAny
 	// and SignedByAll name the fingerprints that must have signed.
-	Signature       any            `arg:"signature"`
+	Signature any `arg:"signature"`
+	// SourceHashSig checks the GPG signature of the source_hash file
+	// the same way: True when it is clearsigned, else the URL of a
+	// detached signature.
+	SourceHashSig   any            `arg:"source_hash_sig"`
 	SignedByAny     []string       `arg:"signed_by_any"`
 	SignedByAll     []string       `arg:"signed_by_all"`
 	Gnupghome       string         `arg:"gnupghome"`
@@ -381,21 +385,27 @@ func fetchWanted(ctx context.Context, c *states.Call, a *ManagedArgs, src source
 	if err != nil {
 		return w, false, fmt.Sprintf("Unable to read source %s: %v", src.url, err)
 	}
+	hashSig, fail := newSigCheck(a.SourceHashSig, a)
+	if fail != "" {
+		return w, false, fail
+	}
 	// As in Salt, a salt:// source is trusted: its hash is the master's.
 	if a.SourceHash != "" && !a.SkipVerify && src.kind != srcTree {
-		h, fail := expectedHash(ctx, c.Env, a.SourceHash, a.SourceHashName, src)
+		h, fail := expectedHashSigned(ctx, c.Env, a.SourceHash, a.SourceHashName, src, hashSig)
 		if fail != "" {
 			return w, false, fail
 		}
 		if fail := verify(h, src.url, data); fail != "" {
 			return w, false, fail
 		}
+	} else if hashSig.on() {
+		return w, false, "source_hash_sig needs a source_hash file to check (and no skip_verify)"
 	}
-	clearsigned, sigURL, fail := parseSignature(a.Signature)
+	sig, fail := newSigCheck(a.Signature, a)
 	if fail != "" {
 		return w, false, fail
 	}
-	if sig := (sigCheck{clearsigned: clearsigned, url: sigURL, any: a.SignedByAny, all: a.SignedByAll, home: a.Gnupghome}); sig.on() {
+	if sig.on() {
 		if fail := verifySignature(ctx, c.Env, sig, src.url, data, src.insecure); fail != "" {
 			return w, false, fail
 		}

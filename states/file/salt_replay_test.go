@@ -104,6 +104,7 @@ var goReplays = map[string]func(*testing.T){
 	"recurse_broken_links_kept": replayRecurseBrokenLinks,
 	"managed_signature":         replayManagedSignature,
 	"managed_signature_fail":    replayManagedSignatureFail,
+	"managed_source_hash_sig":   replayManagedSourceHashSig,
 }
 
 // TestSaltFileSuites replays testdata/salt/<suite>.yaml, one file per

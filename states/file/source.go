@@ -239,7 +239,16 @@ func sum(typ string, data []byte) string {
 // "sha256=<hex>", of which the one naming the source's file (or name, when
 // source_hash_name is given) wins, else the only digest in the file.
 func expectedHash(ctx context.Context, env states.Env, sourceHash, hashName string, src source) (checksum, string) {
+	return expectedHashSigned(ctx, env, sourceHash, hashName, src, sigCheck{})
+}
+
+// expectedHashSigned is expectedHash with the hash file's GPG signature
+// checked first (source_hash_sig), when sig is on.
+func expectedHashSigned(ctx context.Context, env states.Env, sourceHash, hashName string, src source, sig sigCheck) (checksum, string) {
 	if h, ok := parseHash(sourceHash); ok {
+		if sig.on() {
+			return checksum{}, "source_hash_sig needs source_hash to be the URL of a hash file, not a digest"
+		}
 		return h, ""
 	}
 	hs, fail := parseSource(sourceHash)
@@ -250,6 +259,11 @@ func expectedHash(ctx context.Context, env states.Env, sourceHash, hashName stri
 	data, err := hs.fetch(ctx, env)
 	if err != nil {
 		return checksum{}, fmt.Sprintf("Unable to read source_hash file %s: %v", sourceHash, err)
+	}
+	if sig.on() {
+		if fail := verifySignature(ctx, env, sig, sourceHash, data, src.insecure); fail != "" {
+			return checksum{}, fail
+		}
 	}
 	want := hashName
 	if want == "" {
