@@ -172,7 +172,7 @@ func TestTruthTable(t *testing.T) {
 		{"globals", "run_onlyif", "true", "Success!"},
 		{"globals", "skip_creates", "true", "/ exists"},
 		{"globals", "run_creates", "true", "Success!"},
-		{"globals", "check_fails", "false", "Success!\ncheck_cmd determined the state failed"},
+		{"globals", "check_fails", "false", "check_cmd determined the state failed"},
 		{"globals", "unwatched", "true", "Success!"},
 		{"globals", "retried", "false", "Attempt 1: Returned a result of \"False\""},
 	}

@@ -310,7 +310,8 @@ func allHold(ctx context.Context, env Env, conds []condition, onlyif bool) (bool
 }
 
 // check runs check_cmd after a state made changes; a failing command turns
-// the outcome into a failure.
+// the outcome into a failure. As in Salt, the verdict replaces the
+// state's comment.
 func (g *globals) check(ctx context.Context, o Outcome) Outcome {
 	if len(g.checkCmd) == 0 || !o.Changed() || o.Result == nil || !*o.Result {
 		return o
@@ -319,10 +320,10 @@ func (g *globals) check(ctx context.Context, o Outcome) Outcome {
 		res, err := cmdrun.Run(ctx, cmdrun.Spec{Cmd: cmd})
 		if err != nil || res.Retcode != 0 {
 			o.Result = boolPtr(false)
-			o.Comment = strings.TrimSpace(o.Comment + "\ncheck_cmd determined the state failed")
+			o.Comment = "check_cmd determined the state failed"
 			return o
 		}
 	}
-	o.Comment = strings.TrimSpace(o.Comment + "\ncheck_cmd determined the state succeeded")
+	o.Comment = "check_cmd determined the state succeeded"
 	return o
 }

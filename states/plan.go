@@ -206,12 +206,15 @@ func (s *step) prepare(tolerant bool) sls.Errors {
 	var errs sls.Errors
 	args := make(map[string]any, len(l.Args))
 	for k, v := range l.Args {
-		if isGlobalArg(k) {
+		if isGlobalArg(k) && (k != "check_cmd" || !e.ownCheckCmd) {
 			continue
 		}
 		args[k] = v
 	}
 	g, gerrs := parseGlobals(l.Args)
+	if e.ownCheckCmd {
+		g.checkCmd = nil
+	}
 	s.globals = g
 	for _, ge := range gerrs {
 		errs = append(errs, errAt(l, argPos(l, ge.Arg), "%s: %s", l.Function(), ge.Msg))

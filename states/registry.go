@@ -34,6 +34,10 @@ type Call struct {
 	// Required lists the names of the states this one requires (require
 	// requisites, resolved), e.g. the files a file.directory with clean keeps.
 	Required []string
+	// Watched lists the names of the states this one watches (watch
+	// requisites, resolved), e.g. the accumulators a file.blockreplace
+	// takes text from.
+	Watched []string
 	// Changed names the watched (or, for a listener, listened-to) states
 	// that made changes, as "module: id", when ModWatch runs.
 	Changed []string
@@ -69,6 +73,11 @@ type Func[A any] struct {
 	// "onlyif condition is false". Other states get every check's verdict
 	// ("onlyif condition is true\nunless condition is true").
 	OwnRunCheck bool
+	// OwnCheckCmd says the function takes check_cmd among its own
+	// arguments (a check_cmd field in A) and runs it itself, as Salt's
+	// file states do (mod_run_check_cmd: on the new contents before they
+	// replace the file); the engine then does not run it after the state.
+	OwnCheckCmd bool
 }
 
 // Entry is a registered state function with its argument type erased.
@@ -85,6 +94,8 @@ type Entry struct {
 	concurrent func(*Call, any) bool
 	// ownRunCheck is Func.OwnRunCheck.
 	ownRunCheck bool
+	// ownCheckCmd is Func.OwnCheckCmd.
+	ownCheckCmd bool
 }
 
 // HasModWatch reports whether the function reacts to watch requisites.
@@ -129,6 +140,7 @@ func Register[A any](name string, f Func[A]) {
 		apply:       func(ctx context.Context, c *Call, a any) Outcome { return f.Apply(ctx, c, a.(*A)) },
 		resolve:     f.Resolve,
 		ownRunCheck: f.OwnRunCheck,
+		ownCheckCmd: f.OwnCheckCmd,
 	}
 	if f.Concurrent != nil {
 		e.concurrent = func(c *Call, a any) bool { return f.Concurrent(c, a.(*A)) }

@@ -8,6 +8,9 @@ type Outcome struct {
 	Result  *bool
 	Comment string
 	Changes map[string]any
+	// Warnings are shown with the state's result (Salt's warnings), e.g.
+	// an argument that was ignored.
+	Warnings []string
 }
 
 // Succeeded is a successful outcome; changes may be nil.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -244,7 +245,7 @@ func newResult(s *step, o Outcome, start time.Time, took time.Duration) *result.
 		Result:    o.Result,
 		StartTime: start.Format("15:04:05.000000"),
 		Duration:  float64(took.Microseconds()) / 1000,
-		Warnings:  s.warnings,
+		Warnings:  append(slices.Clone(s.warnings), o.Warnings...),
 	}
 }
 
@@ -361,9 +362,14 @@ func (r *runner) callFor(s *step) *Call {
 	c := &Call{ID: s.low.ID, Name: s.low.Name, SLS: s.low.SLS, Test: r.opts.Test, Env: r.opts.Env,
 		Log: withAttrs(r.opts.Log, slog.String("state", s.low.ID), slog.String("fun", s.low.Function()))}
 	for _, g := range s.groups {
-		if g.kind == reqRequire {
+		switch g.kind {
+		case reqRequire:
 			for _, t := range g.targets {
 				c.Required = append(c.Required, t.low.Name)
+			}
+		case reqWatch:
+			for _, t := range g.targets {
+				c.Watched = append(c.Watched, t.low.Name)
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/brinecm/brine/pkg/sls"
 	"github.com/brinecm/brine/states"
 )
 
@@ -85,4 +86,44 @@ func BenchmarkManagedCreate(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchFiles), "ns/file")
+}
+
+// BenchmarkRecurseMergeNoChange applies file.recurse merging two state
+// tree directories of 1,000 files each (half of the paths in both) onto a
+// target that is already right; ns/file is the cost of one target file.
+func BenchmarkRecurseMergeNoChange(b *testing.B) {
+	tree, dir := b.TempDir(), b.TempDir()
+	for _, src := range []string{"override", "base"} {
+		for i := range benchFiles {
+			n := i
+			if src == "base" {
+				n += benchFiles / 2
+			}
+			p := filepath.Join(tree, src, fmt.Sprintf("d%02d", n%20), fmt.Sprintf("f%04d.conf", n))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				b.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(src+"\n"), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	e, _ := states.Lookup("file.recurse")
+	args, err := e.Decode(map[string]any{"source": []any{"salt://override", "salt://base"}, "merge": true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	call := &states.Call{ID: "t", Name: filepath.Join(dir, "target"), Env: sls.New(sls.Config{FileRoots: []string{tree}, ID: "m"})}
+	ctx := context.Background()
+	if o := e.Apply(ctx, call, args); !o.OK() || len(o.Changes) != benchFiles*3/2 {
+		b.Fatalf("first run: %s, %d changes", o.Comment, len(o.Changes))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if o := e.Apply(ctx, call, args); o.Changed() || !o.OK() {
+			b.Fatalf("%s %v", o.Comment, o.Changes)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchFiles*3/2), "ns/file")
 }

@@ -25,12 +25,13 @@ import (
 //     is not a file the run manages, a local path may be; a template may
 //     call any execution function, so it never runs concurrently.
 //   - file.managed follows a symlink at its name to the target, which may
-//     be anywhere; backup: minion writes to the backup directory.
+//     be anywhere; backup: minion writes to the backup directory; a
+//     check_cmd may run any command.
 //   - file.directory with clean removes what other states do not
 //     require, whatever their names: never concurrently.
 
 func managedConcurrent(c *states.Call, a *ManagedArgs) bool {
-	if a.Template != "" || bool(a.Backup) || !ownersResolve(a.User, a.Group) {
+	if a.Template != "" || bool(a.Backup) || len(a.CheckCmd) > 0 || !ownersResolve(a.User, a.Group) {
 		return false
 	}
 	if fi, err := os.Lstat(c.Name); err == nil && fi.Mode()&fs.ModeSymlink != 0 {

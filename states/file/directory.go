@@ -27,9 +27,18 @@ type DirectoryArgs struct {
 	Clean      bool        `arg:"clean"`
 	ExcludePat string      `arg:"exclude_pat"`
 	Recurse    []string    `arg:"recurse"` // user, group, mode, ignore_files, ignore_dirs
-	// FollowSymlinks is accepted for Salt's recipes: a name that is a
-	// symlink to a directory is managed through the link either way (as
-	// Salt's allow_symlink), and links below it are left alone.
+	// MaxDepth limits recurse as Salt's os.walk does: directories down to
+	// this depth below name (its children are depth 1) and the files in
+	// them are managed.
+	MaxDepth *int `arg:"max_depth"`
+	// ChildrenOnly, with recurse, leaves name's own owner and mode alone.
+	ChildrenOnly bool `arg:"children_only"`
+	// FollowSymlinks decides what recurse does with symlinks below the
+	// directory: False (the default, as in Salt) changes the owner of the
+	// links themselves (lchown, never their mode); True changes the owner
+	// and mode of what they point at, and skips broken links. A name that
+	// is a symlink to a directory is managed through the link either way
+	// (as Salt's allow_symlink).
 	FollowSymlinks *bool `arg:"follow_symlinks"`
 }
 
@@ -38,6 +47,30 @@ type recursion struct {
 	on                 bool
 	dirPerms, filePerm perms
 	files, dirs        bool
+	maxDepth           int // -1: no limit
+	follow             bool
+}
+
+// recursed is an entry below the directory whose owner or mode differs
+// from what recurse asks for.
+type recursed struct {
+	path    string
+	changes map[string]any
+	p       perms
+	st      *syscall.Stat_t
+	link    bool // a symlink not followed: lchown it
+}
+
+// apply gives the entry the wanted owner and mode (a link not followed:
+// the owner only).
+func (e recursed) apply() error {
+	if !e.link {
+		return e.p.apply(e.path, e.st)
+	}
+	if err := os.Lchown(e.path, e.p.uid, e.p.gid); err != nil {
+		return fmt.Errorf("set ownership of symlink %s: %w", e.path, err)
+	}
+	return nil
 }
 
 func directory(_ context.Context, c *states.Call, a *DirectoryArgs) states.Outcome {
@@ -79,7 +112,11 @@ func directory(_ context.Context, c *states.Call, a *DirectoryArgs) states.Outco
 
 	cl := cleaner{root: name, exclude: exclude, keep: keepSet(name, c.Required)}
 	if c.Test {
-		return directoryTest(name, exists, fi, p, rec, a.Clean, &cl)
+		top := p
+		if rec.on && a.ChildrenOnly {
+			top = perms{uid: -1, gid: -1}
+		}
+		return directoryTest(name, exists, fi, top, rec, a.Clean, &cl)
 	}
 
 	changes := map[string]any{}
@@ -97,7 +134,7 @@ func directory(_ context.Context, c *states.Call, a *DirectoryArgs) states.Outco
 			return states.Failedf("Failed to create directory %s: %v", name, err)
 		}
 		changes[name] = "New Dir"
-	} else {
+	} else if !(rec.on && a.ChildrenOnly) {
 		st := statT(fi)
 		p.diff(st, changes)
 		if err := p.apply(name, st); err != nil {
@@ -106,9 +143,9 @@ func directory(_ context.Context, c *states.Call, a *DirectoryArgs) states.Outco
 	}
 	comment := ""
 	if rec.on {
-		if err := rec.walk(name, func(path string, ch map[string]any, pp perms, st *syscall.Stat_t) error {
-			changes[path] = ch
-			return pp.apply(path, st)
+		if err := rec.walk(name, func(e recursed) error {
+			changes[e.path] = e.changes
+			return e.apply()
 		}); err != nil {
 			return states.Failedf("Unable to manage directory %s: %v", name, err)
 		}
@@ -147,8 +184,8 @@ func directoryTest(name string, exists bool, fi fs.FileInfo, p perms, rec recurs
 			changes[name] = ch
 		}
 		if rec.on {
-			if err := rec.walk(name, func(path string, ch map[string]any, _ perms, _ *syscall.Stat_t) error {
-				changes[path] = ch
+			if err := rec.walk(name, func(e recursed) error {
+				changes[e.path] = e.changes
 				return nil
 			}); err != nil {
 				return states.Failedf("Unable to check directory %s: %v", name, err)
@@ -215,7 +252,13 @@ func recurseSet(a *DirectoryArgs, p perms) (recursion, string) {
 	if len(a.Recurse) == 0 {
 		return recursion{}, ""
 	}
-	r := recursion{on: true, files: true, dirs: true}
+	r := recursion{on: true, files: true, dirs: true, maxDepth: -1, follow: boolOr(a.FollowSymlinks, false)}
+	if a.MaxDepth != nil {
+		if *a.MaxDepth < 0 {
+			return r, fmt.Sprintf("max_depth must be 0 or more, got %d", *a.MaxDepth)
+		}
+		r.maxDepth = *a.MaxDepth
+	}
 	var user, group, mode bool
 	for _, k := range a.Recurse {
 		switch k {
@@ -252,34 +295,76 @@ func recurseSet(a *DirectoryArgs, p perms) (recursion, string) {
 }
 
 // walk calls fn for every entry below root whose ownership or mode
-// differs from what recurse asks for. Symlinks are left alone.
-func (r recursion) walk(root string, fn func(path string, changes map[string]any, p perms, st *syscall.Stat_t) error) error {
+// differs from what recurse asks for. It does not descend into symlinks;
+// a symlink is followed (follow) or has its owner managed itself. With a
+// maxDepth, directories deeper than it are neither managed nor entered,
+// as in Salt, where the files of the deepest directories still are.
+func (r recursion) walk(root string, fn func(recursed) error) error {
 	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if path == root || d.Type()&fs.ModeSymlink != 0 {
+		if path == root {
 			return nil
 		}
-		var p perms
+		e := recursed{path: path}
+		isDir := d.IsDir()
+		if d.Type()&fs.ModeSymlink != 0 {
+			if r.follow {
+				fi, err := os.Stat(path)
+				if err != nil {
+					return nil // a broken link: nothing to follow
+				}
+				e.st, isDir = statT(fi), fi.IsDir()
+			} else {
+				fi, err := d.Info()
+				if err != nil {
+					return err
+				}
+				e.st, e.link = statT(fi), true
+				if tfi, err := os.Stat(path); err == nil {
+					isDir = tfi.IsDir()
+				}
+			}
+		}
+		if isDir && r.maxDepth >= 0 && depth(root, path) > r.maxDepth {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		switch {
-		case d.IsDir() && r.dirs:
-			p = r.dirPerms
-		case !d.IsDir() && r.files:
-			p = r.filePerm
+		case isDir && r.dirs:
+			e.p = r.dirPerms
+		case !isDir && r.files:
+			e.p = r.filePerm
 		default:
 			return nil
 		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
+		if e.link {
+			e.p.mode = states.Mode{} // a link has no mode of its own
 		}
-		st := statT(fi)
-		if ch := p.diff(st, nil); ch != nil {
-			return fn(path, ch, p, st)
+		if e.st == nil {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			e.st = statT(fi)
+		}
+		if e.changes = e.p.diff(e.st, nil); e.changes != nil {
+			return fn(e)
 		}
 		return nil
 	})
+}
+
+// depth is how far below root path lies: 1 for root's children.
+func depth(root, path string) int {
+	rel, err := filepath.Rel(root, path)
+	if err != nil {
+		return 0
+	}
+	return strings.Count(rel, string(filepath.Separator)) + 1
 }
 
 // keepKind says why clean keeps a path.

@@ -381,7 +381,7 @@ func blockreplace(ctx context.Context, c *states.Call, a *BlockreplaceArgs) stat
 		}
 		content = string(w.data)
 	}
-	for _, acc := range accumulated(c, c.Required) {
+	for _, acc := range accumulated(c, slices.Concat(c.Required, c.Watched)) {
 		if content != "" && !strings.HasSuffix(content, "\n") {
 			content += "\n"
 		}

@@ -190,7 +190,7 @@ func TestEditStates(t *testing.T) {
 		},
 		{
 			name: "serialize an unknown format", fun: "file.serialize", target: "data", args: m("dataset", map[string]any{}, "formatter", "toml"),
-			result: "false", comment: `Serializer "toml" is not available: brine serializes yaml and json`, testRes: "false",
+			result: "false", comment: `Serializer "toml" is not available: brine serializes configparser, json, plist, yaml`, testRes: "false",
 		},
 		{
 			name: "recurse with include_pat", fun: "file.recurse", target: "web",

@@ -3,7 +3,7 @@
 // file.replace, file.blockreplace, file.comment, file.uncomment,
 // file.prepend, file.keyvalue, file.touch, file.copy, file.exists,
 // file.missing, file.rename, file.hardlink, file.serialize, file.recurse,
-// file.accumulated and file.pruned (file.rmdir).
+// file.accumulated, file.pruned (file.rmdir) and file.patch.
 // Every function checks first and changes only what differs; in test mode
 // it changes nothing and reports what it would change.
 package file
@@ -28,8 +28,9 @@ func init() {
 	states.Register("file.managed", states.Func[ManagedArgs]{
 		Doc: "Manages a file's contents (from source, a list of sources, or contents; " +
 			"optionally a jinja template with context and defaults), owner, group and mode.",
-		Apply:      managed,
-		Concurrent: managedConcurrent,
+		Apply:       managed,
+		Concurrent:  managedConcurrent,
+		OwnCheckCmd: true,
 	})
 	states.Register("file.directory", states.Func[DirectoryArgs]{
 		Doc: "Ensures a directory exists with the given owner, group and mode; recurse applies " +

@@ -15,16 +15,32 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/brinecm/brine/pkg/cmdrun"
 	"github.com/brinecm/brine/pkg/diff"
 	"github.com/brinecm/brine/states"
 )
 
 // ManagedArgs are file.managed's arguments.
 type ManagedArgs struct {
-	Source          []string       `arg:"source"` // URLs; the first that exists wins
-	SourceHash      string         `arg:"source_hash"`
-	SourceHashName  string         `arg:"source_hash_name"`
-	SkipVerify      bool           `arg:"skip_verify"`
+	Source         []string `arg:"source"` // URLs; the first that exists wins
+	SourceHash     string   `arg:"source_hash"`
+	SourceHashName string   `arg:"source_hash_name"`
+	SkipVerify     bool     `arg:"skip_verify"`
+	// VerifySSL False accepts any certificate of an https source (and
+	// of an https source_hash file).
+	VerifySSL *bool `arg:"verify_ssl"`
+	// Signature checks the source's GPG signature: True when the source
+	// is clearsigned, else the URL of a detached signature. The keys of
+	// Gnupghome (gpg's default home when empty) are trusted; SignedByAny
+	// and SignedByAll name the fingerprints that must have signed.
+	Signature any `arg:"signature"`
+	// SourceHashSig checks the GPG signature of the source_hash file
+	// the same way: True when it is clearsigned, else the URL of a
+	// detached signature.
+	SourceHashSig   any            `arg:"source_hash_sig"`
+	SignedByAny     []string       `arg:"signed_by_any"`
+	SignedByAll     []string       `arg:"signed_by_all"`
+	Gnupghome       string         `arg:"gnupghome"`
 	Contents        any            `arg:"contents"`
 	ContentsPillar  string         `arg:"contents_pillar"`
 	ContentsNewline *bool          `arg:"contents_newline"`
@@ -41,6 +57,10 @@ type ManagedArgs struct {
 	Create          *bool          `arg:"create"`
 	FollowSymlinks  *bool          `arg:"follow_symlinks"`
 	Backup          Backup         `arg:"backup"`
+	// CheckCmd validates the new file before it replaces the old: each
+	// command runs with the path of a temporary copy of the new contents
+	// appended, and a failing one leaves the file as it was.
+	CheckCmd []string `arg:"check_cmd"`
 }
 
 // Backup is file.managed's backup: "minion" keeps a copy of each file it
@@ -91,6 +111,7 @@ func managed(ctx context.Context, c *states.Call, a *ManagedArgs) states.Outcome
 		if s.kind == srcLocal && s.path == filepath.Clean(name) {
 			return states.Failed("Source file cannot be the same as destination", nil)
 		}
+		s.insecure = !boolOr(a.VerifySSL, true)
 		srcs[i] = s
 	}
 	p, fail := resolvePerms(a.User, a.Group, a.Mode)
@@ -155,6 +176,9 @@ func managed(ctx context.Context, c *states.Call, a *ManagedArgs) states.Outcome
 	if c.Test {
 		return states.WouldChange(fmt.Sprintf("The file %s is set to be changed", name)+testNote, changes)
 	}
+	if fail := checkCmd(ctx, a.CheckCmd, w.data, p); fail != "" {
+		return states.Failed(fail, nil)
+	}
 	if contentDiffers && bool(a.Backup) {
 		if _, err := backupFile(c.Env, name, old, time.Now()); err != nil {
 			return states.Failedf("Unable to manage file %s: %v", name, err)
@@ -201,6 +225,9 @@ func managedOverLink(ctx context.Context, c *states.Call, a *ManagedArgs, srcs [
 	if c.Test {
 		return states.WouldChange(fmt.Sprintf("The file %s is set to be changed", name)+testNote, changes)
 	}
+	if fail := checkCmd(ctx, a.CheckCmd, w.data, p); fail != "" {
+		return states.Failed(fail, nil)
+	}
 	if err := writeAtomic(ctx, name, w.data, newSpec(p)); err != nil {
 		return states.Failedf("Unable to manage file %s: %v", name, err)
 	}
@@ -220,6 +247,9 @@ func managedNew(ctx context.Context, c *states.Call, a *ManagedArgs, srcs []sour
 	if c.Test {
 		return states.WouldChange(fmt.Sprintf("The file %s is set to be changed", name)+testNote,
 			map[string]any{"newfile": name})
+	}
+	if fail := checkCmd(ctx, a.CheckCmd, w.data, p); fail != "" {
+		return states.Failed(fail, nil)
 	}
 	dir := filepath.Dir(name)
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
@@ -355,13 +385,28 @@ func fetchWanted(ctx context.Context, c *states.Call, a *ManagedArgs, src source
 	if err != nil {
 		return w, false, fmt.Sprintf("Unable to read source %s: %v", src.url, err)
 	}
+	hashSig, fail := newSigCheck(a.SourceHashSig, a)
+	if fail != "" {
+		return w, false, fail
+	}
 	// As in Salt, a salt:// source is trusted: its hash is the master's.
 	if a.SourceHash != "" && !a.SkipVerify && src.kind != srcTree {
-		h, fail := expectedHash(ctx, c.Env, a.SourceHash, a.SourceHashName, src)
+		h, fail := expectedHashSigned(ctx, c.Env, a.SourceHash, a.SourceHashName, src, hashSig)
 		if fail != "" {
 			return w, false, fail
 		}
 		if fail := verify(h, src.url, data); fail != "" {
+			return w, false, fail
+		}
+	} else if hashSig.on() {
+		return w, false, "source_hash_sig needs a source_hash file to check (and no skip_verify)"
+	}
+	sig, fail := newSigCheck(a.Signature, a)
+	if fail != "" {
+		return w, false, fail
+	}
+	if sig.on() {
+		if fail := verifySignature(ctx, c.Env, sig, src.url, data, src.insecure); fail != "" {
 			return w, false, fail
 		}
 	}
@@ -534,4 +579,50 @@ func contentDiff(old, want []byte, show bool) string {
 
 func isBinary(b []byte) bool {
 	return bytes.IndexByte(b[:min(len(b), 8000)], 0) >= 0
+}
+
+// checkCmd runs check_cmd as Salt's file states do (mod_run_check_cmd):
+// the new contents go to a temporary file, owned and moded as p asks, and
+// each command runs through the shell with that file's path appended. It
+// returns the failure comment of the first command that fails: Salt's
+// "check_cmd execution failed" followed by the command's output.
+func checkCmd(ctx context.Context, cmds []string, data []byte, p perms) string {
+	if len(cmds) == 0 {
+		return ""
+	}
+	f, err := os.CreateTemp("", "brine-check-cmd-")
+	if err != nil {
+		return fmt.Sprintf("Unable to check_cmd file: %v", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && (p.uid >= 0 || p.gid >= 0) {
+		err = os.Chown(tmp, p.uid, p.gid)
+	}
+	if err == nil && p.mode.Set {
+		err = syscall.Chmod(tmp, p.mode.Perm)
+	}
+	if err != nil {
+		return fmt.Sprintf("Unable to check_cmd file: %v", err)
+	}
+	for _, cmd := range cmds {
+		res, err := cmdrun.Run(ctx, cmdrun.Spec{Cmd: cmd + " " + tmp})
+		if err != nil {
+			return fmt.Sprintf("Unable to check_cmd file: running %q: %v", cmd, err)
+		}
+		if res.Retcode != 0 {
+			comment := "check_cmd execution failed"
+			for _, out := range []string{res.Stdout, res.Stderr} {
+				if out != "" {
+					comment += "\n" + out
+				}
+			}
+			return comment
+		}
+	}
+	return ""
 }

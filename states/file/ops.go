@@ -3,7 +3,6 @@ package file
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,8 +16,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/brinecm/brine/states"
 )
@@ -49,9 +46,10 @@ func init() {
 		Apply: hardlink,
 	})
 	states.Register("file.serialize", states.Func[SerializeArgs]{
-		Doc: "Writes a data set to a file as yaml or json; merge_if_exists merges it over the data " +
+		Doc: "Writes a data set to a file as yaml, json, configparser (ini) or plist; merge_if_exists merges it over the data " +
 			"the file holds. Owner, group and mode as file.managed.",
-		Apply: serialize,
+		Apply:       serialize,
+		OwnCheckCmd: true,
 	})
 	states.Register("file.recurse", states.Func[RecurseArgs]{
 		Doc: "Copies a directory of the state tree (salt://) below name, file by file as file.managed; " +
@@ -398,6 +396,12 @@ type SerializeArgs struct {
 	ShowChanges   *bool       `arg:"show_changes"`
 	Create        *bool       `arg:"create"`
 	Encoding      string      `arg:"encoding"`
+	CheckCmd      []string    `arg:"check_cmd"` // as file.managed's
+	// SerializerOpts and DeserializerOpts are Salt's lists of option
+	// mappings: configparser takes defaults, plist fmt (FMT_XML or
+	// FMT_BINARY), json indent.
+	SerializerOpts   any `arg:"serializer_opts"`
+	DeserializerOpts any `arg:"deserializer_opts"`
 }
 
 func serialize(ctx context.Context, c *states.Call, a *SerializeArgs) states.Outcome {
@@ -411,8 +415,21 @@ func serialize(ctx context.Context, c *states.Call, a *SerializeArgs) states.Out
 	if format == "" {
 		format = "yaml"
 	}
-	if format != "yaml" && format != "json" {
-		return states.Failedf("Serializer %q is not available: brine serializes yaml and json", format)
+	ser, ok := serializers[format]
+	if !ok {
+		return states.Failedf("Serializer %q is not available: brine serializes %s", format, serializerNames())
+	}
+	sopts, err := mergeOpts("serializer_opts", a.SerializerOpts)
+	if err != nil {
+		return states.Failed(err.Error(), nil)
+	}
+	dopts, err := mergeOpts("deserializer_opts", a.DeserializerOpts)
+	if err != nil {
+		return states.Failed(err.Error(), nil)
+	}
+	var warnings []string
+	if a.DeserializerOpts != nil && !a.MergeIfExists {
+		warnings = append(warnings, "The 'deserializer_opts' option is ignored unless merge_if_exists is set to True.")
 	}
 	data := a.Dataset
 	switch {
@@ -428,46 +445,24 @@ func serialize(ctx context.Context, c *states.Call, a *SerializeArgs) states.Out
 	}
 	if a.MergeIfExists {
 		if old, err := os.ReadFile(c.Name); err == nil {
-			var existing any
-			if err := yaml.Unmarshal(old, &existing); err != nil { // JSON is YAML
-				return states.Failedf("Failed to deserialize existing data in %s: %v", c.Name, err)
+			existing, err := ser.read(old, dopts)
+			if err != nil {
+				return states.Failedf("Failed to deserialize existing data in %s as %s: %v", c.Name, format, err)
 			}
 			data = mergeData(existing, data)
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return states.Failedf("Unable to read %s: %v", c.Name, err)
 		}
 	}
-	text, err := serializeData(format, data)
+	text, err := ser.write(data, sopts)
 	if err != nil {
 		return states.Failedf("Unable to serialize the data set as %s: %v", format, err)
 	}
-	return managed(ctx, c, &ManagedArgs{Contents: text, User: a.User, Group: a.Group, Mode: a.Mode,
-		Makedirs: a.Makedirs, Backup: a.Backup, ShowChanges: a.ShowChanges, Create: a.Create})
-}
-
-// serializeData writes data as Salt's serializers do: yaml in block
-// style, json indented by two with sorted keys; both end with a newline.
-func serializeData(format string, data any) (string, error) {
-	var buf bytes.Buffer
-	switch format {
-	case "json":
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(data); err != nil {
-			return "", err
-		}
-	default:
-		enc := yaml.NewEncoder(&buf)
-		enc.SetIndent(2)
-		if err := enc.Encode(data); err != nil {
-			return "", err
-		}
-		if err := enc.Close(); err != nil {
-			return "", err
-		}
-	}
-	return buf.String(), nil
+	noNewline := false
+	o := managed(ctx, c, &ManagedArgs{Contents: string(text), ContentsNewline: &noNewline, User: a.User, Group: a.Group,
+		Mode: a.Mode, Makedirs: a.Makedirs, Backup: a.Backup, ShowChanges: a.ShowChanges, Create: a.Create, CheckCmd: a.CheckCmd})
+	o.Warnings = append(o.Warnings, warnings...)
+	return o
 }
 
 // mergeData merges src over dst: mappings key by key, recursively;
@@ -508,6 +503,12 @@ type RecurseArgs struct {
 	Backup       Backup         `arg:"backup"`
 	ShowChanges  *bool          `arg:"show_changes"`
 	Replace      *bool          `arg:"replace"`
+	// Merge takes every source, not only the first that exists: where
+	// two have something at one path, the earlier wins.
+	Merge bool `arg:"merge"`
+	// KeepSymlinks copies the tree's symlinks as symlinks (with their
+	// targets as written) instead of what they point at.
+	KeepSymlinks bool `arg:"keep_symlinks"`
 }
 
 func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome {
@@ -522,23 +523,11 @@ func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome
 	if !ok {
 		return states.Failed("No state tree that can list directories is available for file.recurse", nil)
 	}
-	var files []string
-	var src string
-	for _, s := range a.Source {
-		if !strings.HasPrefix(s, "salt://") && !strings.HasPrefix(s, "brine://") {
-			return states.Failedf("Invalid source %q: file.recurse takes salt:// directories", s)
-		}
-		list, err := lister.SourceList(ctx, s)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return states.Failedf("Unable to list %s: %v", s, err)
-		}
-		files, src = list, strings.TrimRight(s, "/")
-		break
+	entries, found, fail := recurseEntries(ctx, lister, a)
+	if fail != "" {
+		return states.Failed(fail, nil)
 	}
-	if src == "" {
+	if !found {
 		return states.Failedf("The directory '%s' does not exist on the salt fileserver in saltenv 'base'", strings.Join(a.Source, ", "))
 	}
 	include, exclude, fail := recursePatterns(a.IncludePat, a.ExcludePat)
@@ -549,11 +538,17 @@ func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome
 	keep := map[string]bool{name: true}
 	var failures []string
 	dirs := map[string]bool{}
-	for _, rel := range files {
-		if a.Maxdepth != nil && strings.Count(strings.TrimSuffix(rel, "/"), "/") > *a.Maxdepth {
+	links := map[string]string{}
+	for _, rel := range slices.Sorted(maps.Keys(entries)) {
+		e := entries[rel]
+		if a.Maxdepth != nil && strings.Count(rel, "/") > *a.Maxdepth {
 			continue
 		}
-		if (include != nil && !include.MatchString(rel)) || (exclude != nil && exclude.MatchString(rel)) {
+		match := rel
+		if e.emptyDir {
+			match += "/"
+		}
+		if (include != nil && !include.MatchString(match)) || (exclude != nil && exclude.MatchString(match)) {
 			continue
 		}
 		dest := filepath.Join(name, filepath.FromSlash(rel))
@@ -562,10 +557,12 @@ func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome
 			dirs[d] = true
 		}
 		keep[dest] = true
-		if strings.HasSuffix(rel, "/") {
-			if a.IncludeEmpty {
-				dirs[dest] = true
-			}
+		switch {
+		case e.emptyDir:
+			dirs[dest] = true
+			continue
+		case e.isLink:
+			links[dest] = e.link
 			continue
 		}
 		if a.Clean {
@@ -581,7 +578,7 @@ func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome
 			}
 		}
 		o := managed(ctx, &states.Call{ID: c.ID, Name: dest, SLS: c.SLS, Test: c.Test, Env: c.Env, Log: c.Log},
-			&ManagedArgs{Source: []string{treeURL(src) + "/" + rel}, User: a.User, Group: a.Group, Mode: a.FileMode,
+			&ManagedArgs{Source: []string{e.url}, User: a.User, Group: a.Group, Mode: a.FileMode,
 				Makedirs: true, DirMode: a.DirMode, Template: a.Template, Context: a.Context, Defaults: a.Defaults,
 				Backup: a.Backup, ShowChanges: a.ShowChanges, Replace: a.Replace})
 		if o.Result != nil && !*o.Result {
@@ -601,6 +598,13 @@ func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome
 			if err := makeParents(d, dirModeFor(a.DirMode, states.Mode{}), -1, -1); err != nil {
 				failures = append(failures, fmt.Sprintf("%s: %v", d, err))
 			}
+		}
+	}
+	for _, dest := range slices.Sorted(maps.Keys(links)) {
+		if ch, err := recurseLink(dest, links[dest], c.Test); err != nil {
+			failures = append(failures, fmt.Sprintf("%s: %v", dest, err))
+		} else if ch != nil {
+			changes[dest] = ch
 		}
 	}
 	if a.Clean {
@@ -635,6 +639,33 @@ func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome
 		return states.WouldChange(fmt.Sprintf("The directory %s is set to be changed", name)+testNote, changes)
 	}
 	return states.Succeeded(fmt.Sprintf("Recursively updated %s", name), changes)
+}
+
+// recurseLink makes dest a symlink to target (keep_symlinks), replacing
+// what is there; it returns the changes, nil when dest already is one.
+func recurseLink(dest, target string, test bool) (map[string]any, error) {
+	fi, err := os.Lstat(dest)
+	if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		if cur, err := os.Readlink(dest); err == nil && cur == target {
+			return nil, nil
+		}
+	}
+	changes := map[string]any{"new": dest, "target": target}
+	if test {
+		return changes, nil
+	}
+	if err == nil {
+		if err := os.RemoveAll(dest); err != nil {
+			return nil, err
+		}
+	}
+	if err := makeParents(filepath.Dir(dest), 0o755, -1, -1); err != nil {
+		return nil, err
+	}
+	if err := os.Symlink(target, dest); err != nil {
+		return nil, err
+	}
+	return changes, nil
 }
 
 // inTheWay lists what keeps the file dest from being written below root:
@@ -757,9 +788,9 @@ func accumulatorVar(env states.Env, name string) map[string]any {
 
 // accumulated is the text accumulated for the file of c, each line
 // ending in a newline (file.blockreplace). As in Salt, when some of the
-// file's accumulators are among the states c requires, only those apply;
-// otherwise all do, in name order.
-func accumulated(c *states.Call, required []string) []string {
+// file's accumulators are among the states c requires or watches (deps),
+// only those apply; otherwise all do, in name order.
+func accumulated(c *states.Call, deps []string) []string {
 	acc := runAccumulators(c.Env)
 	if acc == nil {
 		return nil
@@ -768,7 +799,7 @@ func accumulated(c *states.Call, required []string) []string {
 	defer acc.mu.Unlock()
 	byName := acc.files[c.Name]
 	names := slices.Sorted(maps.Keys(byName))
-	if mine := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !slices.Contains(required, n) }); len(mine) > 0 {
+	if mine := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !slices.Contains(deps, n) }); len(mine) > 0 {
 		names = mine
 	}
 	var out []string

@@ -3,9 +3,13 @@ package file
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -13,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/brinecm/brine/pkg/sls"
+	"github.com/brinecm/brine/pkg/systest"
 	"github.com/brinecm/brine/states"
 	_ "github.com/brinecm/brine/states/test"
 )
@@ -27,14 +32,22 @@ type replayCase struct {
 	Skip string `yaml:"skip"` // why it is not replayed: what Salt internal it tests
 	// Missing names the brine feature the test needs that is not there
 	// yet: the test counts as failing, and is not run.
-	Missing string            `yaml:"missing"`
-	Files   map[string]string `yaml:"files"`
-	Dirs    []string          `yaml:"dirs"`
-	Links   map[string]string `yaml:"links"` // symlink -> target
-	Modes   map[string]string `yaml:"modes"` // chmod after the files are laid down
-	Tree    map[string]string `yaml:"tree"`  // extra files of the state tree (salt://)
-	Steps   []replayStep      `yaml:"steps"`
-	After   replayAfter       `yaml:"after"`
+	Missing string   `yaml:"missing"`
+	Root    bool     `yaml:"root"`  // needs root (chown to other users)
+	Needs   []string `yaml:"needs"` // commands it runs (gpg, patch)
+	// Func names a replay written in Go (goReplays), for a test whose
+	// trees or assertions are too many for this format.
+	Func  string            `yaml:"func"`
+	Files map[string]string `yaml:"files"`
+	Dirs  []string          `yaml:"dirs"`
+	Links map[string]string `yaml:"links"` // symlink -> target
+	Modes map[string]string `yaml:"modes"` // chmod after the files are laid down
+	Tree  map[string]string `yaml:"tree"`  // extra files of the state tree (salt://)
+	// Web are files a loopback web server serves, at "{http}/<path>"
+	// and, with a self-signed certificate, at "{https}/<path>".
+	Web   map[string]string `yaml:"web"`
+	Steps []replayStep      `yaml:"steps"`
+	After replayAfter       `yaml:"after"`
 }
 
 // replayStep is a state function called directly (as Salt's tests call
@@ -46,6 +59,8 @@ type replayStep struct {
 	TestMode bool           `yaml:"test_mode"`
 	Repeat   int            `yaml:"repeat"` // run it this many times, each checked (default 1)
 	SLS      string         `yaml:"sls"`
+	// Write, in a step of its own, rewrites files between steps.
+	Write map[string]string `yaml:"write"`
 
 	Result     string         `yaml:"result"` // True, False or None; every state of an SLS
 	Comment    *string        `yaml:"comment"`
@@ -55,6 +70,7 @@ type replayStep struct {
 	Changes    map[string]any `yaml:"changes"`
 	ChangeKeys []string       `yaml:"change_keys"` // keys the changes must have
 	Deleted    *int           `yaml:"deleted"`     // how many paths changes["deleted"] lists
+	Warnings   []string       `yaml:"warnings"`    // warnings the result must carry
 	// IDs, for an SLS, checks the states of these IDs (the others must
 	// not fail).
 	IDs map[string]replayStep `yaml:"ids"`
@@ -71,6 +87,24 @@ type replayAfter struct {
 	Links  map[string]string `yaml:"links"` // symlink -> target
 	Modes  map[string]string `yaml:"modes"`
 	Same   [][2]string       `yaml:"same_file"` // hard links of one another
+	// Owners is "user:group" of each path, not following a symlink.
+	Owners map[string]string `yaml:"owners"`
+	// Decoded is the data each file holds, read with a serializer of
+	// file.serialize (binary files have no contents to compare).
+	Decoded map[string]struct {
+		Format string `yaml:"format"`
+		Data   any    `yaml:"data"`
+	} `yaml:"decoded"`
+}
+
+// goReplays are the replays written in Go, by the name a case's func
+// gives.
+var goReplays = map[string]func(*testing.T){
+	"recurse_merge":             replayRecurseMerge,
+	"recurse_broken_links_kept": replayRecurseBrokenLinks,
+	"managed_signature":         replayManagedSignature,
+	"managed_signature_fail":    replayManagedSignatureFail,
+	"managed_source_hash_sig":   replayManagedSourceHashSig,
 }
 
 // TestSaltFileSuites replays testdata/salt/<suite>.yaml, one file per
@@ -108,9 +142,38 @@ func TestSaltFileSuites(t *testing.T) {
 }
 
 func (c replayCase) run(t *testing.T) {
+	if c.Root {
+		systest.RequireRoot(t)
+	}
+	if len(c.Needs) > 0 {
+		systest.RequireCommands(t, c.Needs...)
+	}
+	if c.Func != "" {
+		f, ok := goReplays[c.Func]
+		if !ok {
+			t.Fatalf("no Go replay %q", c.Func)
+		}
+		f(t)
+		return
+	}
 	dir := t.TempDir()
 	tree := t.TempDir()
-	x := func(s string) string { return strings.ReplaceAll(s, "{tmp}", dir) }
+	vars := []string{"{tmp}", dir}
+	if len(c.Web) > 0 {
+		web := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			data, ok := c.Web[strings.TrimPrefix(r.URL.Path, "/")]
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			io.WriteString(w, data)
+		})
+		plain, tls := httptest.NewServer(web), httptest.NewTLSServer(web)
+		t.Cleanup(plain.Close)
+		t.Cleanup(tls.Close)
+		vars = append(vars, "{http}", plain.URL, "{https}", tls.URL)
+	}
+	x := strings.NewReplacer(vars...).Replace
 	at := func(p string) string { return filepath.Join(dir, x(p)) }
 	if err := os.CopyFS(tree, os.DirFS("testdata/salttree")); err != nil {
 		t.Fatal(err)
@@ -146,6 +209,12 @@ func (c replayCase) run(t *testing.T) {
 	for i, s := range c.Steps {
 		for n := range max(s.Repeat, 1) {
 			label := fmt.Sprintf("step %d run %d", i+1, n+1)
+			if s.Write != nil {
+				for p, data := range s.Write {
+					write(t, at(p), x(data), 0o644)
+				}
+				continue
+			}
 			if s.SLS != "" {
 				c.runSLS(t, label, comp, tree, x(s.SLS), s)
 				continue
@@ -161,6 +230,11 @@ func (c replayCase) run(t *testing.T) {
 			name := x(s.Name)
 			o := e.Apply(context.Background(), &states.Call{ID: name, Name: name, SLS: "replay", Test: s.TestMode, Env: comp}, args)
 			s.check(t, label, x, states.ResultString(o.Result), o.Comment, o.Changes)
+			for _, w := range s.Warnings {
+				if !slices.Contains(o.Warnings, w) {
+					t.Errorf("%s: warnings %q lack %q", label, o.Warnings, w)
+				}
+			}
 		}
 	}
 	c.After.check(t, at, x)
@@ -308,6 +382,32 @@ func (a replayAfter) check(t *testing.T, at func(string) string, x func(string) 
 		}
 		if got := fmt.Sprintf("%04o", uint32(fi.Mode().Perm())|setBits(fi.Mode())); got != a.Modes[p] {
 			t.Errorf("after: %s has mode %s, want %s", p, got, a.Modes[p])
+		}
+	}
+	for _, p := range sortedKeys(a.Owners) {
+		fi, err := os.Lstat(at(p))
+		if err != nil {
+			t.Errorf("after: %v", err)
+			continue
+		}
+		st := statT(fi)
+		if got := ownerName(st.Uid, st.Gid); got != a.Owners[p] {
+			t.Errorf("after: %s is owned by %s, want %s", p, got, a.Owners[p])
+		}
+	}
+	for p, d := range a.Decoded {
+		b, err := os.ReadFile(at(p))
+		if err != nil {
+			t.Errorf("after: %v", err)
+			continue
+		}
+		got, err := serializers[d.Format].read(b, nil)
+		if err != nil {
+			t.Errorf("after: %s: read as %s: %v", p, d.Format, err)
+			continue
+		}
+		if !reflect.DeepEqual(normalize(got), normalize(d.Data)) {
+			t.Errorf("after: %s holds %v, want %v", p, got, d.Data)
 		}
 	}
 	for _, pair := range a.Same {

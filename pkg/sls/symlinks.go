@@ -1,0 +1,66 @@
+package sls
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+)
+
+// SourceSymlinks lists the symlinks below a salt:// or brine:// directory
+// of the state tree (Salt's cp.list_master_symlinks): each path, relative
+// to the directory with '/' separators, to the link's target as written.
+// Links are not followed while listing; a path found in several file
+// roots is taken from the first. file.recurse's keep_symlinks copies them
+// as links.
+func (c *Compiler) SourceSymlinks(ctx context.Context, url string) (map[string]string, error) {
+	rest, ok := treeURL(url)
+	if !ok {
+		return nil, fmt.Errorf("source %q: want salt:// or brine://", url)
+	}
+	dir := strings.TrimPrefix(path.Clean("/"+treePath(rest)), "/")
+	if dir == "" {
+		dir = "."
+	}
+	links := map[string]string{}
+	shadowed := map[string]bool{} // paths an earlier root has as something else
+	for _, root := range c.states.roots {
+		if _, ok := root.(fs.ReadLinkFS); !ok {
+			return nil, fmt.Errorf("source directory %s: this state tree cannot list symlinks (apply it with brine call --local)", url)
+		}
+		err := fs.WalkDir(root, dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if p == dir {
+				return nil
+			}
+			rel := strings.TrimPrefix(p, dir+"/")
+			if dir == "." {
+				rel = p
+			}
+			if _, ok := links[rel]; ok || shadowed[rel] {
+				return nil
+			}
+			if d.Type()&fs.ModeSymlink == 0 {
+				shadowed[rel] = true
+				return nil
+			}
+			target, err := fs.ReadLink(root, p)
+			if err != nil {
+				return fmt.Errorf("read symlink %s: %w", p, err)
+			}
+			links[rel] = target
+			return nil
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("source directory %s: %w", url, err)
+		}
+	}
+	return links, nil
+}
