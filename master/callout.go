@@ -96,7 +96,8 @@ func (m *Master) serveCallout(ctx context.Context) error {
 		return err
 	}
 	nc, err := bus.Connect(ctx, bus.ClientConfig{URLs: m.opts.NATS, Name: calloutName, Key: user, Log: m.log,
-		Extra: m.opts.Extra, OnError: func(err error) { m.log.Warn("auth callout connection", "err", err)
+		Extra: m.opts.Extra, OnError: func(err error) {
+			m.log.Warn("auth callout connection", "err", err)
 		}})
 	if err != nil {
 		return fmt.Errorf("auth callout: connect to the NATS cluster as the callout user (is the cluster configured with brine cluster nats-config?): %w", err)
