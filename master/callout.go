@@ -90,7 +90,12 @@ func (m *Master) serveCallout(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	co, err := bus.NewCallout(bus.CalloutConfig{Issuer: issuer, Auth: authorizer{m},
+	// Two signatures per connection: keep the private key derived.
+	fast, err := newSigner(issuer)
+	if err != nil {
+		return fmt.Errorf("callout issuer key: %w", err)
+	}
+	co, err := bus.NewCallout(bus.CalloutConfig{Issuer: fast, Auth: authorizer{m},
 		TTL: time.Duration(m.opts.NATSGrantTTL), Log: m.log})
 	if err != nil {
 		return err

@@ -1,12 +1,14 @@
 package bus
 
 import (
+	"context"
 	"encoding/base64"
 	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +23,7 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // calloutRequest is an authorization request as a nats-server sends it:
 // signed by the server's key, for a client that signed the nonce with kp
 // (sig overrides the signature when set).
-func calloutRequest(t *testing.T, srvKey nkeys.KeyPair, kp nkeys.KeyPair, name, sig string) []byte {
+func calloutRequest(t testing.TB, srvKey nkeys.KeyPair, kp nkeys.KeyPair, name, sig string) []byte {
 	t.Helper()
 	srvPub := mustPub(t, srvKey)
 	userKey, err := nkeys.CreateUser()
@@ -295,4 +297,111 @@ func accountLinksOf(t *testing.T, ns *server.Server, account string) []string {
 	}
 	slices.Sort(links)
 	return links
+}
+
+// BenchmarkCalloutAnswer is what a master spends on one connection of an
+// accepted minion: decode and check the server's request, verify the
+// client's nonce signature, sign the user JWT and the answer.
+func BenchmarkCalloutAnswer(b *testing.B) {
+	issuer, err := nkeys.CreateAccount()
+	if err != nil {
+		b.Fatal(err)
+	}
+	srvKey, err := nkeys.CreateServer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	minion, _ := newKey(b)
+	kt := newKeyTable()
+	kt.set(mustPub(b, minion), RoleMinion, "web1")
+	co, err := NewCallout(CalloutConfig{Issuer: issuer, Auth: kt})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := calloutRequest(b, srvKey, minion, "web1", "")
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := co.Answer(req, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// startExternal starts an in-process nats-server on loopback with the
+// configuration ExternalConfig makes for the callout keys, and the
+// callout answering on it with auth; it returns the server's client URL.
+func startExternal(tb testing.TB, auth Authorizer) string {
+	tb.Helper()
+	issuer, err := nkeys.CreateAccount()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	user, _ := newKey(tb)
+	conf, err := ExternalConfig(mustPub(tb, issuer), mustPub(tb, user))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	path := filepath.Join(tb.TempDir(), "server.conf")
+	if err := os.WriteFile(path, []byte("listen: 127.0.0.1:-1\njetstream: {store_dir: "+strconv.Quote(tb.TempDir())+"}\n"+conf), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	opts, err := server.ProcessConfigFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	opts.NoSigs = true
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ns.Start()
+	tb.Cleanup(ns.Shutdown)
+	if !ns.ReadyForConnections(10 * time.Second) {
+		tb.Fatal("the server did not start")
+	}
+	co, err := NewCallout(CalloutConfig{Issuer: issuer, Auth: auth, Log: testLog(tb)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nc, err := Connect(ctx, ClientConfig{URLs: []string{ns.ClientURL()}, Name: "callout", Key: user})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	if _, err := co.Serve(nc); err != nil {
+		tb.Fatal(err)
+	}
+	return ns.ClientURL()
+}
+
+// BenchmarkCalloutConnect is one accepted minion's connection over
+// loopback TCP and its close: "callout", to a nats-server whose auth
+// callout the bus answers (nonce, callout request and answer); "embedded",
+// to the embedded bus, which decides in process.
+func BenchmarkCalloutConnect(b *testing.B) {
+	kt := newKeyTable()
+	minion, _ := newKey(b)
+	kt.set(mustPub(b, minion), RoleMinion, "web1")
+	for _, c := range []struct {
+		name string
+		url  func() string
+	}{
+		{"callout", func() string { return startExternal(b, kt) }},
+		{"embedded", func() string { return startServer(b, ServerConfig{Listen: "127.0.0.1:0", Auth: kt}).ClientURL() }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			url := c.url()
+			ctx := context.Background()
+			for b.Loop() {
+				nc, err := Connect(ctx, ClientConfig{URLs: []string{url}, Name: "web1", Key: minion, Minion: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				nc.Close()
+			}
+		})
+	}
 }
