@@ -299,6 +299,36 @@ func TestExternalNATSAuthCallout(t *testing.T) {
 	}
 	a.refused(t, "publish as the master", bus.LoggedEventSubject(bus.MasterID, "key"))
 
+	// Reply subjects ea chooses on what it may send name the JetStream API
+	// and eb's subjects: the masters' and JetStream's answers go back to ea
+	// alone, through the server's reply mapping, and do nothing else.
+	replies := []string{
+		"$JS.API.STREAM.PURGE." + bus.JobStream,
+		"$JS.API.STREAM.DELETE." + bus.ReturnStream,
+		"$JS.API.CONSUMER.DELETE." + bus.JobStream + "." + bus.ConsumerName("eb"),
+		bus.ReturnSubject(hjid, "eb"),
+		bus.JobSubject("eb"),
+	}
+	for _, reply := range replies {
+		for _, m := range []*nats.Msg{
+			{Subject: bus.FileSubject("ea"), Data: []byte(`{"op":"master_key"}`)},
+			{Subject: bus.ReturnSubject(job.NewJID(time.Now()), "ea"), Data: []byte(`{}`)},
+			{Subject: "$JS.ACK." + bus.JobStream + "." + bus.ConsumerName("ea") + ".1.1.1.1700000000000000000.0"},
+		} {
+			m.Reply = reply
+			if err := a.nc.PublishMsg(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := a.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f.pingAll(m1, []string{"eb"})
+	if got := f.jobReturns(m1, hjid); len(got) != len(ids) {
+		t.Errorf("after ea's reply subjects, master 1 has %d returns of %s, want %d: %v", len(got), hjid, len(ids), got)
+	}
+
 	// Rejected on master 2: ec is cut off on every server, at once.
 	before := len(f.minions["ec"].output())
 	if code, out, errOut := f.brine(m2, "key", "reject", "ec"); code != 0 {
