@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 )
 
@@ -330,8 +332,9 @@ func BenchmarkCalloutAnswer(b *testing.B) {
 
 // startExternal starts an in-process nats-server on loopback with the
 // configuration ExternalConfig makes for the callout keys, and the
-// callout answering on it with auth; it returns the server's client URL.
-func startExternal(tb testing.TB, auth Authorizer) string {
+// callout answering on it with auth and grants good for ttl; it returns
+// the server's client URL and the callout.
+func startExternal(tb testing.TB, auth Authorizer, ttl time.Duration) (string, *Callout) {
 	tb.Helper()
 	issuer, err := nkeys.CreateAccount()
 	if err != nil {
@@ -360,7 +363,7 @@ func startExternal(tb testing.TB, auth Authorizer) string {
 	if !ns.ReadyForConnections(10 * time.Second) {
 		tb.Fatal("the server did not start")
 	}
-	co, err := NewCallout(CalloutConfig{Issuer: issuer, Auth: auth, Log: testLog(tb)})
+	co, err := NewCallout(CalloutConfig{Issuer: issuer, Auth: auth, TTL: ttl, Log: testLog(tb)})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -374,7 +377,65 @@ func startExternal(tb testing.TB, auth Authorizer) string {
 	if _, err := co.Serve(nc); err != nil {
 		tb.Fatal(err)
 	}
-	return ns.ClientURL()
+	return ns.ClientURL(), co
+}
+
+// has reports whether the connection saw an error that is target.
+func (e *errLog) has(target error) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.ContainsFunc(e.errs, func(err error) bool { return errors.Is(err, target) })
+}
+
+// TestCalloutCutsOff: a key whose role changes loses its connection when
+// the callout kicks it, or, kicked by no one, when its grant expires; its
+// reconnection is authorized with the role it has then.
+func TestCalloutCutsOff(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ttl  time.Duration
+		kick bool
+	}{
+		{"kicked", time.Hour, true},
+		{"grant expired", 2 * time.Second, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			kt := newKeyTable()
+			url, co := startExternal(t, kt, c.ttl)
+			a, aPub := newKey(t)
+			kt.set(aPub, RoleMinion, "a")
+			errs := &errLog{}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			nc, err := Connect(ctx, ClientConfig{URLs: []string{url}, Name: "a", Key: a, Minion: true, OnError: errs.add})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			// Accepted: its own subjects are fine.
+			if _, err := nc.SubscribeSync(DeliverSubject("a")); err != nil {
+				t.Fatal(err)
+			}
+			if err := nc.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if n := errs.count(); n != 0 {
+				t.Fatalf("accepted minion got %d errors: %v", n, errs.errs)
+			}
+			kt.set(aPub, RoleNone, "")
+			if c.kick {
+				if n := co.Kick(ctx, aPub); n != 1 {
+					t.Fatalf("kick closed %d connections, want 1", n)
+				}
+				if n := co.Kick(ctx, aPub); n != 0 {
+					t.Errorf("a second kick closed %d connections, want 0", n)
+				}
+			}
+			waitFor(t, "a's reconnection refused", func() bool {
+				return !nc.IsConnected() && errs.has(nats.ErrAuthorization)
+			})
+		})
+	}
 }
 
 // BenchmarkCalloutConnect is one accepted minion's connection over
@@ -389,7 +450,7 @@ func BenchmarkCalloutConnect(b *testing.B) {
 		name string
 		url  func() string
 	}{
-		{"callout", func() string { return startExternal(b, kt) }},
+		{"callout", func() string { url, _ := startExternal(b, kt, 0); return url }},
 		{"embedded", func() string { return startServer(b, ServerConfig{Listen: "127.0.0.1:0", Auth: kt}).ClientURL() }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
