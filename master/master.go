@@ -357,7 +357,11 @@ func (m *Master) retryCluster(ctx context.Context, fn func(context.Context) erro
 			return err
 		}
 		if attempt%20 == 1 {
-			m.log.Warn("cluster: waiting for the cluster's JetStream (are the other masters up?)", "err", err)
+			hint := "are the other masters up?"
+			if m.srv == nil {
+				hint = "does every server include what brine cluster nats-config prints, with JetStream on?"
+			}
+			m.log.Warn("cluster: waiting for the cluster's JetStream ("+hint+")", "err", err)
 		}
 		select {
 		case <-ctx.Done():
