@@ -91,8 +91,8 @@ func (m *Master) keyChanged(ctx context.Context, k keys.Key, old, new keys.State
 	if new == keys.Pending {
 		return // a new request: nothing to cut off
 	}
-	if old == keys.Accepted && m.srv != nil {
-		m.srv.Kick(k.PublicKey)
+	if old == keys.Accepted {
+		m.kick(ctx, k.PublicKey)
 	}
 	if old == keys.Accepted {
 		m.mesh.left(k.ID)
@@ -121,9 +121,7 @@ func (m *Master) applyKeyChange(ctx context.Context, k keys.Key, new keys.State)
 		}
 		m.grains.forget(ctx, k.ID)
 	}
-	if m.srv != nil {
-		m.srv.Kick(k.PublicKey)
-	}
+	m.kick(ctx, k.PublicKey)
 }
 
 // event publishes a master-side event.

@@ -119,6 +119,9 @@ func (m *Master) startKeySync(ctx context.Context) error {
 // replicas is how many copies a bucket should have now.
 func (m *Master) replicas() int {
 	if m.srv == nil {
+		if len(m.opts.NATS) > 0 && m.nc != nil {
+			return externalReplicas(m.nc)
+		}
 		return 1
 	}
 	return m.srv.Replicas()

@@ -61,6 +61,8 @@ type Master struct {
 	keys    *keys.Store
 	srv     *bus.Server // nil with an external NATS cluster
 	nc      *nats.Conn
+	callout *nats.Conn   // the auth callout connection, with an external NATS cluster
+	co      *bus.Callout // its answers, and the connections it authorized
 	js      jetstream.JetStream
 	jobInfo jetstream.KeyValue
 	grains  *grainsCache
@@ -171,14 +173,16 @@ func (m *Master) Run(ctx context.Context) error {
 	if err := m.subscribe(ctx); err != nil {
 		return err
 	}
-	if m.srv != nil && m.srv.Clustered() {
+	if m.clustered() {
 		if err := m.retryCluster(ctx, m.startKeySync); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
-		go m.scaleStreams(ctx)
+		if m.srv != nil {
+			go m.scaleStreams(ctx)
+		}
 	}
 	m.keys.Watch(func(k keys.Key, old, new keys.State) { m.keyChanged(ctx, k, old, new) })
 	if err := m.ensureConsumers(ctx); err != nil {
@@ -270,6 +274,9 @@ func (m *Master) startBus(ctx context.Context) error {
 	cc := bus.ClientConfig{Name: bus.MasterID, Key: m.key, Log: m.log, Extra: m.opts.Extra,
 		OnError: func(err error) { m.log.Warn("bus error", "err", err) }}
 	if len(m.opts.NATS) > 0 {
+		if err := m.serveCallout(ctx); err != nil {
+			return err
+		}
 		cc.URLs = m.opts.NATS
 	} else {
 		cluster := bus.ClusterConfig{Listen: m.opts.ClusterListen, Name: m.opts.ClusterName}
@@ -334,17 +341,27 @@ func (m *Master) setupStreams(ctx context.Context) error {
 	return m.retryCluster(ctx, m.setupStreamsOnce)
 }
 
+// clustered reports whether the master shares its bus with other masters:
+// an embedded cluster, or an external NATS cluster.
+func (m *Master) clustered() bool {
+	return len(m.opts.NATS) > 0 || m.srv != nil && m.srv.Clustered()
+}
+
 // retryCluster runs fn, and on a cluster again until it succeeds: the
 // cluster's JetStream answers only once it has a leader, and is slow while
 // masters join.
 func (m *Master) retryCluster(ctx context.Context, fn func(context.Context) error) error {
 	for attempt := 1; ; attempt++ {
 		err := fn(ctx)
-		if err == nil || m.srv == nil || !m.srv.Clustered() {
+		if err == nil || !m.clustered() {
 			return err
 		}
 		if attempt%20 == 1 {
-			m.log.Warn("cluster: waiting for the cluster's JetStream (are the other masters up?)", "err", err)
+			hint := "are the other masters up?"
+			if m.srv == nil {
+				hint = "does every server include what brine cluster nats-config prints, with JetStream on?"
+			}
+			m.log.Warn("cluster: waiting for the cluster's JetStream ("+hint+")", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -401,6 +418,9 @@ func roomForConsumers(ctx context.Context, js jetstream.JetStream) error {
 func (m *Master) stopBus() {
 	if m.nc != nil {
 		m.nc.Close()
+	}
+	if m.callout != nil {
+		m.callout.Close()
 	}
 	if m.srv != nil {
 		m.srv.Shutdown()

@@ -48,7 +48,29 @@ master: hand it over a trusted channel; it expires after --ttl.`,
 	}
 	token.Flags().StringVar(&dataDir, "data-dir", config.DefaultMasterDataDir, "the master's data directory")
 	token.Flags().DurationVar(&ttl, "ttl", master.DefaultTokenTTL, "how long the token is good for (at most 24h)")
-	cmd.AddCommand(token, newClusterStatusCommand())
+	var natsDataDir string
+	natsConfig := &cobra.Command{
+		Use:   "nats-config",
+		Short: "Print the nats-server configuration an external cluster needs for brine master --nats",
+		Long: `Print the accounts and the auth callout block every server of an external
+NATS cluster (nats-server 2.10 or later) needs for masters started with
+--nats URL,...: include it in each server's configuration. The masters then
+authorize every connection, giving each minion exactly the permissions it has
+on the embedded bus. The callout keys it names are derived from the fleet's
+signing key in --data-dir (made there when missing): give every master of the
+fleet that same master.nk.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			conf, err := master.NATSConfig(natsDataDir)
+			if err != nil {
+				return &exitStatus{code: exitError, err: err}
+			}
+			fmt.Fprint(cmd.OutOrStdout(), conf)
+			return nil
+		},
+	}
+	natsConfig.Flags().StringVar(&natsDataDir, "data-dir", config.DefaultMasterDataDir, "the master's data directory")
+	cmd.AddCommand(token, newClusterStatusCommand(), natsConfig)
 	return cmd
 }
 

@@ -100,7 +100,8 @@ flags win over the file.`,
 	fl.StringArrayVar((*[]string)(&c.FileRoots), "file-root", nil, "state tree directory (repeatable)")
 	fl.StringArrayVar((*[]string)(&c.PillarRoots), "pillar-root", nil, "pillar tree directory (repeatable)")
 	fl.BoolVar(&c.AutoAccept, "auto-accept", false, "accept every new minion key (demos and tests only)")
-	fl.StringVar(&mf.nats, "nats", "", "use this NATS cluster (nats://a,nats://b) instead of the embedded server")
+	fl.StringVar(&mf.nats, "nats", "", "use this NATS cluster (nats://a,nats://b) instead of the embedded server; its servers include what brine cluster nats-config prints")
+	fl.DurationVar(&mf.natsGrantTTL, "nats-grant-ttl", 0, "with --nats: how long a connection's permissions last before the servers ask the masters again; a rejected key is cut off within this long (0: 2m)")
 	fl.DurationVar(&mf.keepJobs, "keep-jobs", config.DefaultKeepJobs, "job cache retention")
 	fl.DurationVar(&mf.jobTTL, "job-ttl", config.DefaultJobTTL, "default time an offline minion may still receive a job")
 	fl.DurationVar(&mf.timeout, "timeout", config.DefaultTimeout, "default wait for returns")
@@ -130,9 +131,9 @@ flags win over the file.`,
 // masterFlags are the master's flags that do not map onto config.Master
 // one to one.
 type masterFlags struct {
-	keepJobs, jobTTL, timeout, meshDelay, jinjaCallTimeout, jinjaMaxRenderTime time.Duration
-	nats, peers, token                                                         string
-	meshReapply                                                                bool
+	keepJobs, jobTTL, timeout, meshDelay, jinjaCallTimeout, jinjaMaxRenderTime, natsGrantTTL time.Duration
+	nats, peers, token                                                                       string
+	meshReapply                                                                              bool
 }
 
 // mergeMaster applies the flags the user set over the configuration file.
@@ -158,6 +159,9 @@ func mergeMaster(fl *pflag.FlagSet, dst, flags *config.Master, mf *masterFlags) 
 	}
 	if set("nats") {
 		dst.NATS = strings.Split(mf.nats, ",")
+	}
+	if set("nats-grant-ttl") {
+		dst.NATSGrantTTL = config.Duration(mf.natsGrantTTL)
 	}
 	if set("keep-jobs") || dst.KeepJobs == 0 {
 		dst.KeepJobs = config.Duration(mf.keepJobs)

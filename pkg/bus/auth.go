@@ -2,6 +2,8 @@ package bus
 
 import (
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -45,6 +47,53 @@ func (r Role) String() string {
 // fast and safe for concurrent use.
 type Authorizer interface {
 	Authorize(publicKey, name string) (role Role, id string)
+}
+
+// Grant is what a connection authorized with a role gets on the bus: the
+// account it is placed in and its permissions. The embedded server and the
+// auth callout of an external cluster both hand out exactly this.
+type Grant struct {
+	Role        Role
+	ID          string              // the minion id (pending and accepted keys), MasterID for a master
+	Account     string              // MasterAccount or minionAccountName
+	Permissions *server.Permissions // nil: everything in Account
+}
+
+// MasterAccount is the account of the masters, which holds JetStream. On
+// the embedded bus it is the server's global account; an external
+// cluster's configuration names it so (ExternalAccounts).
+const MasterAccount = "BRINE"
+
+// pendingFlood refuses a flood of connections of keys that are not accepted.
+const pendingFlood = "too many connections of keys that are not accepted from this address; retry later"
+
+// GrantFor is what a key with role may do: role and id as the Authorizer
+// answered for key, name the name the client claimed. A role that may do
+// nothing, and an id that is not usable on the bus, are errors that say why.
+func GrantFor(role Role, key, id, name string) (Grant, error) {
+	g := Grant{Role: role, ID: id, Account: minionAccountName}
+	switch role {
+	case RoleAdmin:
+		g.Account, g.ID = MasterAccount, MasterID
+	case RoleMinion:
+		if err := ValidID(id); err != nil {
+			return Grant{}, fmt.Errorf("accepted key maps to an unusable id: %w", err)
+		}
+		g.Permissions = minionPermissions(id)
+	case RoleJoin:
+		g.Permissions = joinPermissions(key)
+	case RolePending:
+		if id == "" {
+			g.ID = name
+		}
+		if err := ValidID(g.ID); err != nil {
+			return Grant{}, fmt.Errorf("pending key: %w", err)
+		}
+		g.Permissions = pendingPermissions(g.ID)
+	default:
+		return Grant{}, errors.New("key is not allowed")
+	}
+	return g, nil
 }
 
 // minionPermissions are the subjects an accepted minion may use. It needs no
@@ -147,33 +196,17 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 		return true
 	}
 	role, id := a.auth.Authorize(key, name)
-	var perms *server.Permissions
-	switch role {
-	case RoleAdmin:
-		// nil permissions: everything.
-	case RoleMinion:
-		if err := ValidID(id); err != nil {
-			return a.refuse(c, key, name, "accepted key maps to an unusable id: "+err.Error())
-		}
-		perms = minionPermissions(id)
-	case RoleJoin:
-		perms = joinPermissions(key)
-	case RolePending:
-		if id == "" {
-			id = name
-		}
-		if err := ValidID(id); err != nil {
-			return a.refuse(c, key, name, "pending key: "+err.Error())
-		}
-		if host := remoteHost(c); host != "" && !a.pending.Allow(host) {
-			return a.refuse(c, key, name, "too many connections of keys that are not accepted from this address; retry later")
-		}
-		perms = pendingPermissions(id)
-	default:
-		return a.refuse(c, key, name, "key is not allowed")
+	g, err := GrantFor(role, key, id, name)
+	if err != nil {
+		return a.refuse(c, key, name, err.Error())
 	}
-	user := &server.User{Username: key, Permissions: perms}
-	if role != RoleAdmin {
+	if role == RolePending {
+		if host := remoteHost(c); host != "" && !a.pending.Allow(host) {
+			return a.refuse(c, key, name, pendingFlood)
+		}
+	}
+	user := &server.User{Username: key, Permissions: g.Permissions}
+	if g.Account == minionAccountName {
 		if a.minions == nil {
 			return a.refuse(c, key, name, "the bus is still starting")
 		}
@@ -181,7 +214,7 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 	}
 	c.RegisterUser(user)
 	a.track(c.GetID(), key)
-	a.log.Debug("bus: client authenticated", "key", key, "name", name, "role", role, "id", id, "cid", c.GetID())
+	a.log.Debug("bus: client authenticated", "key", key, "name", name, "role", role, "id", g.ID, "cid", c.GetID())
 	return true
 }
 

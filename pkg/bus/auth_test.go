@@ -226,7 +226,7 @@ func TestRefusedConnections(t *testing.T) {
 	}
 }
 
-func mustPub(t *testing.T, kp nkeys.KeyPair) string {
+func mustPub(t testing.TB, kp nkeys.KeyPair) string {
 	t.Helper()
 	pub, err := kp.PublicKey()
 	if err != nil {

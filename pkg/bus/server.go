@@ -161,28 +161,23 @@ func minionAccount(ns *server.Server) (*server.Account, error) {
 	if err != nil {
 		return nil, fmt.Errorf("minion account: %w", err)
 	}
-	to := []*server.Account{minions}
-	from := []*server.Account{master}
-	for _, subject := range []string{prefixReturn + ">", ackAll, prefixFile + "*", AllJoin} {
-		if err := master.AddServiceExport(subject, to); err != nil {
-			return nil, fmt.Errorf("export %s to minions: %w", subject, err)
+	for _, l := range accountLinks() {
+		exporter, importer := master, minions
+		if !l.toMinions {
+			exporter, importer = minions, master
 		}
-		if err := minions.AddServiceImport(master, subject, subject); err != nil {
-			return nil, fmt.Errorf("import %s for minions: %w", subject, err)
+		var err error
+		if l.service {
+			if err = exporter.AddServiceExport(l.subject, []*server.Account{importer}); err == nil {
+				err = importer.AddServiceImport(exporter, l.subject, l.subject)
+			}
+		} else {
+			if err = exporter.AddStreamExport(l.subject, []*server.Account{importer}); err == nil {
+				err = importer.AddStreamImport(exporter, l.subject, "")
+			}
 		}
-	}
-	if err := master.AddStreamExport(prefixDeliver+"*", to); err != nil {
-		return nil, fmt.Errorf("export job deliveries to minions: %w", err)
-	}
-	if err := minions.AddStreamImport(master, prefixDeliver+"*", ""); err != nil {
-		return nil, fmt.Errorf("import job deliveries for minions: %w", err)
-	}
-	for _, subject := range []string{AllEvents, AllGrains, AllAuth} {
-		if err := minions.AddStreamExport(subject, from); err != nil {
-			return nil, fmt.Errorf("export %s to the master: %w", subject, err)
-		}
-		if err := master.AddStreamImport(minions, subject, ""); err != nil {
-			return nil, fmt.Errorf("import %s for the master: %w", subject, err)
+		if err != nil {
+			return nil, fmt.Errorf("link %s between the accounts: %w", l.subject, err)
 		}
 	}
 	return minions, nil

@@ -90,6 +90,11 @@ type Master struct {
 	// HTTPRunClients are the Common Names of client certificates that may
 	// also run jobs and accept or reject keys in the web view.
 	HTTPRunClients []string `yaml:"http_run_clients"`
+	// NATSGrantTTL is, with an external NATS cluster (NATS), how long the
+	// permissions the masters hand a connection through auth callout last
+	// before the servers ask again: a key rejected or deleted meanwhile is
+	// cut off within this long (default 2m).
+	NATSGrantTTL Duration `yaml:"nats_grant_ttl"`
 	// Source is the file this configuration was read from, "" when none.
 	Source string `yaml:"-"`
 }

@@ -1,0 +1,360 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/brinecm/brine/pkg/bus"
+	"github.com/brinecm/brine/pkg/job"
+	"github.com/brinecm/brine/pkg/keys"
+)
+
+// The external mode: three plain nats-server processes, built from the
+// module in go.mod and configured with what `brine cluster nats-config`
+// prints, and two `brine master --nats` processes as their auth callout.
+
+var (
+	natsOnce sync.Once
+	natsPath string
+	natsErr  error
+)
+
+// natsServerBinary builds nats-server from the module brine embeds, once
+// per test run.
+func natsServerBinary(t *testing.T) string {
+	t.Helper()
+	natsOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "brine-nats-server")
+		if err != nil {
+			natsErr = err
+			return
+		}
+		natsPath = filepath.Join(dir, "nats-server")
+		out, err := exec.Command("go", "build", "-o", natsPath, "github.com/nats-io/nats-server/v2").CombinedOutput()
+		if err != nil {
+			natsErr = fmt.Errorf("go build nats-server: %v\n%s", err, out)
+		}
+	})
+	if natsErr != nil {
+		t.Fatal(natsErr)
+	}
+	return natsPath
+}
+
+// startBinary starts bin as a daemon stopped at cleanup.
+func startBinary(t *testing.T, bin string, args ...string) *proc {
+	t.Helper()
+	p := &proc{log: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Stdout = lockedBuffer{p.mu, p.log}
+	p.cmd.Stderr = lockedBuffer{p.mu, p.log}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("output of %s %v:\n%s", filepath.Base(bin), args, p.output())
+		}
+	})
+	return p
+}
+
+// externalFleet is an operator's NATS cluster of three servers and the
+// brine masters that authorize it.
+type externalFleet struct {
+	*clusterFleet
+	urls []string // the servers' client URLs
+}
+
+// newExternalFleet starts three nats-servers, each including the
+// configuration brine cluster nats-config prints, and two masters with
+// one fleet key.
+func newExternalFleet(t *testing.T) *externalFleet {
+	t.Helper()
+	f := &externalFleet{clusterFleet: &clusterFleet{t: t, dir: t.TempDir(), minions: map[string]*proc{}}}
+	natsBin := natsServerBinary(t)
+	m1Dir := filepath.Join(f.dir, "master1")
+	code, conf, errOut := f.brine(nil, "cluster", "nats-config", "--data-dir", m1Dir)
+	if code != 0 {
+		t.Fatalf("brine cluster nats-config: exit %d: %s", code, errOut)
+	}
+	writeFile(t, filepath.Join(f.dir, "brine.conf"), conf)
+	// The second master holds the same fleet key: copied, as an operator does.
+	seed, err := os.ReadFile(filepath.Join(m1Dir, "master.nk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2Dir := filepath.Join(f.dir, "master2")
+	if err := os.MkdirAll(m2Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(m2Dir, "master.nk"), seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var routes []string
+	clientPorts := make([]int, 3)
+	for i := range 3 {
+		clientPorts[i] = freePort(t)
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", freePort(t)))
+		f.urls = append(f.urls, fmt.Sprintf("nats://127.0.0.1:%d", clientPorts[i]))
+	}
+	for i := range 3 {
+		cfg := filepath.Join(f.dir, fmt.Sprintf("n%d.conf", i+1))
+		writeFile(t, cfg, fmt.Sprintf(`server_name: n%[1]d
+listen: 127.0.0.1:%[2]d
+jetstream { store_dir: %[3]q }
+cluster {
+  name: operators
+  listen: %[4]q
+  routes: [ %[5]s ]
+}
+include ./brine.conf
+`, i+1, clientPorts[i], filepath.Join(f.dir, fmt.Sprintf("js%d", i+1)),
+			strings.TrimPrefix(routes[i], "nats-route://"), strings.Join(routes, ", ")))
+		startBinary(t, natsBin, "-c", cfg)
+	}
+	for _, port := range clientPorts {
+		waitFor(t, 30*time.Second, fmt.Sprintf("nats-server on port %d", port), func() bool {
+			c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+			if err == nil {
+				c.Close()
+			}
+			return err == nil
+		})
+	}
+	for i, dir := range []string{m1Dir, m2Dir} {
+		m := &clusterMaster{dataDir: dir, socket: filepath.Join(f.dir, fmt.Sprintf("master%d.sock", i+1))}
+		m.args = []string{"master", "--data-dir", dir, "--nats", f.urlList(i), "--socket", m.socket,
+			"--file-root", "testdata/cluster/states", "--auto-accept", "--nats-grant-ttl", "1m", "--log-level", "info"}
+		m.p = start(t, m.args...)
+		f.masters = append(f.masters, m)
+	}
+	for _, m := range f.masters {
+		waitFor(t, 60*time.Second, "master socket "+m.socket, func() bool { _, err := os.Stat(m.socket); return err == nil })
+	}
+	return f
+}
+
+// urlList is the servers' URLs, starting with server first.
+func (f *externalFleet) urlList(first int) string {
+	var us []string
+	for i := range f.urls {
+		us = append(us, f.urls[(first+i)%len(f.urls)])
+	}
+	return strings.Join(us, ",")
+}
+
+// startMinion starts minion id, listing server first first.
+func (f *externalFleet) startMinion(id string, first int) {
+	f.t.Helper()
+	cfg := filepath.Join(f.dir, id+".yaml")
+	writeFile(f.t, cfg, fmt.Sprintf("id: %s\nmaster: [%s]\ndata_dir: %s\ngrains:\n  root: %s\n",
+		id, strings.ReplaceAll(f.urlList(first), ",", ", "), filepath.Join(f.dir, id), f.root(id)))
+	f.minions[id] = start(f.t, "minion", "--config", cfg, "--log-level", "info")
+}
+
+// spy is a connection made with a minion's own key, as that minion's
+// owner could make it, recording what the servers refuse it.
+type spy struct {
+	nc   *nats.Conn
+	mu   sync.Mutex
+	errs []string
+}
+
+// connectAs connects to the cluster with minion id's key.
+func (f *externalFleet) connectAs(id string) (*spy, error) {
+	kp, err := keys.LoadOrCreate(filepath.Join(f.dir, id, "minion.nk"))
+	if err != nil {
+		return nil, err
+	}
+	s := &spy{}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s.nc, err = bus.Connect(ctx, bus.ClientConfig{URLs: f.urls, Name: id, Key: kp, Minion: true,
+		Extra: []nats.Option{nats.MaxReconnects(0)},
+		OnError: func(err error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.errs = append(s.errs, err.Error())
+		}})
+	if err != nil {
+		return nil, err
+	}
+	f.t.Cleanup(s.nc.Close)
+	return s, nil
+}
+
+// refused waits for the servers' permission violation naming subject.
+func (s *spy) refused(t *testing.T, what, subject string) {
+	t.Helper()
+	waitFor(t, 10*time.Second, what+": a permission violation for "+subject, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, e := range s.errs {
+			if strings.Contains(e, "ermissions Violation") && strings.Contains(e, `"`+subject+`"`) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestExternalNATSAuthCallout runs three plain nats-servers with the auth
+// callout to two brine masters, and three minions on them: a highstate
+// works; a minion's key reaches neither another minion's jobs, returns,
+// files nor the job stream, exactly as on the embedded bus; a key
+// rejected on one master is cut off on every server; with one master
+// killed, the other authorizes alone.
+func TestExternalNATSAuthCallout(t *testing.T) {
+	f := newExternalFleet(t)
+	ids := []string{"ea", "eb", "ec"}
+	for i, id := range ids {
+		f.startMinion(id, i)
+	}
+	m1, m2 := f.masters[0], f.masters[1]
+	f.pingAll(m1, ids)
+	f.pingAll(m2, ids)
+
+	// A highstate through master 2, returns in master 1's job cache.
+	code, out, errOut := f.brine(m2, "*", "state.highstate", "--timeout", "60s")
+	if code != 0 {
+		t.Fatalf("highstate: exit %d\n%s\n%s", code, out, errOut)
+	}
+	hjid := jid.FindString(out)
+	if hjid == "" {
+		t.Fatalf("no jid in the highstate's output:\n%s", out)
+	}
+	waitFor(t, 30*time.Second, "the highstate's returns in master 1's job cache", func() bool {
+		return len(f.jobReturns(m1, hjid)) == len(ids)
+	})
+	for id, ok := range f.jobReturns(m1, hjid) {
+		if !ok {
+			t.Errorf("%s's highstate failed", id)
+		}
+	}
+	for _, id := range ids {
+		if n := f.lines(id, "runs"); n != 1 {
+			t.Errorf("%s ran the highstate %d times, want once", id, n)
+		}
+	}
+
+	// With its own key, ea tries what would reach eb.
+	a, err := f.connectAs("ea")
+	if err != nil {
+		t.Fatalf("connect with ea's key: %v", err)
+	}
+	for _, subject := range []string{bus.DeliverSubject("eb"), bus.AllJobs, bus.AllReturns, bus.InboxPrefix("eb") + ".>", ">"} {
+		if _, err := a.nc.SubscribeSync(subject); err != nil {
+			t.Fatal(err)
+		}
+		a.refused(t, "subscribe", subject)
+	}
+	forged, _ := json.Marshal(job.Return{JID: hjid, Minion: "eb", Fun: "state.highstate", Return: json.RawMessage(`"FORGED BY ea"`), Success: true})
+	for _, subject := range []string{bus.ReturnSubject(hjid, "eb"), bus.GrainsSubject("eb"), bus.EventSubject("eb", "minion.start"),
+		bus.JobSubject("eb"), bus.AuthSubject("ea")} {
+		if err := a.nc.Publish(subject, forged); err != nil {
+			t.Fatal(err)
+		}
+		a.refused(t, "publish", subject)
+	}
+	// eb's files and pillar come through brine.fs.eb: ea cannot ask there.
+	if _, err := a.nc.Request(bus.FileSubject("eb"), []byte(`{"op":"read","path":"salt://top.sls"}`), time.Second); err == nil {
+		t.Error("ea's request on eb's file subject was answered")
+	}
+	a.refused(t, "file request", bus.FileSubject("eb"))
+	for _, subject := range []string{"$JS.API.STREAM.INFO." + bus.JobStream, "$JS.API.CONSUMER.MSG.NEXT." + bus.JobStream + "." + bus.ConsumerName("eb")} {
+		if _, err := a.nc.Request(subject, nil, time.Second); err == nil {
+			t.Errorf("%s answered ea", subject)
+		}
+		a.refused(t, "JetStream API", subject)
+	}
+	// ea's own return subject files what it sends as ea's, never as eb's.
+	if err := a.nc.Publish(bus.ReturnSubject(hjid, "ea"), forged); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	_, show, _ := f.brine(m2, "jobs", "show", hjid, "--out", "json")
+	if got := returnedIDs(show)["eb"]; strings.Contains(string(got), "FORGED") {
+		t.Errorf("ea's forgery is filed as eb's return: %s", got)
+	}
+	// The master's own connection's rights are the masters' alone.
+	if err := a.nc.Publish(bus.LoggedEventSubject(bus.MasterID, "key"), []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	a.refused(t, "publish as the master", bus.LoggedEventSubject(bus.MasterID, "key"))
+
+	// Reply subjects ea chooses on what it may send name the JetStream API
+	// and eb's subjects: the masters' and JetStream's answers go back to ea
+	// alone, through the server's reply mapping, and do nothing else.
+	replies := []string{
+		"$JS.API.STREAM.PURGE." + bus.JobStream,
+		"$JS.API.STREAM.DELETE." + bus.ReturnStream,
+		"$JS.API.CONSUMER.DELETE." + bus.JobStream + "." + bus.ConsumerName("eb"),
+		bus.ReturnSubject(hjid, "eb"),
+		bus.JobSubject("eb"),
+	}
+	for _, reply := range replies {
+		for _, m := range []*nats.Msg{
+			{Subject: bus.FileSubject("ea"), Data: []byte(`{"op":"master_key"}`)},
+			{Subject: bus.ReturnSubject(job.NewJID(time.Now()), "ea"), Data: []byte(`{}`)},
+			{Subject: "$JS.ACK." + bus.JobStream + "." + bus.ConsumerName("ea") + ".1.1.1.1700000000000000000.0"},
+		} {
+			m.Reply = reply
+			if err := a.nc.PublishMsg(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := a.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f.pingAll(m1, []string{"eb"})
+	if got := f.jobReturns(m1, hjid); len(got) != len(ids) {
+		t.Errorf("after ea's reply subjects, master 1 has %d returns of %s, want %d: %v", len(got), hjid, len(ids), got)
+	}
+
+	// Rejected on master 2: ec is cut off on every server, at once.
+	before := len(f.minions["ec"].output())
+	if code, out, errOut := f.brine(m2, "key", "reject", "ec"); code != 0 {
+		t.Fatalf("brine key reject ec: exit %d\n%s\n%s", code, out, errOut)
+	}
+	waitFor(t, 30*time.Second, "ec refused by the servers", func() bool {
+		return strings.Contains(f.minions["ec"].output()[before:], "authorization violation")
+	})
+	if s, err := f.connectAs("ec"); err == nil {
+		s.nc.Close()
+		t.Error("a connection with ec's rejected key was accepted")
+	} else if !strings.Contains(err.Error(), "refused") {
+		t.Errorf("connect with ec's rejected key: %v, want a refusal", err)
+	}
+	if got := f.ping(m1, []string{"ec"}); got["ec"] {
+		t.Error("ec answered test.ping after its key was rejected")
+	}
+
+	// Master 1 dies: master 2 authorizes alone, new connections included.
+	m1.p.kill()
+	f.minions["ea"].stop()
+	f.startMinion("ea", 1)
+	f.startMinion("ed", 2)
+	f.pingAll(m2, []string{"ea", "eb", "ed"})
+	if s, err := f.connectAs("ec"); err == nil {
+		s.nc.Close()
+		t.Error("with master 1 gone, ec's rejected key was accepted")
+	}
+}
