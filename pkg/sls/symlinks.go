@@ -9,6 +9,11 @@ import (
 	"strings"
 )
 
+// ErrSymlinksUnlisted is SourceSymlinks' error for a state tree that
+// cannot list its symlinks (a minion's view of its master's tree, which
+// the master lists with its links followed).
+var ErrSymlinksUnlisted = errors.New("this state tree cannot list symlinks (apply it with brine call --local)")
+
 // SourceSymlinks lists the symlinks below a salt:// or brine:// directory
 // of the state tree (Salt's cp.list_master_symlinks): each path, relative
 // to the directory with '/' separators, to the link's target as written.
@@ -28,7 +33,7 @@ func (c *Compiler) SourceSymlinks(ctx context.Context, url string) (map[string]s
 	shadowed := map[string]bool{} // paths an earlier root has as something else
 	for _, root := range c.states.roots {
 		if _, ok := root.(fs.ReadLinkFS); !ok {
-			return nil, fmt.Errorf("source directory %s: this state tree cannot list symlinks (apply it with brine call --local)", url)
+			return nil, fmt.Errorf("source directory %s: %w", url, ErrSymlinksUnlisted)
 		}
 		err := fs.WalkDir(root, dir, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {

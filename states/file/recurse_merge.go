@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+
+	"github.com/brinecm/brine/pkg/sls"
 )
 
 // symlinkLister lists the symlinks below a directory of the state tree
@@ -117,7 +119,10 @@ func listTree(ctx context.Context, lister sourceLister, links symlinkLister, url
 	}
 	var symlinks map[string]string
 	if links != nil {
-		if symlinks, err = links.SourceSymlinks(ctx, url); err != nil {
+		symlinks, err = links.SourceSymlinks(ctx, url)
+		// A tree that cannot list its links lists them followed, which is
+		// what recurse copies without keep_symlinks.
+		if err != nil && (keep || !errors.Is(err, sls.ErrSymlinksUnlisted)) {
 			return nil, err
 		}
 	}
