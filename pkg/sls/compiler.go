@@ -94,9 +94,9 @@ func New(cfg Config) *Compiler {
 	}
 	lim := cfg.Limits
 	c.jinja = jinja.New(jinja.Options{Loader: c.states, Call: c.caller(c.statePillar), Cache: stateTemplates,
-		MaxOutputBytes: lim.OutputBytes, MaxSteps: lim.Steps, MaxRenderTime: lim.RenderTime})
+		Functions: c.functions, MaxOutputBytes: lim.OutputBytes, MaxSteps: lim.Steps, MaxRenderTime: lim.RenderTime})
 	c.pjinja = jinja.New(jinja.Options{Loader: c.pillars, Call: c.caller(c.extraPillar), Cache: pillarTemplates,
-		MaxOutputBytes: lim.OutputBytes, MaxSteps: lim.Steps, MaxRenderTime: lim.RenderTime})
+		Functions: c.functions, MaxOutputBytes: lim.OutputBytes, MaxSteps: lim.Steps, MaxRenderTime: lim.RenderTime})
 	return c
 }
 
