@@ -3,6 +3,7 @@ package state_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/brinecm/brine/modules"
 	_ "github.com/brinecm/brine/modules/all"
 	"github.com/brinecm/brine/pkg/result"
+	"github.com/brinecm/brine/pkg/sls"
 	"github.com/brinecm/brine/states"
 	_ "github.com/brinecm/brine/states/all"
 )
@@ -60,6 +62,9 @@ type stateStep struct {
 	// Error is a substring of the error the call must fail with (Salt's
 	// ret.failed and "... in ret.errors").
 	Errors []string `yaml:"errors"`
+	// ErrorCount, when set, is how many compile errors (sls.Errors) the
+	// call must fail with (Salt's ret.errors == [...]).
+	ErrorCount int `yaml:"error_count"`
 	// Equal is the whole return, compared as JSON.
 	Equal any `yaml:"equal"`
 	// ListOf is the type of every element of a list return ("map", "string").
@@ -165,6 +170,10 @@ func runStateCase(t *testing.T, c stateCase) {
 				if !strings.Contains(err.Error(), sub.Replace(e)) {
 					t.Errorf("%s: error %q does not hold %q", where, err, sub.Replace(e))
 				}
+			}
+			var errs sls.Errors
+			if st.ErrorCount > 0 && (!errors.As(err, &errs) || len(errs) != st.ErrorCount) {
+				t.Errorf("%s: failed with %d compile errors (%q), want %d", where, len(errs), err, st.ErrorCount)
 			}
 			continue
 		}
