@@ -147,7 +147,8 @@ func runStateCase(t *testing.T, c stateCase) {
 		t.Fatal(err)
 	}
 	rt := &modules.Runtime{ID: "minion", Grains: map[string]any{"id": "minion", "os": "Debian"},
-		FileRoots: []string{tree}, PillarRoots: []string{pillar}}
+		FileRoots: []string{tree}, PillarRoots: []string{pillar},
+		Opts: map[string]any{"data_dir": filepath.Join(tmp, "data")}}
 	if c.Later != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -237,7 +238,11 @@ func checkStep(t *testing.T, where string, sub *strings.Replacer, st stateStep, 
 		var v any = generic
 		for _, k := range at.Path {
 			vm, _ := v.(map[string]any)
-			v = vm[sub.Replace(k)]
+			var ok bool
+			if v, ok = vm[sub.Replace(k)]; !ok {
+				t.Errorf("%s: no %q on the path %v in %s", where, sub.Replace(k), at.Path, b)
+				break
+			}
 		}
 		if want := jsonValue(t, at.Value); !reflect.DeepEqual(v, want) {
 			t.Errorf("%s: %v is %v, want %v", where, at.Path, v, want)
