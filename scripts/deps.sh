@@ -13,10 +13,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   # default image of brine test run; cron (crontab), locales (locale-gen),
   # openssh-client (ssh-keygen), unzip and zip for the cron, locale,
   # ssh_known_hosts and archive states; ruby (gem) for the gem states;
-  # python3-pip and python3-venv for the pip states;
+  # python3-pip and python3-venv for the pip states; python3 for the pydsl renderer;
   # chromium for the web view's browser test.
   for p in dpkg apt passwd init-system-helpers docker.io openvswitch-switch iputils-ping iproute2 git tar \
-    debootstrap cron locales openssh-client unzip zip ruby python3-pip python3-venv chromium; do
+    debootstrap cron locales openssh-client unzip zip ruby python3 python3-pip python3-venv chromium; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
   done
   if [ ${#need[@]} -gt 0 ]; then

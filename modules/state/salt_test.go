@@ -19,6 +19,7 @@ import (
 	_ "github.com/brinecm/brine/modules/all"
 	"github.com/brinecm/brine/pkg/result"
 	"github.com/brinecm/brine/pkg/sls"
+	"github.com/brinecm/brine/pkg/systest"
 	"github.com/brinecm/brine/states"
 	_ "github.com/brinecm/brine/states/all"
 )
@@ -34,6 +35,8 @@ type stateCase struct {
 	// Missing names the brine feature the case needs and brine lacks; the
 	// case counts as failing.
 	Missing string `yaml:"missing"`
+	// Needs are commands the case needs on the host (python3 for pydsl).
+	Needs []string `yaml:"needs"`
 	// Tree are files of the state tree (path -> contents), laid over
 	// Salt's fixture tree: top.sls assigning core, core.sls managing
 	// {tmp}/testfile-dir/testfile from salt://testfile.
@@ -125,6 +128,7 @@ func TestSaltStateModule(t *testing.T) {
 }
 
 func runStateCase(t *testing.T, c stateCase) {
+	systest.RequireCommands(t, c.Needs...)
 	tmp := t.TempDir()
 	tree := filepath.Join(tmp, "tree")
 	sub := strings.NewReplacer("{tmp}", tmp, "{tree}", tree)

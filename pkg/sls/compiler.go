@@ -538,7 +538,12 @@ func (r *run) source(name, file string, src []byte, single bool) {
 		r.pillarNeeded()
 		return r.c.slsVars(r.pillar, name, file)
 	}
-	src, ok := render(r.ctx, r.c.jinja, file, src, vars, &r.errs)
+	var ok bool
+	if isPyDSL(src) {
+		src, ok = r.pydsl(name, file, src)
+	} else {
+		src, ok = render(r.ctx, r.c.jinja, file, src, vars, &r.errs)
+	}
 	if !ok {
 		return
 	}
