@@ -417,7 +417,7 @@ func (c *Compiler) slsVars(pillar map[string]any, name, file string) map[string]
 func render(ctx context.Context, env *jinja.Env, file string, src []byte, vars func() map[string]any, errs *Errors) ([]byte, bool) {
 	useJinja, bad := renderers(src)
 	if bad != "" {
-		errs.add(Pos{File: file, Line: 1}, "", "unsupported renderer %q (brine renders jinja, yaml and json)", bad)
+		errs.add(Pos{File: file, Line: 1}, "", "unsupported renderer %q (brine renders jinja, yaml, json and pydsl)", bad)
 		return nil, false
 	}
 	if !useJinja || !jinja.NeedsRender(src) {
