@@ -76,6 +76,8 @@ class Sls:
         return [None] * len(names)
 
     def extend(self, *decls):
+        if self.ordered:
+            raise PyDslError("extend() must come before __pydsl__.set(ordered=True), as in Salt")
         for d in decls:
             if isinstance(d, (StateDecl, FuncDecl)):
                 d = d.iddecl
@@ -168,6 +170,9 @@ class StateDecl:
     def _set(self, fun, args, kws):
         if len(args) > 1:
             raise PyDslError("state('%s').%s.%s() takes the name as its only positional argument" % (self.iddecl.id, self.module, fun))
+        if self.fun is not None and self.fun != fun:
+            raise PyDslError("state('%s').%s has the function %s already; one ID takes one function per module"
+                             % (self.iddecl.id, self.module, self.fun))
         sls = self.iddecl._sls
         if self.fun is None and sls.ordered:
             # __pydsl__.set(ordered=True): each new function declaration
