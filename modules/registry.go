@@ -202,3 +202,7 @@ func (c Caller) Call(ctx context.Context, fun string, args []any, kwargs map[str
 	}
 	return c.Runtime.Remote(ctx, fun, args, kwargs)
 }
+
+// Functions lists every registered function, for `'mod.fun' in salt` in
+// templates (sls.FunctionLister).
+func (c Caller) Functions() []string { return Names() }

@@ -3,6 +3,7 @@ package state_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,6 +18,8 @@ import (
 	"github.com/brinecm/brine/modules"
 	_ "github.com/brinecm/brine/modules/all"
 	"github.com/brinecm/brine/pkg/result"
+	"github.com/brinecm/brine/pkg/sls"
+	"github.com/brinecm/brine/pkg/systest"
 	"github.com/brinecm/brine/states"
 	_ "github.com/brinecm/brine/states/all"
 )
@@ -32,6 +35,8 @@ type stateCase struct {
 	// Missing names the brine feature the case needs and brine lacks; the
 	// case counts as failing.
 	Missing string `yaml:"missing"`
+	// Needs are commands the case needs on the host (python3 for pydsl).
+	Needs []string `yaml:"needs"`
 	// Tree are files of the state tree (path -> contents), laid over
 	// Salt's fixture tree: top.sls assigning core, core.sls managing
 	// {tmp}/testfile-dir/testfile from salt://testfile.
@@ -60,6 +65,9 @@ type stateStep struct {
 	// Error is a substring of the error the call must fail with (Salt's
 	// ret.failed and "... in ret.errors").
 	Errors []string `yaml:"errors"`
+	// ErrorCount, when set, is how many compile errors (sls.Errors) the
+	// call must fail with (Salt's ret.errors == [...]).
+	ErrorCount int `yaml:"error_count"`
 	// Equal is the whole return, compared as JSON.
 	Equal any `yaml:"equal"`
 	// ListOf is the type of every element of a list return ("map", "string").
@@ -120,6 +128,7 @@ func TestSaltStateModule(t *testing.T) {
 }
 
 func runStateCase(t *testing.T, c stateCase) {
+	systest.RequireCommands(t, c.Needs...)
 	tmp := t.TempDir()
 	tree := filepath.Join(tmp, "tree")
 	sub := strings.NewReplacer("{tmp}", tmp, "{tree}", tree)
@@ -142,7 +151,8 @@ func runStateCase(t *testing.T, c stateCase) {
 		t.Fatal(err)
 	}
 	rt := &modules.Runtime{ID: "minion", Grains: map[string]any{"id": "minion", "os": "Debian"},
-		FileRoots: []string{tree}, PillarRoots: []string{pillar}}
+		FileRoots: []string{tree}, PillarRoots: []string{pillar},
+		Opts: map[string]any{"data_dir": filepath.Join(tmp, "data")}}
 	if c.Later != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -165,6 +175,10 @@ func runStateCase(t *testing.T, c stateCase) {
 				if !strings.Contains(err.Error(), sub.Replace(e)) {
 					t.Errorf("%s: error %q does not hold %q", where, err, sub.Replace(e))
 				}
+			}
+			var errs sls.Errors
+			if st.ErrorCount > 0 && (!errors.As(err, &errs) || len(errs) != st.ErrorCount) {
+				t.Errorf("%s: failed with %d compile errors (%q), want %d", where, len(errs), err, st.ErrorCount)
 			}
 			continue
 		}
@@ -228,7 +242,11 @@ func checkStep(t *testing.T, where string, sub *strings.Replacer, st stateStep, 
 		var v any = generic
 		for _, k := range at.Path {
 			vm, _ := v.(map[string]any)
-			v = vm[sub.Replace(k)]
+			var ok bool
+			if v, ok = vm[sub.Replace(k)]; !ok {
+				t.Errorf("%s: no %q on the path %v in %s", where, sub.Replace(k), at.Path, b)
+				break
+			}
 		}
 		if want := jsonValue(t, at.Value); !reflect.DeepEqual(v, want) {
 			t.Errorf("%s: %v is %v, want %v", where, at.Path, v, want)

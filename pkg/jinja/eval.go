@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/brinecm/brine/pkg/dict"
@@ -549,8 +550,32 @@ func indexOf(list []string, s string) int {
 }
 
 // saltFuncs is the `salt` variable: salt['mod.fun'](...) and
-// salt.mod.fun(...) run Options.Call with the render's context.
-type saltFuncs struct{ call CallFunc }
+// salt.mod.fun(...) run Options.Call with the render's context; `in`,
+// iteration and length answer from Options.Functions.
+type saltFuncs struct {
+	call  CallFunc
+	names func() []string
+}
+
+// list returns the names of the functions salt can call, sorted.
+func (s *saltFuncs) list() []any {
+	if s.names == nil {
+		return []any{}
+	}
+	names := slices.Clone(s.names())
+	slices.Sort(names)
+	out := make([]any, len(names))
+	for i, n := range names {
+		out[i] = n
+	}
+	return out
+}
+
+// has reports whether salt can call the function name.
+func (s *saltFuncs) has(name any) bool {
+	n, ok := name.(string)
+	return ok && s.names != nil && slices.Contains(s.names(), n)
+}
 
 // fn returns the template-callable salt function name.
 func (s *saltFuncs) fn(name string) *builtin {

@@ -32,6 +32,10 @@ type Options struct {
 	Loader Loader
 	// Call backs the `salt` variable; when nil salt[...] calls fail with a clear error.
 	Call CallFunc
+	// Functions lists the functions Call runs ("test.ping"), as Salt's
+	// loader lists them: `'mod.fun' in salt`, `salt | list` and
+	// `salt | length` answer from it. Nil means none.
+	Functions func() []string
 	// Cache, when set, shares parsed templates with the other Envs given
 	// the same Cache; nil keeps them to this Env.
 	Cache *Cache
@@ -141,7 +145,7 @@ func (e *Env) Render(ctx context.Context, name string, src []byte, vars map[stri
 		}
 		base.vars[k] = v
 	}
-	base.vars["salt"] = &saltFuncs{call: e.opts.Call}
+	base.vars["salt"] = &saltFuncs{call: e.opts.Call, names: e.opts.Functions}
 	r := &renderer{env: e, ctx: ctx, lim: e.lim, base: base}
 	fr := &frame{r: r, file: f}
 	o := &output{r: r}

@@ -345,3 +345,31 @@ func TestCancelledContext(t *testing.T) {
 		t.Errorf("Render with cancelled context: %v, want context.Canceled", err)
 	}
 }
+
+func TestSaltAnswersIn(t *testing.T) {
+	funcs := func() []string { return []string{"test.ping", "cmd.run"} }
+	for _, c := range []struct {
+		src, want string
+		funcs     func() []string
+	}{
+		{"{{ 'test.ping' in salt }}", "True", funcs},
+		{"{{ 'nonexistent_module.function' in salt }}", "False", funcs},
+		{"{{ 'nonexistent_module.function' not in salt }}", "True", funcs},
+		{"{{ 1 in salt }}", "False", funcs},
+		{"{{ salt | list }}", "['cmd.run', 'test.ping']", funcs},
+		{"{{ salt | length }}", "2", funcs},
+		{"{% for f in salt %}{{ f }};{% endfor %}", "cmd.run;test.ping;", funcs},
+		{"{{ 'test.ping' in salt }}", "False", nil},
+		{"{{ salt | length }}", "0", nil},
+	} {
+		env := New(Options{Call: fmtCall, Functions: c.funcs})
+		out, err := env.Render(context.Background(), "a.sls", []byte(c.src), nil)
+		if err != nil {
+			t.Errorf("Render(%q): %v", c.src, err)
+			continue
+		}
+		if string(out) != c.want {
+			t.Errorf("Render(%q) = %q, want %q", c.src, out, c.want)
+		}
+	}
+}

@@ -302,6 +302,8 @@ func typeName(v any) string {
 		return "Namespace"
 	case *loopObj:
 		return "LoopContext"
+	case *saltFuncs:
+		return "LazyLoader"
 	}
 	return fmt.Sprintf("%T", v)
 }
@@ -622,6 +624,8 @@ func items(v any) ([]any, error) {
 		if x.tuple != nil {
 			return x.tuple, nil
 		}
+	case *saltFuncs:
+		return x.list(), nil
 	case *Undefined:
 		return nil, x.err()
 	}
@@ -639,6 +643,8 @@ func length(v any) (int, error) {
 		return len(x), nil
 	case *Dict:
 		return x.Len(), nil
+	case *saltFuncs:
+		return len(x.list()), nil
 	case *Undefined:
 		return 0, x.err()
 	}
@@ -660,6 +666,8 @@ func contains(b, a any) (bool, error) {
 	case *Dict:
 		_, ok := x.Get(a)
 		return ok, nil
+	case *saltFuncs:
+		return x.has(a), nil
 	case *Undefined:
 		return false, x.err()
 	}

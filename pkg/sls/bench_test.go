@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,6 +26,27 @@ func BenchmarkCompile1000(b *testing.B) {
 	for b.Loop() {
 		lows, err := New(Config{FileRoots: []string{dir}}).SLS(ctx, "bench")
 		if err != nil || len(lows) != 1000 {
+			b.Fatalf("%d lows, %v", len(lows), err)
+		}
+	}
+}
+
+// BenchmarkPyDSL100 compiles one #!pydsl SLS declaring 100 states: one
+// python3 process per compile.
+func BenchmarkPyDSL100(b *testing.B) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		b.Skip("no python3 on this host")
+	}
+	src := "#!pydsl\nfor i in range(100):\n    state('f%d' % i).file.managed('/tmp/brine-bench/f%d' % i, contents='hello %d' % i, mode='0644')\n"
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bench.sls"), []byte(src), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		lows, err := New(Config{FileRoots: []string{dir}}).SLS(ctx, "bench")
+		if err != nil || len(lows) != 100 {
 			b.Fatalf("%d lows, %v", len(lows), err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 
@@ -32,6 +33,10 @@ func TestCasesSharedCache(t *testing.T) {
 			if err := yaml.Unmarshal(raw, &runs); err != nil {
 				t.Fatalf("case.yaml: %v", err)
 			}
+			// Runs that need host commands (pydsl's python3) render
+			// outside the template cache, one process per SLS: TestCases
+			// covers them.
+			runs = slices.DeleteFunc(runs, func(cr caseRun) bool { return len(cr.Needs) > 0 })
 			want := make([]runOut, len(runs))
 			for i, cr := range runs {
 				want[i] = compileCase(t, dir, cr, nil)

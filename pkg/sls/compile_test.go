@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/brinecm/brine/pkg/systest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -26,6 +28,7 @@ type caseRun struct {
 	Highstate bool           `yaml:"highstate"` // or the highstate
 	Top       bool           `yaml:"top"`       // also report Top
 	ShowPill  bool           `yaml:"show_pillar"`
+	Needs     []string       `yaml:"needs"` // commands the run needs on the host (python3)
 }
 
 // runOut is the golden form of one run.
@@ -161,6 +164,7 @@ func TestCases(t *testing.T) {
 // through shared when it is not nil.
 func compileCase(t *testing.T, dir string, cr caseRun, shared *TemplateCache) runOut {
 	t.Helper()
+	systest.RequireCommands(t, cr.Needs...)
 	cfg := Config{
 		FileRoots: []string{filepath.Join(dir, "tree")},
 		ID:        cr.ID, Grains: cr.Grains, Pillar: cr.Pillar, Opts: cr.Opts,
@@ -169,7 +173,7 @@ func compileCase(t *testing.T, dir string, cr caseRun, shared *TemplateCache) ru
 	if fi, err := os.Stat(filepath.Join(dir, "pillar")); err == nil && fi.IsDir() {
 		cfg.PillarRoots = []string{filepath.Join(dir, "pillar")}
 	}
-	cfg.Caller = echoCaller{}
+	cfg.Caller = listingCaller{}
 	c := New(cfg)
 	ctx := context.Background()
 	out := runOut{ID: cr.ID}

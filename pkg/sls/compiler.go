@@ -94,9 +94,9 @@ func New(cfg Config) *Compiler {
 	}
 	lim := cfg.Limits
 	c.jinja = jinja.New(jinja.Options{Loader: c.states, Call: c.caller(c.statePillar), Cache: stateTemplates,
-		MaxOutputBytes: lim.OutputBytes, MaxSteps: lim.Steps, MaxRenderTime: lim.RenderTime})
+		Functions: c.functions, MaxOutputBytes: lim.OutputBytes, MaxSteps: lim.Steps, MaxRenderTime: lim.RenderTime})
 	c.pjinja = jinja.New(jinja.Options{Loader: c.pillars, Call: c.caller(c.extraPillar), Cache: pillarTemplates,
-		MaxOutputBytes: lim.OutputBytes, MaxSteps: lim.Steps, MaxRenderTime: lim.RenderTime})
+		Functions: c.functions, MaxOutputBytes: lim.OutputBytes, MaxSteps: lim.Steps, MaxRenderTime: lim.RenderTime})
 	return c
 }
 
@@ -417,7 +417,7 @@ func (c *Compiler) slsVars(pillar map[string]any, name, file string) map[string]
 func render(ctx context.Context, env *jinja.Env, file string, src []byte, vars func() map[string]any, errs *Errors) ([]byte, bool) {
 	useJinja, bad := renderers(src)
 	if bad != "" {
-		errs.add(Pos{File: file, Line: 1}, "", "unsupported renderer %q (brine renders jinja, yaml and json)", bad)
+		errs.add(Pos{File: file, Line: 1}, "", "unsupported renderer %q (brine renders jinja, yaml, json and pydsl)", bad)
 		return nil, false
 	}
 	if !useJinja || !jinja.NeedsRender(src) {
@@ -538,7 +538,12 @@ func (r *run) source(name, file string, src []byte, single bool) {
 		r.pillarNeeded()
 		return r.c.slsVars(r.pillar, name, file)
 	}
-	src, ok := render(r.ctx, r.c.jinja, file, src, vars, &r.errs)
+	var ok bool
+	if isPyDSL(src) {
+		src, ok = r.pydsl(name, file, src)
+	} else {
+		src, ok = render(r.ctx, r.c.jinja, file, src, vars, &r.errs)
+	}
 	if !ok {
 		return
 	}

@@ -108,6 +108,11 @@ func (p *parser) decl(id, sls string, keyNode, body *yaml.Node, extending bool) 
 			continue
 		}
 		s := &stateDecl{module: module, fun: fun, pos: p.pos(pr.keyNode)}
+		if v := resolve(pr.val); v.Kind == yaml.MappingNode || (v.Kind == yaml.ScalarNode && !isNull(v)) {
+			p.errorf(pr.keyNode, id, "State '%s' in SLS '%s' is not formed as a list: write the arguments of %s "+
+				"as a list, one \"- key: value\" item each (with a space after the dash)%s", id, sls, s.label(), s.listHint(v))
+			continue
+		}
 		p.stateArgs(id, s, pr.val, true)
 		if s.fun == "" && !extending {
 			p.errorf(pr.keyNode, id, "no function given for module %q (write %s.<function>)", module, module)
@@ -118,8 +123,25 @@ func (p *parser) decl(id, sls string, keyNode, body *yaml.Node, extending bool) 
 	return d
 }
 
+// listHint suggests the list form of arguments written as a mapping or a
+// string, from the first of them.
+func (s *stateDecl) listHint(v *yaml.Node) string {
+	switch {
+	case v.Kind == yaml.ScalarNode && s.fun == "":
+		return fmt.Sprintf(", e.g. \"- %s\" for the function", v.Value)
+	case v.Kind == yaml.ScalarNode:
+		return fmt.Sprintf(", e.g. \"- name: %s\"", v.Value)
+	case len(v.Content) >= 2:
+		k := strings.TrimLeft(resolve(v.Content[0]).Value, "-")
+		return fmt.Sprintf(", e.g. \"- %s: ...\"", k)
+	}
+	return ""
+}
+
 // stateArgs parses a module's arguments: a list of one-key maps (where a
-// plain string is the function, when allowed), a map, or nothing.
+// plain string is the function, when allowed), a map, or nothing. ID
+// declarations give their modules' arguments as lists only (decl refuses
+// the rest, as Salt does); names: overrides take either.
 func (p *parser) stateArgs(id string, s *stateDecl, n *yaml.Node, allowFun bool) {
 	n = resolve(n)
 	switch n.Kind {

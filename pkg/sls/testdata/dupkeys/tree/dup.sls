@@ -1,8 +1,10 @@
 motd:
   file.managed:
-    name: /etc/motd
-    mode: 644
-    name: /etc/issue
+    - name: /etc/motd
+    - mode: 644
+    - context:
+        name: /etc/motd
+        name: /etc/issue
 motd:
   test.nop: []
 anchors:

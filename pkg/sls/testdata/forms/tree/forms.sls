@@ -7,12 +7,6 @@ list_args:
     - makedirs: yes
     - user: root
 
-map_args:
-  file.managed:
-    name: /etc/issue
-    contents: hello
-    mode: '0600'
-
 no_args:
   pkg.installed: []
 

@@ -34,3 +34,16 @@ bad_name:
 
 good:
   test.nop: []
+
+# Salt's badlist1 (test_issues_7905_and_8174_sls_syntax_error): "-name"
+# without a space makes the arguments a mapping, which Salt refuses.
+badlist1:
+  cmd.run:
+    -name: echo foo
+    -foo:
+      - bar
+
+map_args:
+  file.managed:
+    name: /etc/issue
+    contents: hello

@@ -1,0 +1,2 @@
+#!pydsl
+state("a").cmd.run("x").require(42)

@@ -1,0 +1,2 @@
+base-state:
+  test.succeed_without_changes: []

@@ -1,0 +1,3 @@
+#!pydsl
+__pydsl__.set(ordered=True)
+extend(state("a").pkg.installed())

@@ -1,0 +1,2 @@
+#!pydsl
+state("a").test.nop(x=object())

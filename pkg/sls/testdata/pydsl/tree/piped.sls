@@ -1,0 +1,2 @@
+#!pydsl|stateconf -ps
+state("a").test.nop()

@@ -1,0 +1,3 @@
+#!pydsl
+
+state("/tmp/testfile").file("touch")

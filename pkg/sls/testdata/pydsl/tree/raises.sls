@@ -1,0 +1,2 @@
+#!pydsl
+raise ValueError("boom")

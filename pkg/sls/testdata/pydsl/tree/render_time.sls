@@ -1,0 +1,3 @@
+#!pydsl
+state("a").cmd.run("x")
+state("a")()

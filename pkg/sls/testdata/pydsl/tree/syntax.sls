@@ -1,0 +1,2 @@
+#!pydsl
+state("a").test.succeed_without_changes(

@@ -1,0 +1,3 @@
+#!pydsl
+state("a").pkg.installed()
+state("a").pkg.removed()
