@@ -21,6 +21,7 @@ import (
 
 // ManagedArgs are file.managed's arguments.
 type ManagedArgs struct {
+	EnvArg
 	Source          []string       `arg:"source"` // URLs; the first that exists wins
 	SourceHash      string         `arg:"source_hash"`
 	SourceHashName  string         `arg:"source_hash_name"`
@@ -72,6 +73,7 @@ func (b *Backup) DecodeArg(v any) error {
 }
 
 func managed(ctx context.Context, c *states.Call, a *ManagedArgs) states.Outcome {
+	c = a.EnvArg.in(c)
 	name := c.Name
 	if !filepath.IsAbs(name) {
 		return notAbsolute(name)

@@ -491,6 +491,7 @@ func mergeData(dst, src any) any {
 
 // RecurseArgs are file.recurse's arguments.
 type RecurseArgs struct {
+	EnvArg
 	Source       []string       `arg:"source,required"`
 	Clean        bool           `arg:"clean"`
 	User         string         `arg:"user"`
@@ -511,6 +512,7 @@ type RecurseArgs struct {
 }
 
 func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome {
+	c = a.EnvArg.in(c)
 	name := strings.TrimRight(c.Name, "/")
 	if !filepath.IsAbs(name) {
 		return notAbsolute(c.Name)
@@ -539,8 +541,9 @@ func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome
 		break
 	}
 	if src == "" {
-		return states.Failedf("The directory '%s' does not exist on the salt fileserver in saltenv 'base'", strings.Join(a.Source, ", "))
+		return states.Failedf("The directory '%s' does not exist on the salt fileserver in saltenv '%s'", strings.Join(a.Source, ", "), saltenvOf(c.Env))
 	}
+	src, srcEnv := cutSaltenv(src, c.Env)
 	include, exclude, fail := recursePatterns(a.IncludePat, a.ExcludePat)
 	if fail != "" {
 		return states.Failed(fail, nil)
@@ -580,7 +583,7 @@ func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome
 				}
 			}
 		}
-		o := managed(ctx, &states.Call{ID: c.ID, Name: dest, SLS: c.SLS, Test: c.Test, Env: c.Env, Log: c.Log},
+		o := managed(ctx, &states.Call{ID: c.ID, Name: dest, SLS: c.SLS, Test: c.Test, Env: srcEnv, Log: c.Log},
 			&ManagedArgs{Source: []string{treeURL(src) + "/" + rel}, User: a.User, Group: a.Group, Mode: a.FileMode,
 				Makedirs: true, DirMode: a.DirMode, Template: a.Template, Context: a.Context, Defaults: a.Defaults,
 				Backup: a.Backup, ShowChanges: a.ShowChanges, Replace: a.Replace})
