@@ -87,8 +87,9 @@ type Compiler struct {
 	shared      map[string]any // per-run values of the state functions (Shared)
 
 	envGiven bool                // Config.Saltenv was set
-	envMu    sync.Mutex          // guards envTrees
-	envTrees map[string]*envTree // the environments other than base, opened on first use
+	envMu    sync.Mutex          // guards envTrees and views
+	envTrees map[string]*envTree // the environments' trees by kind and name, opened on first use
+	views    map[string]*EnvView // InSaltenv's, made once per environment
 }
 
 // New returns a Compiler for cfg.

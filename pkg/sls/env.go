@@ -72,19 +72,27 @@ func (e *UnknownEnvError) Error() string {
 		word, e.Env, e.Kind, strings.Join(e.Known, ", "), e.Env, e.Kind)
 }
 
-// env returns the tree of environment name of the kind, opened on first
-// use.
+// env returns the tree of environment name ("" is base) of the kind,
+// opened on first use.
 func (c *Compiler) env(kind treeKind, name string) (*envTree, error) {
-	if name == "" || name == Base {
-		if kind == pillarTrees {
-			return &envTree{tree: c.pillars, jinja: c.pjinja}, nil
-		}
-		return &envTree{tree: c.states, jinja: c.jinja}, nil
+	if name == "" {
+		name = Base
 	}
 	c.envMu.Lock()
 	defer c.envMu.Unlock()
 	key := kind.String() + "\x00" + name
 	if e, ok := c.envTrees[key]; ok {
+		return e, nil
+	}
+	if c.envTrees == nil {
+		c.envTrees = map[string]*envTree{}
+	}
+	if name == Base {
+		e := &envTree{tree: c.states, jinja: c.jinja}
+		if kind == pillarTrees {
+			e = &envTree{tree: c.pillars, jinja: c.pjinja}
+		}
+		c.envTrees[key] = e
 		return e, nil
 	}
 	var t *tree
@@ -118,9 +126,6 @@ func (c *Compiler) env(kind treeKind, name string) (*envTree, error) {
 	}
 	e := &envTree{tree: t, jinja: jinja.New(jinja.Options{Loader: t, Call: call, Cache: cache,
 		MaxOutputBytes: lim.OutputBytes, MaxSteps: lim.Steps, MaxRenderTime: lim.RenderTime})}
-	if c.envTrees == nil {
-		c.envTrees = map[string]*envTree{}
-	}
 	c.envTrees[key] = e
 	return e, nil
 }
@@ -174,7 +179,17 @@ func (c *Compiler) InSaltenv(env string) *EnvView {
 	if env == "" {
 		env = c.cfg.Saltenv
 	}
-	return &EnvView{Compiler: c, saltenv: env}
+	c.envMu.Lock()
+	defer c.envMu.Unlock()
+	v, ok := c.views[env]
+	if !ok {
+		v = &EnvView{Compiler: c, saltenv: env}
+		if c.views == nil {
+			c.views = map[string]*EnvView{}
+		}
+		c.views[env] = v
+	}
+	return v
 }
 
 // EnvView is a Compiler serving one environment (see InSaltenv); every
