@@ -59,7 +59,8 @@ type Config struct {
 	PillarEnvs map[string][]string
 	// EnvFiles, with Files, gives the state tree of an environment other
 	// than base as a file system (a minion's view of its master's tree of
-	// that environment); nil: base only.
+	// that environment); nil: base only. FileEnvs' keys then name the
+	// environments whose top files a highstate reads.
 	EnvFiles func(saltenv string) fs.FS
 	// Pillarenv, when set, compiles the pillar from that environment's
 	// pillar top file and tree alone (Salt's pillarenv); otherwise every

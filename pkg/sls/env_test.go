@@ -73,7 +73,7 @@ func TestSourceListEnvs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"app.sls", "top.sls"}; !reflect.DeepEqual(got, want) {
+	if want := []string{"app.sls", "extra.sls", "top.sls"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("prod listing %v, want %v", got, want)
 	}
 	if _, err := c.SourceList(ctx, "salt://?saltenv=nope"); err == nil || !strings.Contains(err.Error(), "saltenv 'nope' does not exist") {
@@ -116,5 +116,35 @@ func TestEnvFiles(t *testing.T) {
 	if _, err := New(Config{Files: base}).Source(context.Background(), "salt://a.sls?saltenv=dev"); err == nil ||
 		!strings.Contains(err.Error(), "the environments of file_roots are base") {
 		t.Errorf("another env without EnvFiles: %v", err)
+	}
+}
+
+// TestTopEnvItems: an item {env: sls} of a top file target names an SLS
+// of that environment; a key that is no environment is refused, naming
+// those that exist.
+func TestTopEnvItems(t *testing.T) {
+	for _, tc := range []struct {
+		name, top string
+		want      map[string][]string
+		err       string
+	}{
+		{name: "env item", top: "base:\n  '*':\n    - a\n    - dev: b\n", want: map[string][]string{"base": {"a"}, "dev": {"b"}}},
+		{name: "unknown key", top: "base:\n  '*':\n    - a\n    - qa: b\n",
+			err: `top.sls:4: target "*": unknown option "qa" (want match, ignore_missing or an environment: base, dev)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(Config{Files: fstest.MapFS{"top.sls": {Data: []byte(tc.top)}}, ID: "m1",
+				FileEnvs: map[string][]string{"dev": nil}, EnvFiles: func(string) fs.FS { return fstest.MapFS{} }})
+			envs, _, err := c.TopEnvs(context.Background())
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(envs, tc.want) {
+				t.Errorf("TopEnvs = %v, %v; want %v", envs, err, tc.want)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 
 	"github.com/brinecm/brine/pkg/target"
@@ -43,6 +44,7 @@ func (c *Compiler) topEntries(ctx context.Context, kind treeKind, pillar map[str
 	}
 	minion := target.Minion{ID: c.cfg.ID, Grains: c.cfg.Grains, Pillar: pillar}
 	nodegroups := c.nodegroups()
+	known := c.envNames(kind)
 	var out []topEntry
 	seen := map[string]bool{}    // env:name given already
 	covered := map[string]bool{} // environments base's top file has a section for
@@ -61,6 +63,8 @@ func (c *Compiler) topEntries(ctx context.Context, kind treeKind, pillar map[str
 		found = true
 		for _, sec := range sections {
 			switch {
+			case sec.key == "include":
+				continue // Salt's top file includes are not read
 			case only != "" && sec.key != only:
 				continue
 			case env != Base && (sec.key != env || covered[env]):
@@ -75,8 +79,10 @@ func (c *Compiler) topEntries(ctx context.Context, kind treeKind, pillar map[str
 				continue
 			}
 			for _, tp := range p.pairs(body) {
-				for _, te := range p.topTarget(tp, minion, nodegroups) {
-					te.env = sec.key
+				for _, te := range p.topTarget(tp, minion, nodegroups, known) {
+					if te.env == "" {
+						te.env = sec.key
+					}
 					if !seen[te.env+":"+te.name] {
 						seen[te.env+":"+te.name] = true
 						out = append(out, te)
@@ -132,8 +138,9 @@ func (c *Compiler) readTop(ctx context.Context, e *envTree, env string, pillar m
 }
 
 // topTarget evaluates one target of a top file and returns its SLS names
-// when the minion matches.
-func (p *parser) topTarget(tp pair, minion target.Minion, nodegroups map[string]string) []topEntry {
+// when the minion matches. An item {env: name} names an SLS of another of
+// the environments envs, as in Salt.
+func (p *parser) topTarget(tp pair, minion target.Minion, nodegroups map[string]string, envs []string) []topEntry {
 	n := resolve(tp.val)
 	items := []*yaml.Node{n}
 	switch {
@@ -166,7 +173,12 @@ func (p *parser) topTarget(tp pair, minion target.Minion, nodegroups map[string]
 					}
 					ignoreMissing = b
 				default:
-					p.errorf(opt.keyNode, "", "target %q: unknown option %q (want match or ignore_missing)", tp.key, opt.key)
+					if slices.Contains(envs, opt.key) && v.Kind == yaml.ScalarNode && !isNull(v) {
+						names = append(names, topEntry{named: named{name: v.Value, pos: p.pos(v), env: opt.key}})
+						continue
+					}
+					p.errorf(opt.keyNode, "", "target %q: unknown option %q (want match, ignore_missing or an environment: %s)",
+						tp.key, opt.key, strings.Join(envs, ", "))
 				}
 			}
 		default:
