@@ -21,6 +21,7 @@ import (
 	"github.com/brinecm/brine/pkg/bus"
 	"github.com/brinecm/brine/pkg/config"
 	"github.com/brinecm/brine/pkg/ratelimit"
+	"github.com/brinecm/brine/pkg/sls"
 	"github.com/brinecm/brine/pkg/wire"
 )
 
@@ -56,9 +57,10 @@ var errOutsideRoot = errors.New("is a symlink that leads outside the file root (
 // fileRate a second, so one minion's flood is refused while another's
 // request still finds a free worker.
 type fileServer struct {
-	roots  []string
-	follow bool          // serve symlinks that leave their root
-	work   chan struct{} // one token per busy worker
+	roots  []string            // the base environment's file roots
+	envs   map[string][]string // the other environments' file roots
+	follow bool                // serve symlinks that leave their root
+	work   chan struct{}       // one token per busy worker
 	// compiles holds one token per compile going on (wire.OpCompile).
 	compiles chan struct{}
 
@@ -75,6 +77,7 @@ type fileServer struct {
 func newFileServer(c config.Master) *fileServer {
 	return &fileServer{
 		roots:    c.FileRoots,
+		envs:     c.FileEnvs,
 		follow:   c.FollowSymlinksOutsideRoot,
 		work:     make(chan struct{}, fileWorkers),
 		compiles: make(chan struct{}, compileWorkers),
@@ -164,7 +167,11 @@ func (f *fileServer) serve(m *Master, id string, data []byte) *wire.FileResponse
 	case wire.OpCompile:
 		return m.compileFor(id, &req)
 	case wire.OpRead:
-		b, err := f.read(req.Path, f.maxFile(m))
+		roots, err := f.rootsOf(req.Saltenv)
+		if err != nil {
+			return &wire.FileResponse{Error: err.Error()}
+		}
+		b, err := f.readRoots(roots, req.Path, f.maxFile(m))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			return &wire.FileResponse{NotFound: true}
@@ -178,7 +185,11 @@ func (f *fileServer) serve(m *Master, id string, data []byte) *wire.FileResponse
 		}
 		return &wire.FileResponse{Data: b}
 	case wire.OpList:
-		entries, skipped, err := f.list(req.Path, f.maxFile(m))
+		roots, err := f.rootsOf(req.Saltenv)
+		if err != nil {
+			return &wire.FileResponse{Error: err.Error()}
+		}
+		entries, skipped, err := f.listRoots(roots, req.Path, f.maxFile(m))
 		if len(skipped) > 0 {
 			m.log.Warn("file server: left symlinks out of the file root or dangling out of a listing", "minion", id, "dir", req.Path, "entries", skipped)
 		}
@@ -229,16 +240,39 @@ func (f *fileServer) respond(m *Master, msg *nats.Msg, id string, resp *wire.Fil
 	}
 }
 
-// read returns a file of the state tree from the first root that has it;
-// names are cleaned and may not leave the tree. A symlink may lead
-// anywhere inside its root; outside it only with follow. A positive limit
-// refuses larger files.
+// rootsOf returns the file roots of the environment env ("" is base), or
+// an error naming the environments the master serves.
+func (f *fileServer) rootsOf(env string) ([]string, error) {
+	if env == "" || env == sls.Base {
+		return f.roots, nil
+	}
+	if roots, ok := f.envs[env]; ok {
+		return roots, nil
+	}
+	known := []string{sls.Base}
+	for _, n := range slices.Sorted(maps.Keys(f.envs)) {
+		if n != sls.Base {
+			known = append(known, n)
+		}
+	}
+	return nil, &sls.UnknownEnvError{Env: clip(env), Kind: "file_roots", Known: known}
+}
+
+// read returns a file of the base environment's state tree (readRoots).
 func (f *fileServer) read(name string, limit int64) ([]byte, error) {
+	return f.readRoots(f.roots, name, limit)
+}
+
+// readRoots returns a file of the state tree of roots from the first root
+// that has it; names are cleaned and may not leave the tree. A symlink may
+// lead anywhere inside its root; outside it only with follow. A positive
+// limit refuses larger files.
+func (f *fileServer) readRoots(roots []string, name string, limit int64) ([]byte, error) {
 	clean, err := treeName(name, false)
 	if err != nil {
 		return nil, err
 	}
-	for _, dir := range f.roots {
+	for _, dir := range roots {
 		b, err := f.readIn(dir, clean, limit)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -264,21 +298,26 @@ func treeName(name string, top bool) (string, error) {
 	return clean, nil
 }
 
-// list lists a directory of the state tree, merged over the file roots:
+// list lists a directory of the base environment's state tree (listRoots).
+func (f *fileServer) list(name string, limit int64) (entries []wire.FileEntry, skipped []string, err error) {
+	return f.listRoots(f.roots, name, limit)
+}
+
+// listRoots lists a directory of the state tree of roots, merged over them:
 // an entry found in several roots is taken from the first, as reads are.
 // The same checks as read's apply to the directory; entries that are
 // symlinks out of their root (unless follow), dangling, or neither files
 // nor directories are left out, and the symlinks among them returned in
 // skipped. A directory of more than wire.MaxListEntries entries, or whose
 // answer would pass limit bytes (when positive), is refused.
-func (f *fileServer) list(name string, limit int64) (entries []wire.FileEntry, skipped []string, err error) {
+func (f *fileServer) listRoots(roots []string, name string, limit int64) (entries []wire.FileEntry, skipped []string, err error) {
 	clean, err := treeName(name, true)
 	if err != nil {
 		return nil, nil, err
 	}
 	merged := map[string]wire.FileEntry{}
 	found := false
-	for _, dir := range f.roots {
+	for _, dir := range roots {
 		es, sk, err := f.listIn(dir, clean)
 		skipped = append(skipped, sk...)
 		if errors.Is(err, fs.ErrNotExist) {

@@ -118,7 +118,7 @@ func (m *Master) grainsOf(id string) map[string]any {
 
 func (m *Master) compileConfig(id string) sls.Config {
 	return sls.Config{FileRoots: m.opts.FileRoots, PillarRoots: m.opts.PillarRoots, ID: id, Grains: m.grainsOf(id),
-		Limits: m.compileLimits()}
+		Limits: m.compileLimits(), FileEnvs: m.opts.FileEnvs, PillarEnvs: m.opts.PillarEnvs}
 }
 
 // compileLimits are the limits of the master's compiles, from its configuration.
@@ -133,7 +133,7 @@ func (m *Master) compileLimits() sls.Limits {
 func (m *Master) runtimeFor(id string) *modules.Runtime {
 	return &modules.Runtime{ID: id, Grains: m.grainsOf(id), FileRoots: m.opts.FileRoots,
 		PillarRoots: m.opts.PillarRoots, Opts: map[string]any{"id": id, "strict_arguments": m.opts.StrictArguments}, Log: m.log, Mine: fleetMine{m},
-		Remote: m.remoteCall(id), Limits: m.compileLimits()}
+		Remote: m.remoteCall(id), Limits: m.compileLimits(), FileEnvs: m.opts.FileEnvs, PillarEnvs: m.opts.PillarEnvs}
 }
 
 // fleetMine is the master's mine: the cached grains of accepted minions.

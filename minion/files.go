@@ -15,12 +15,17 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/brinecm/brine/pkg/sls"
 	"github.com/brinecm/brine/pkg/wire"
 )
 
 // acceptWait is how long a state run waits for the connection to the
 // master before it reads state tree files from the cache alone.
 const acceptWait = 10 * time.Second
+
+// envFilesDir is where, below DataDir, the state trees of environments
+// other than base are cached, one directory each (base's is filesDir).
+const envFilesDir = "saltenvs"
 
 // remoteFS is the master's state tree as one state run reads it: each file
 // comes from the master's file server once per run and is kept under
@@ -33,6 +38,9 @@ type remoteFS struct {
 	// instead of waiting acceptWait for the connection: the minion's own
 	// runs (its schedule, drift corrections) while the master is away.
 	noWait bool
+	// saltenv is the environment of the master's state tree this reads
+	// ("" is base).
+	saltenv string
 
 	mu      sync.Mutex
 	fetched map[string]error // files this run already asked for, and how that went
@@ -62,7 +70,38 @@ func (f *remoteFS) ReadFile(name string) ([]byte, error) {
 }
 
 // cache is the local copy of the state tree.
-func (f *remoteFS) cache() fs.FS { return os.DirFS(filepath.Join(f.m.cfg.DataDir, filesDir)) }
+func (f *remoteFS) cache() fs.FS { return os.DirFS(f.cacheDir()) }
+
+// cacheDir is where the local copy of the state tree is.
+func (f *remoteFS) cacheDir() string {
+	if f.saltenv == "" || f.saltenv == sls.Base {
+		return filepath.Join(f.m.cfg.DataDir, filesDir)
+	}
+	return filepath.Join(f.m.cfg.DataDir, envFilesDir, f.saltenv)
+}
+
+// Saltenv returns the master's state tree of the environment env, as the
+// states of that environment in a run read it.
+func (f *remoteFS) Saltenv(env string) fs.FS {
+	return &remoteFS{ctx: f.ctx, m: f.m, noWait: f.noWait, saltenv: env}
+}
+
+// checkEnv refuses an environment name that is not a plain word: it names
+// a cache directory.
+func (f *remoteFS) checkEnv() error {
+	if f.saltenv == "" || (fs.ValidPath(f.saltenv) && !strings.ContainsAny(f.saltenv, "/\\:?&= ") && f.saltenv != ".") {
+		return nil
+	}
+	return fmt.Errorf("saltenv %q: an environment name is a plain word like base, dev or prod", f.saltenv)
+}
+
+// url is the salt:// URL of name in this tree's environment, for messages.
+func (f *remoteFS) url(name string) string {
+	if f.saltenv == "" || f.saltenv == sls.Base {
+		return "salt://" + name
+	}
+	return "salt://" + name + "?saltenv=" + f.saltenv
+}
 
 // fetch brings the cached copy of name up to date with the master, once
 // per run. A file the master cannot serve while the minion is connected is
@@ -81,7 +120,10 @@ func (f *remoteFS) fetch(name string) error {
 	if err, done := f.fetched[name]; done {
 		return err
 	}
-	err := f.update(name)
+	err := f.checkEnv()
+	if err == nil {
+		err = f.update(name)
+	}
 	f.fetched[name] = err
 	return err
 }
@@ -100,7 +142,11 @@ func (f *remoteFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	if l, done := f.listed[name]; done {
 		return l.entries, l.err
 	}
-	entries, err := f.list(name)
+	var entries []fs.DirEntry
+	err := f.checkEnv()
+	if err == nil {
+		entries, err = f.list(name)
+	}
 	f.listed[name] = listing{entries, err}
 	return entries, err
 }
@@ -133,22 +179,22 @@ func (f *remoteFS) Stat(name string) (fs.FileInfo, error) {
 func (f *remoteFS) list(name string) ([]fs.DirEntry, error) {
 	nc := f.connection()
 	if nc == nil {
-		local := filepath.Join(f.m.cfg.DataDir, filesDir, filepath.FromSlash(name))
+		local := filepath.Join(f.cacheDir(), filepath.FromSlash(name))
 		entries, err := os.ReadDir(local)
 		if err != nil {
-			return nil, fmt.Errorf("cannot list salt://%s: not connected to the master (and no cached copy)", name)
+			return nil, fmt.Errorf("cannot list %s: not connected to the master (and no cached copy)", f.url(name))
 		}
-		f.m.log.Warn("not connected to the master: listing the cached copy, which may be out of date or incomplete", "dir", "salt://"+name)
+		f.m.log.Warn("not connected to the master: listing the cached copy, which may be out of date or incomplete", "dir", f.url(name))
 		return entries, nil
 	}
-	resp, err := f.request(nc, wire.FileRequest{Op: wire.OpList, Path: name})
+	resp, err := f.request(nc, wire.FileRequest{Op: wire.OpList, Path: name, Saltenv: f.saltenv})
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("cannot list salt://%s on the master: %s", name, fetchFailure(err, f.m.fileTimeout))
+		return nil, fmt.Errorf("cannot list %s on the master: %s", f.url(name), fetchFailure(err, f.m.fileTimeout))
 	case resp.NotFound:
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}
 	case resp.Error != "":
-		return nil, fmt.Errorf("cannot list salt://%s on the master: %s", name, resp.Error)
+		return nil, fmt.Errorf("cannot list %s on the master: %s", f.url(name), resp.Error)
 	}
 	entries := make([]fs.DirEntry, len(resp.Entries))
 	for i, e := range resp.Entries {
@@ -221,26 +267,26 @@ func (f *remoteFS) request(nc *nats.Conn, req wire.FileRequest) (*wire.FileRespo
 }
 
 func (f *remoteFS) update(name string) error {
-	local := filepath.Join(f.m.cfg.DataDir, filesDir, filepath.FromSlash(name))
+	local := filepath.Join(f.cacheDir(), filepath.FromSlash(name))
 	nc := f.connection()
 	if nc == nil {
 		if _, err := os.Stat(local); err != nil {
-			return fmt.Errorf("cannot fetch salt://%s: not connected to the master (and no cached copy)", name)
+			return fmt.Errorf("cannot fetch %s: not connected to the master (and no cached copy)", f.url(name))
 		}
-		f.m.log.Warn("not connected to the master: using the cached copy, which may be out of date", "file", "salt://"+name)
+		f.m.log.Warn("not connected to the master: using the cached copy, which may be out of date", "file", f.url(name))
 		return nil
 	}
-	resp, err := f.request(nc, wire.FileRequest{Op: wire.OpRead, Path: name})
+	resp, err := f.request(nc, wire.FileRequest{Op: wire.OpRead, Path: name, Saltenv: f.saltenv})
 	switch {
 	case err != nil:
-		return fmt.Errorf("cannot fetch salt://%s from the master: %s", name, fetchFailure(err, f.m.fileTimeout))
+		return fmt.Errorf("cannot fetch %s from the master: %s", f.url(name), fetchFailure(err, f.m.fileTimeout))
 	case resp.NotFound:
 		if err := os.Remove(local); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			f.m.log.Warn("cannot remove stale cached file", "file", name, "err", err)
 		}
 		return &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 	case resp.Error != "":
-		return fmt.Errorf("cannot fetch salt://%s from the master: %s", name, resp.Error)
+		return fmt.Errorf("cannot fetch %s from the master: %s", f.url(name), resp.Error)
 	}
 	if err := os.MkdirAll(filepath.Dir(local), 0o700); err != nil {
 		return fmt.Errorf("cache %s: %w", name, err)

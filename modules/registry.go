@@ -44,6 +44,10 @@ type Runtime struct {
 	// functions; nil where there is none (brine call --local, a master
 	// compiling).
 	Schedule Schedule
+	// FileEnvs and PillarEnvs are the tree directories of the
+	// environments other than base (FileRoots and PillarRoots are base's).
+	FileEnvs   map[string][]string
+	PillarEnvs map[string][]string
 }
 
 // Schedule is a running minion's schedule, as the schedule.* execution

@@ -359,7 +359,7 @@ func (r *runner) callFor(s *step) *Call {
 	if c := r.calls[s.pos]; c != nil {
 		return c
 	}
-	c := &Call{ID: s.low.ID, Name: s.low.Name, SLS: s.low.SLS, Test: r.opts.Test, Env: r.opts.Env,
+	c := &Call{ID: s.low.ID, Name: s.low.Name, SLS: s.low.SLS, Test: r.opts.Test, Env: InSaltenv(r.opts.Env, s.low.Env),
 		Log: withAttrs(r.opts.Log, slog.String("state", s.low.ID), slog.String("fun", s.low.Function()))}
 	for _, g := range s.groups {
 		switch g.kind {

@@ -141,7 +141,7 @@ func (f *callFlags) runtime(cmd *cobra.Command, cfg *config.Minion, log *slog.Lo
 		return nil, fmt.Errorf("collect grains: %w", err)
 	}
 	return &modules.Runtime{ID: cfg.ID, Grains: g, FileRoots: cfg.FileRoots, PillarRoots: cfg.PillarRoots,
-		Opts: cfg.Map(), Log: log}, nil
+		Opts: cfg.Map(), Log: log, FileEnvs: cfg.FileEnvs, PillarEnvs: cfg.PillarEnvs}, nil
 }
 
 // outputFlagsTo adds --out, --no-color and --state-verbose.

@@ -98,6 +98,7 @@ func (f *renderFlags) run(cmd *cobra.Command, mods []string) error {
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var minions []recipetest.Minion
 	fileRoots, pillarRoots := f.fileRoots, f.pillarRoots
+	var fileEnvs, pillarEnvs map[string][]string // environments other than base, from the minion configuration
 	var remote func(context.Context, string, []any, map[string]any) (any, error)
 	if f.minions != "" || f.fromMaster {
 		var err error
@@ -131,6 +132,7 @@ func (f *renderFlags) run(cmd *cobra.Command, mods []string) error {
 			return &exitStatus{code: exitError, err: err}
 		}
 		fileRoots, pillarRoots = rt.FileRoots, rt.PillarRoots
+		fileEnvs, pillarEnvs = rt.FileEnvs, rt.PillarEnvs
 		minions = []recipetest.Minion{{ID: rt.ID, Grains: rt.Grains}}
 	}
 	for _, root := range fileRoots {
@@ -138,7 +140,8 @@ func (f *renderFlags) run(cmd *cobra.Command, mods []string) error {
 			return &exitStatus{code: exitError, err: fmt.Errorf("file root %s is not a directory: give --file-root the state tree", root)}
 		}
 	}
-	tc := treeCompiler{fileRoots: fileRoots, pillarRoots: pillarRoots, mods: mods, remote: remote, log: log, templates: sls.NewTemplateCache()}
+	tc := treeCompiler{fileRoots: fileRoots, pillarRoots: pillarRoots, mods: mods, remote: remote, log: log, templates: sls.NewTemplateCache(),
+		fileEnvs: fileEnvs, pillarEnvs: pillarEnvs}
 	rep, err := recipetest.Render(ctx, minions, recipetest.Options{
 		Compile:   tc.compile,
 		FileRoots: fileRoots,
@@ -170,13 +173,16 @@ type treeCompiler struct {
 	remote                 func(context.Context, string, []any, map[string]any) (any, error)
 	log                    *slog.Logger
 	templates              *sls.TemplateCache // shared by the compiles of one render; nil: none
+	// fileEnvs and pillarEnvs are the environments other than base.
+	fileEnvs, pillarEnvs map[string][]string
 }
 
 func (t *treeCompiler) compile(ctx context.Context, m recipetest.Minion) (recipetest.Compiled, error) {
 	rt := &modules.Runtime{ID: m.ID, Grains: m.Grains, FileRoots: t.fileRoots, PillarRoots: t.pillarRoots,
-		Opts: map[string]any{"id": m.ID}, Log: t.log, Remote: t.remote}
+		Opts: map[string]any{"id": m.ID}, Log: t.log, Remote: t.remote, FileEnvs: t.fileEnvs, PillarEnvs: t.pillarEnvs}
 	c := sls.New(sls.Config{FileRoots: t.fileRoots, PillarRoots: t.pillarRoots, ID: m.ID, Grains: m.Grains,
-		Pillar: m.Pillar, Opts: rt.Opts, Caller: modules.Caller{Runtime: rt}, Templates: t.templates})
+		Pillar: m.Pillar, Opts: rt.Opts, Caller: modules.Caller{Runtime: rt}, Templates: t.templates,
+		FileEnvs: t.fileEnvs, PillarEnvs: t.pillarEnvs})
 	var out recipetest.Compiled
 	var err error
 	if len(t.mods) == 0 {

@@ -41,6 +41,9 @@ type stateCase struct {
 	// Salt's fixture tree: top.sls assigning core, core.sls managing
 	// {tmp}/testfile-dir/testfile from salt://testfile.
 	Tree map[string]string `yaml:"tree"`
+	// TreeProd are files of the prod environment's state tree (Salt's
+	// state_tree_prod fixture), laid in {tmp}/tree-prod.
+	TreeProd map[string]string `yaml:"tree_prod"`
 	// Setup are files written below {tmp} before the first step.
 	Setup map[string]string `yaml:"setup"`
 	// Later creates a file below {tmp} once another appears there, after
@@ -143,6 +146,13 @@ func runStateCase(t *testing.T, c stateCase) {
 	for p, s := range files {
 		write(t, filepath.Join(tree, p), sub.Replace(s))
 	}
+	treeProd := filepath.Join(tmp, "tree-prod")
+	if err := os.Mkdir(treeProd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for p, s := range c.TreeProd {
+		write(t, filepath.Join(treeProd, p), sub.Replace(s))
+	}
 	for p, s := range c.Setup {
 		write(t, filepath.Join(tmp, p), sub.Replace(s))
 	}
@@ -151,7 +161,7 @@ func runStateCase(t *testing.T, c stateCase) {
 		t.Fatal(err)
 	}
 	rt := &modules.Runtime{ID: "minion", Grains: map[string]any{"id": "minion", "os": "Debian"},
-		FileRoots: []string{tree}, PillarRoots: []string{pillar},
+		FileRoots: []string{tree}, PillarRoots: []string{pillar}, FileEnvs: map[string][]string{"prod": {treeProd}},
 		Opts: map[string]any{"data_dir": filepath.Join(tmp, "data")}}
 	if c.Later != nil {
 		ctx, cancel := context.WithCancel(context.Background())

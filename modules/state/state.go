@@ -30,6 +30,8 @@ type runArgs struct {
 	Failhard bool           `arg:"failhard"`
 	Exclude  exclusions     `arg:"exclude"`
 	Mock     bool           `arg:"mock"`
+	// Pillarenv compiles the pillar from that pillar environment alone.
+	Pillarenv string `arg:"pillarenv"`
 }
 
 // RunArgs are the keyword arguments every state run takes (exported so
@@ -158,7 +160,7 @@ func init() {
 		Doc:    "List the SLS files whose states the highstate (or the named SLS files, with their includes) would apply, in run order.",
 		Params: []string{"mods..."},
 		Call: func(ctx context.Context, rt *modules.Runtime, a *runArgs) (any, error) {
-			plan, _, err := compileShown(ctx, rt, a.Mods, a.Pillar, a.Exclude)
+			plan, _, err := compileShownIn(ctx, rt, a)
 			if err != nil {
 				return nil, err
 			}
@@ -175,24 +177,37 @@ func init() {
 	})
 	modules.Register("state.show_top", modules.Func[runArgs]{
 		Pure: true,
-		Doc:  "Show the SLS files the top file assigns to this minion.",
+		Doc:  "Show the SLS files the top files assign to this minion, by environment.",
 		Call: func(ctx context.Context, rt *modules.Runtime, a *runArgs) (any, error) {
-			c := compiler(rt, a.Pillar)
-			names, err := c.Top(ctx)
+			c := compilerIn(rt, a.Pillar, a.Saltenv, a.Pillarenv)
+			envs, _, err := c.TopEnvs(ctx)
 			if err != nil {
 				return nil, err
 			}
-			list := make([]any, len(names))
-			for i, n := range names {
-				list[i] = n
+			out := map[string]any{}
+			for env, names := range envs {
+				list := make([]any, len(names))
+				for i, n := range names {
+					list[i] = n
+				}
+				out[env] = list
 			}
-			return map[string]any{"base": list}, nil
+			return out, nil
 		},
 	})
 }
 
 func compiler(rt *modules.Runtime, pillar map[string]any) *sls.Compiler {
+	return compilerIn(rt, pillar, "", "")
+}
+
+// compilerIn is compiler for a run given saltenv and pillarenv ("": none).
+func compilerIn(rt *modules.Runtime, pillar map[string]any, saltenv, pillarenv string) *sls.Compiler {
 	return sls.New(sls.Config{
+		Saltenv:     saltenv,
+		Pillarenv:   pillarenv,
+		FileEnvs:    rt.FileEnvs,
+		PillarEnvs:  rt.PillarEnvs,
 		FileRoots:   rt.FileRoots,
 		PillarRoots: rt.PillarRoots,
 		ID:          rt.ID,
@@ -212,12 +227,13 @@ func compiler(rt *modules.Runtime, pillar map[string]any) *sls.Compiler {
 // (`brine test render` refuses them). Every compile error of both stages
 // comes back together as sls.Errors.
 func Compile(ctx context.Context, rt *modules.Runtime, mods []string, pillar map[string]any) (*states.Plan, *sls.Compiler, error) {
-	return compileShown(ctx, rt, mods, pillar, nil)
+	return compileShownIn(ctx, rt, &runArgs{Mods: mods, Pillar: pillar})
 }
 
-// compileShown is Compile, leaving out the states excl names.
-func compileShown(ctx context.Context, rt *modules.Runtime, mods []string, pillar map[string]any, excl exclusions) (*states.Plan, *sls.Compiler, error) {
-	plan, c, err := compile(ctx, rt, mods, pillar, excl, runOptions(rt))
+// compileShownIn is Compile for the run a describes: its saltenv,
+// pillarenv and exclusions too.
+func compileShownIn(ctx context.Context, rt *modules.Runtime, a *runArgs) (*states.Plan, *sls.Compiler, error) {
+	plan, c, err := compileIn(ctx, rt, a, runOptions(rt))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -237,9 +253,11 @@ func runOptions(rt *modules.Runtime) states.PlanOptions {
 	return states.PlanOptions{Run: true, StrictArguments: strict}
 }
 
-func compile(ctx context.Context, rt *modules.Runtime, mods []string, pillar map[string]any, excl exclusions, opts states.PlanOptions) (*states.Plan, *sls.Compiler, error) {
-	c := compiler(rt, pillar)
-	mods = splitMods(mods)
+// compileIn compiles the run a describes: its SLS files (the highstate
+// when none) in its saltenv, with its pillar, pillarenv and exclusions.
+func compileIn(ctx context.Context, rt *modules.Runtime, a *runArgs, opts states.PlanOptions) (*states.Plan, *sls.Compiler, error) {
+	c := compilerIn(rt, a.Pillar, a.Saltenv, a.Pillarenv)
+	mods, excl := splitMods(a.Mods), a.Exclude
 	var lows []sls.Low
 	var err error
 	if len(mods) == 0 {
@@ -330,7 +348,7 @@ func CompileFor(ctx context.Context, rt *modules.Runtime, fun string, args []any
 	if fun == "state.highstate" {
 		a.Mods = nil
 	}
-	c := compiler(rt, a.Pillar)
+	c := compilerIn(rt, a.Pillar, a.Saltenv, a.Pillarenv)
 	mods := splitMods(a.Mods)
 	var lows []sls.Low
 	if len(mods) == 0 {
@@ -365,16 +383,17 @@ func RunCompiled(ctx context.Context, rt *modules.Runtime, files fs.FS, lows []s
 	if err != nil {
 		return nil, err
 	}
-	c := sls.New(sls.Config{Files: files, ID: rt.ID, Grains: rt.Grains, Pillar: pillar, Opts: rt.Opts,
-		Caller: modules.Caller{Runtime: rt}})
+	cfg := sls.Config{Files: files, ID: rt.ID, Grains: rt.Grains, Pillar: pillar, Opts: rt.Opts,
+		Caller: modules.Caller{Runtime: rt}}
+	if envs, ok := files.(interface{ Saltenv(string) fs.FS }); ok {
+		cfg.EnvFiles = envs.Saltenv
+	}
+	c := sls.New(cfg)
 	return plan.Run(ctx, states.RunOptions{Test: a.Test, Env: c, Log: rt.Log, Failhard: a.Failhard}), nil
 }
 
 func run(ctx context.Context, rt *modules.Runtime, a *runArgs) (result.Highstate, error) {
-	if a.Saltenv != "" && a.Saltenv != "base" {
-		return nil, fmt.Errorf("saltenv %q: only the base environment exists", a.Saltenv)
-	}
-	plan, c, err := compile(ctx, rt, a.Mods, a.Pillar, a.Exclude, runOptions(rt))
+	plan, c, err := compileIn(ctx, rt, a, runOptions(rt))
 	if err != nil {
 		return nil, err
 	}
@@ -387,16 +406,13 @@ func slsID(ctx context.Context, rt *modules.Runtime, a *slsIDArgs) (any, error) 
 	if len(splitMods(a.Mods)) == 0 {
 		return nil, fmt.Errorf("state.sls_id %s: name the SLS files the ID is in, e.g. state.sls_id %s web", a.ID, a.ID)
 	}
-	if a.Saltenv != "" && a.Saltenv != "base" {
-		return nil, fmt.Errorf("saltenv %q: only the base environment exists", a.Saltenv)
-	}
-	plan, c, err := compile(ctx, rt, a.Mods, a.Pillar, a.Exclude, runOptions(rt))
+	plan, c, err := compileIn(ctx, rt, &a.RunArgs, runOptions(rt))
 	if err != nil {
 		return nil, err
 	}
 	if !slices.ContainsFunc(plan.Lows(), func(l *sls.Low) bool { return l.ID == a.ID }) {
-		return nil, fmt.Errorf("no matches for ID '%s' found in SLS '%s' within saltenv 'base': "+
-			"state.show_sls %[2]s lists its IDs", a.ID, strings.Join(splitMods(a.Mods), ","))
+		return nil, fmt.Errorf("no matches for ID '%s' found in SLS '%s' within saltenv '%s': "+
+			"state.show_sls %[2]s lists its IDs", a.ID, strings.Join(splitMods(a.Mods), ","), c.Saltenv())
 	}
 	only := func(l *sls.Low) bool { return l.ID == a.ID }
 	return plan.Run(ctx, states.RunOptions{Test: a.Test, Env: c, Log: rt.Log, Failhard: a.Failhard, Only: only, Mock: a.Mock}), nil
@@ -526,7 +542,7 @@ const (
 )
 
 func show(ctx context.Context, rt *modules.Runtime, a *runArgs, v view) (any, error) {
-	plan, _, err := compileShown(ctx, rt, a.Mods, a.Pillar, a.Exclude)
+	plan, _, err := compileShownIn(ctx, rt, a)
 	if err != nil {
 		return nil, err
 	}

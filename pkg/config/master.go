@@ -18,14 +18,18 @@ const DefaultMasterPath = "/etc/brine/master"
 
 // Master is the master configuration. Every key is also a flag of `brine master`.
 type Master struct {
-	DataDir     string            `yaml:"data_dir"`     // keys, bus store, job cache
-	Listen      string            `yaml:"listen"`       // bus address for minions, host:port; TLS off loopback
-	Socket      string            `yaml:"socket"`       // the CLI's gRPC unix socket
-	FileRoots   Roots             `yaml:"file_roots"`   // state tree
-	PillarRoots Roots             `yaml:"pillar_roots"` // pillar tree
-	AutoAccept  bool              `yaml:"auto_accept"`  // accept every new key (demos and tests only)
-	NATS        []string          `yaml:"nats"`         // an existing NATS cluster instead of the embedded server
-	Nodegroups  map[string]string `yaml:"nodegroups"`   // name: compound expression
+	DataDir     string `yaml:"data_dir"`     // keys, bus store, job cache
+	Listen      string `yaml:"listen"`       // bus address for minions, host:port; TLS off loopback
+	Socket      string `yaml:"socket"`       // the CLI's gRPC unix socket
+	FileRoots   Roots  `yaml:"file_roots"`   // state tree (base environment)
+	PillarRoots Roots  `yaml:"pillar_roots"` // pillar tree (base environment)
+	// FileEnvs and PillarEnvs are the environments other than base of
+	// file_roots and pillar_roots in Salt's mapping form.
+	FileEnvs   Envs              `yaml:"-"`
+	PillarEnvs Envs              `yaml:"-"`
+	AutoAccept bool              `yaml:"auto_accept"` // accept every new key (demos and tests only)
+	NATS       []string          `yaml:"nats"`        // an existing NATS cluster instead of the embedded server
+	Nodegroups map[string]string `yaml:"nodegroups"`  // name: compound expression
 	// ClusterListen is the host:port this master's embedded bus takes
 	// routes from the other masters on ("" = no cluster); routes run over
 	// TLS with the fleet's CA.
@@ -137,8 +141,12 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // default path is an empty configuration; at any other path it is an error.
 func LoadMaster(path string) (*Master, error) {
 	m := &Master{}
-	if err := load(path, DefaultMasterPath, m); err != nil {
+	data, err := load(path, DefaultMasterPath, m)
+	if err != nil {
 		return nil, err
+	}
+	if m.FileEnvs, m.PillarEnvs, err = otherEnvs(data); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	m.Source = path
 	if m.MaxSLSBytes < 0 {
@@ -154,19 +162,19 @@ func LoadMaster(path string) (*Master, error) {
 	return m, nil
 }
 
-// load decodes a YAML file strictly into v.
-func load(path, defaultPath string, v any) error {
+// load decodes a YAML file strictly into v and returns its bytes.
+func load(path, defaultPath string, v any) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) && path == defaultPath {
-			return nil
+			return nil, nil
 		}
-		return fmt.Errorf("read configuration: %w", err)
+		return nil, fmt.Errorf("read configuration: %w", err)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
-	return nil
+	return data, nil
 }

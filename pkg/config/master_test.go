@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -44,5 +45,24 @@ func TestLoadMasterLimits(t *testing.T) {
 				t.Errorf("max_sls_bytes %d, jinja_call_timeout %s; want %d, %s", m.MaxSLSBytes, time.Duration(m.JinjaCallTimeout), c.wantSLS, c.wantTimeout)
 			}
 		})
+	}
+}
+
+func TestLoadMasterEnvs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "master")
+	text := "file_roots:\n  base: [/srv/b]\n  dev: [/srv/d]\npillar_roots: [/srv/p]\n"
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := LoadMaster(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Environments(m.FileRoots, m.FileEnvs)
+	if want := map[string][]string{"base": {"/srv/b"}, "dev": {"/srv/d"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("file environments %v, want %v", got, want)
+	}
+	if m.PillarEnvs != nil || !reflect.DeepEqual([]string(m.PillarRoots), []string{"/srv/p"}) {
+		t.Errorf("pillar roots %v, envs %v; want [/srv/p] and none", m.PillarRoots, m.PillarEnvs)
 	}
 }

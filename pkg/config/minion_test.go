@@ -19,7 +19,12 @@ func TestLoadMinion(t *testing.T) {
 		{"salt env form", "file_roots:\n  base:\n    - /srv/salt\n",
 			&Minion{FileRoots: Roots{"/srv/salt"}}, ""},
 		{"empty", "", &Minion{}, ""},
-		{"other env", "file_roots:\n  dev: [/x]\n", nil, `environment "dev": only base is supported`},
+		{"several envs", "file_roots:\n  base: [/srv/base]\n  dev: /srv/dev\n  prod: [/srv/prod, /srv/common]\npillar_roots:\n  base: /p\n  dev: [/pd]\n",
+			&Minion{FileRoots: Roots{"/srv/base"}, FileEnvs: Envs{"dev": {"/srv/dev"}, "prod": {"/srv/prod", "/srv/common"}},
+				PillarRoots: Roots{"/p"}, PillarEnvs: Envs{"dev": {"/pd"}}}, ""},
+		{"other env only", "file_roots:\n  dev: [/x]\n", &Minion{FileEnvs: Envs{"dev": {"/x"}}}, ""},
+		{"bad env name", "file_roots:\n  dev/x: [/x]\n", nil, `line 2: environment "dev/x": an environment name is a plain word`},
+		{"env of a mapping", "pillar_roots:\n  dev: {a: b}\n", nil, `line 2: environment "dev": expected a directory or a list of directories`},
 		{"unknown key", "id: m1\nfile_root: /x\n", nil, "field file_root not found"},
 	}
 	for _, c := range cases {
@@ -45,6 +50,18 @@ func TestLoadMinion(t *testing.T) {
 	}
 	if _, err := LoadMinion(filepath.Join(t.TempDir(), "absent")); err == nil {
 		t.Error("a missing explicit configuration file is not an error")
+	}
+}
+
+func TestMinionMapEnvs(t *testing.T) {
+	m := Minion{FileRoots: Roots{"/b"}, FileEnvs: Envs{"dev": {"/d"}, "base": {"/ignored"}}, PillarRoots: Roots{"/p"}}
+	opts := m.Map()
+	want := map[string]any{"base": []any{"/b"}, "dev": []any{"/d"}}
+	if !reflect.DeepEqual(opts["file_roots"], want) {
+		t.Errorf("file_roots %v, want %v", opts["file_roots"], want)
+	}
+	if want := map[string]any{"base": []any{"/p"}}; !reflect.DeepEqual(opts["pillar_roots"], want) {
+		t.Errorf("pillar_roots %v, want %v", opts["pillar_roots"], want)
 	}
 }
 

@@ -29,6 +29,8 @@ type caseRun struct {
 	Top       bool           `yaml:"top"`       // also report Top
 	ShowPill  bool           `yaml:"show_pillar"`
 	Needs     []string       `yaml:"needs"` // commands the run needs on the host (python3)
+	Saltenv   string         `yaml:"saltenv"`
+	Pillarenv string         `yaml:"pillarenv"`
 }
 
 // runOut is the golden form of one run.
@@ -47,6 +49,7 @@ type lowOut struct {
 	Name     string            `yaml:"name"`
 	Function string            `yaml:"function"`
 	SLS      string            `yaml:"sls"`
+	Env      string            `yaml:"env,omitempty"` // when not base
 	Pos      string            `yaml:"pos"`
 	Order    string            `yaml:"order,omitempty"`
 	Failhard bool              `yaml:"failhard,omitempty"`
@@ -73,6 +76,9 @@ func toOut(lows []Low) []lowOut {
 		o := lowOut{
 			Index: l.Index, ID: l.ID, Name: l.Name, Function: l.Function(), SLS: l.SLS,
 			Pos: l.Pos.String(), Order: orderString(l.Order), Failhard: l.Failhard,
+		}
+		if l.Env != Base {
+			o.Env = l.Env
 		}
 		if len(l.Args) > 0 {
 			o.Args = l.Args
@@ -114,7 +120,8 @@ func errorLines(t *testing.T, err error) []string {
 }
 
 // TestCases compiles every testdata/<case>/ (tree/ as the state tree,
-// pillar/ as the pillar tree, runs in case.yaml) and compares with
+// pillar/ as the pillar tree, envs/<env>/ and pillar-envs/<env>/ as the
+// trees of other environments, runs in case.yaml) and compares with
 // want.yaml.
 func TestCases(t *testing.T) {
 	dirs, err := filepath.Glob("testdata/*/case.yaml")
@@ -168,7 +175,8 @@ func compileCase(t *testing.T, dir string, cr caseRun, shared *TemplateCache) ru
 	cfg := Config{
 		FileRoots: []string{filepath.Join(dir, "tree")},
 		ID:        cr.ID, Grains: cr.Grains, Pillar: cr.Pillar, Opts: cr.Opts,
-		Templates: shared,
+		Templates: shared, Saltenv: cr.Saltenv, Pillarenv: cr.Pillarenv,
+		FileEnvs: envDirs(t, filepath.Join(dir, "envs")), PillarEnvs: envDirs(t, filepath.Join(dir, "pillar-envs")),
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "pillar")); err == nil && fi.IsDir() {
 		cfg.PillarRoots = []string{filepath.Join(dir, "pillar")}
@@ -179,8 +187,15 @@ func compileCase(t *testing.T, dir string, cr caseRun, shared *TemplateCache) ru
 	out := runOut{ID: cr.ID}
 	var errs []string
 	if cr.Top {
-		top, err := c.Top(ctx)
-		out.Top = top
+		envs, order, err := c.TopEnvs(ctx)
+		for _, env := range order {
+			for _, name := range envs[env] {
+				if env != Base {
+					name = env + ":" + name
+				}
+				out.Top = append(out.Top, name)
+			}
+		}
 		errs = append(errs, errorLines(t, err)...)
 	}
 	if cr.ShowPill {
@@ -207,6 +222,26 @@ func compileCase(t *testing.T, dir string, cr caseRun, shared *TemplateCache) ru
 	out.Lows = toOut(lows)
 	out.Errors = append(errs, errorLines(t, err)...)
 	return out
+}
+
+// envDirs are the environments below dir, one directory each; nil when
+// there is no dir.
+func envDirs(t *testing.T, dir string) map[string][]string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs := map[string][]string{}
+	for _, de := range des {
+		if de.IsDir() {
+			envs[de.Name()] = []string{filepath.Join(dir, de.Name())}
+		}
+	}
+	return envs
 }
 
 // echoCaller answers test.echo like the execution module does.

@@ -37,7 +37,7 @@ type Config struct {
 	Grains      map[string]any // the minion's grains
 	Pillar      map[string]any // extra pillar (Salt's pillar= override), deep-merged over the compiled pillar
 	Opts        map[string]any // the `opts` Jinja variable
-	Saltenv     string         // default "base"
+	Saltenv     string         // "" (base, every environment's top file) or the run's saltenv; see Saltenvs below
 	Caller      Caller         // may be nil
 	// Limits bound what the compile reads and renders.
 	Limits Limits
@@ -46,6 +46,26 @@ type Config struct {
 	// TemplateCache (one per job, one per test render). Nil: this compiler
 	// reads and parses on its own. Not used with Files.
 	Templates *TemplateCache
+
+	// Saltenvs. Saltenv, when set, limits a highstate to that
+	// environment's top file and its section, and is the environment SLS
+	// names and salt:// URLs are read from; "" reads every environment's
+	// top file, and SLS names from base.
+	//
+	// FileEnvs and PillarEnvs are the tree directories of the
+	// environments other than base (Salt's file_roots and pillar_roots
+	// mappings); FileRoots and PillarRoots are base's.
+	FileEnvs   map[string][]string
+	PillarEnvs map[string][]string
+	// EnvFiles, with Files, gives the state tree of an environment other
+	// than base as a file system (a minion's view of its master's tree of
+	// that environment); nil: base only. FileEnvs' keys then name the
+	// environments whose top files a highstate reads.
+	EnvFiles func(saltenv string) fs.FS
+	// Pillarenv, when set, compiles the pillar from that environment's
+	// pillar top file and tree alone (Salt's pillarenv); otherwise every
+	// environment's pillar top file is merged, as Saltenv's are.
+	Pillarenv string
 }
 
 // Compiler compiles state trees for one minion. It caches the pillar and
@@ -66,12 +86,18 @@ type Compiler struct {
 	// the pillar compiles.
 	pillarOrder atomic.Pointer[dict.Order]
 	shared      map[string]any // per-run values of the state functions (Shared)
+
+	envGiven bool                // Config.Saltenv was set
+	envMu    sync.Mutex          // guards envTrees and views
+	envTrees map[string]*envTree // the environments' trees by kind and name, opened on first use
+	views    map[string]*EnvView // InSaltenv's, made once per environment
 }
 
 // New returns a Compiler for cfg.
 func New(cfg Config) *Compiler {
-	if cfg.Saltenv == "" {
-		cfg.Saltenv = "base"
+	envGiven := cfg.Saltenv != ""
+	if !envGiven {
+		cfg.Saltenv = Base
 	}
 	if cfg.Grains == nil {
 		cfg.Grains = map[string]any{}
@@ -82,7 +108,8 @@ func New(cfg Config) *Compiler {
 	if cfg.Limits.FileBytes <= 0 {
 		cfg.Limits.FileBytes = DefaultMaxFileBytes
 	}
-	c := &Compiler{cfg: cfg, states: newTree(cfg.FileRoots, cfg.Limits.FileBytes), pillars: newTree(cfg.PillarRoots, cfg.Limits.FileBytes)}
+	c := &Compiler{cfg: cfg, states: newTree(cfg.FileRoots, cfg.Limits.FileBytes), pillars: newTree(cfg.PillarRoots, cfg.Limits.FileBytes),
+		envGiven: envGiven}
 	if cfg.Files != nil {
 		c.states = &tree{roots: []fs.FS{cfg.Files}, limit: cfg.Limits.FileBytes}
 	}
@@ -113,13 +140,17 @@ type Limits struct {
 func (c *Compiler) Highstate(ctx context.Context) ([]Low, error) {
 	r := c.newRun(ctx)
 	r.pillarNeeded()
-	entries := c.topEntries(ctx, c.states, c.jinja, r.pillar, true, &r.errs)
+	entries := c.topEntries(ctx, stateTrees, r.pillar, true, &r.errs)
 	if len(entries) == 0 && len(r.errs) == 0 {
-		r.errs.add(Pos{}, "", "no top file match for minion %q in env %q", c.cfg.ID, c.cfg.Saltenv)
+		if c.envGiven {
+			r.errs.add(Pos{}, "", "no top file match for minion %q in env %q", c.cfg.ID, c.cfg.Saltenv)
+		} else {
+			r.errs.add(Pos{}, "", "no top file match for minion %q in the environments %s", c.cfg.ID, strings.Join(c.envNames(stateTrees), ", "))
+		}
 	}
 	for _, e := range entries {
 		pos := e.pos
-		r.compile(e.name, &pos)
+		r.compile(e.env, e.name, &pos)
 	}
 	return r.finish()
 }
@@ -129,7 +160,7 @@ func (c *Compiler) Highstate(ctx context.Context) ([]Low, error) {
 func (c *Compiler) SLS(ctx context.Context, names ...string) ([]Low, error) {
 	r := c.newRun(ctx)
 	for _, name := range names {
-		r.compile(name, nil)
+		r.compile(c.cfg.Saltenv, name, nil)
 	}
 	return r.finish()
 }
@@ -142,41 +173,66 @@ func (c *Compiler) SLS(ctx context.Context, names ...string) ([]Low, error) {
 func (c *Compiler) Template(ctx context.Context, name string, src []byte) ([]Low, error) {
 	r := c.newRun(ctx)
 	r.done[name] = true
-	r.source(name, name, src, true)
+	r.source(c.cfg.Saltenv, name, name, src, true)
 	return r.finish()
 }
 
-// Top evaluates top.sls for this minion: the SLS names it gets, in
-// top-file order, deduplicated.
+// Top evaluates the top files for this minion: the SLS names it gets, in
+// top-file order, deduplicated (those of every environment; TopEnvs
+// tells them apart).
 func (c *Compiler) Top(ctx context.Context) ([]string, error) {
+	envs, order, err := c.TopEnvs(ctx)
+	var names []string
+	for _, env := range order {
+		names = append(names, envs[env]...)
+	}
+	return names, err
+}
+
+// TopEnvs evaluates the top files for this minion: the SLS names it gets
+// in each environment, and the environments in the order the merged top
+// data gives them.
+func (c *Compiler) TopEnvs(ctx context.Context) (map[string][]string, []string, error) {
 	pillar, err := c.Pillar(ctx)
 	var errs Errors
 	if pe, ok := errors.AsType[Errors](err); ok {
 		errs = append(errs, pe...)
 	}
-	entries := c.topEntries(ctx, c.states, c.jinja, pillar, true, &errs)
-	names := make([]string, len(entries))
-	for i, e := range entries {
-		names[i] = e.name
+	entries := c.topEntries(ctx, stateTrees, pillar, true, &errs)
+	envs := map[string][]string{}
+	var order []string
+	for _, e := range entries {
+		if _, ok := envs[e.env]; !ok {
+			order = append(order, e.env)
+		}
+		envs[e.env] = append(envs[e.env], e.name)
 	}
-	return names, errs.result()
+	return envs, order, errs.result()
 }
 
-// Source reads "salt://path" or "brine://path" from the file roots; an
+// Source reads "salt://path" or "brine://path" from the file roots of
+// the run's saltenv, or of the environment its ?saltenv= names; an
 // absolute local path reads that file.
 func (c *Compiler) Source(ctx context.Context, url string) ([]byte, error) {
+	return c.sourceIn(ctx, c.cfg.Saltenv, url)
+}
+
+// sourceIn is Source with salt:// URLs read from environment def unless
+// they name theirs.
+func (c *Compiler) sourceIn(ctx context.Context, def, url string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("source %s: %w", url, err)
 	}
-	for _, scheme := range []string{"salt://", "brine://"} {
-		if rest, ok := strings.CutPrefix(url, scheme); ok {
-			rest = treePath(rest)
-			b, err := c.states.read(rest, 0)
-			if err != nil {
-				return nil, fmt.Errorf("source %s: %w", url, err)
-			}
-			return b, nil
+	if rest, env, ok := splitTreeURL(url, def); ok {
+		e, err := c.env(stateTrees, env)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", url, err)
 		}
+		b, err := e.tree.read(rest, 0)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", url, err)
+		}
+		return b, nil
 	}
 	if filepath.IsAbs(url) {
 		b, err := os.ReadFile(url)
@@ -188,29 +244,27 @@ func (c *Compiler) Source(ctx context.Context, url string) ([]byte, error) {
 	return nil, fmt.Errorf("source %q: want salt://, brine:// or an absolute path", url)
 }
 
-// treePath is the state tree path of a salt:// URL without its scheme:
-// a query (?saltenv=...) is dropped, unless the path starts with '|',
-// Salt's escape for names that hold '?' or other unusual characters.
-func treePath(rest string) string {
-	if escaped, ok := strings.CutPrefix(rest, "|"); ok {
-		return escaped
-	}
-	rest, _, _ = strings.Cut(rest, "?") // ?saltenv=... is not used
-	return rest
-}
-
 // SourceStat describes a salt:// or brine:// file of the state tree (its
 // mode is what file.managed's mode: keep gives the file it manages).
 func (c *Compiler) SourceStat(ctx context.Context, url string) (fs.FileInfo, error) {
+	return c.sourceStatIn(ctx, c.cfg.Saltenv, url)
+}
+
+// sourceStatIn is SourceStat in environment def.
+func (c *Compiler) sourceStatIn(ctx context.Context, def, url string) (fs.FileInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("source %s: %w", url, err)
 	}
-	rest, ok := treeURL(url)
+	rest, env, ok := splitTreeURL(url, def)
 	if !ok {
 		return nil, fmt.Errorf("source %q: want salt:// or brine://", url)
 	}
-	name := strings.TrimPrefix(path.Clean("/"+treePath(rest)), "/")
-	for _, root := range c.states.roots {
+	e, err := c.env(stateTrees, env)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", url, err)
+	}
+	name := strings.TrimPrefix(path.Clean("/"+rest), "/")
+	for _, root := range e.tree.roots {
 		fi, err := fs.Stat(root, name)
 		if err == nil {
 			return fi, nil
@@ -229,17 +283,26 @@ func (c *Compiler) SourceStat(ctx context.Context, url string) (fs.FileInfo, err
 // list directories (a local tree; a minion's view of its master's tree
 // reads files only).
 func (c *Compiler) SourceList(ctx context.Context, url string) ([]string, error) {
-	rest, ok := treeURL(url)
+	return c.sourceListIn(ctx, c.cfg.Saltenv, url)
+}
+
+// sourceListIn is SourceList in environment def.
+func (c *Compiler) sourceListIn(ctx context.Context, def, url string) ([]string, error) {
+	rest, env, ok := splitTreeURL(url, def)
 	if !ok {
 		return nil, fmt.Errorf("source %q: want salt:// or brine://", url)
 	}
-	dir := strings.TrimPrefix(path.Clean("/"+treePath(rest)), "/")
+	e, err := c.env(stateTrees, env)
+	if err != nil {
+		return nil, fmt.Errorf("source directory %s: %w", url, err)
+	}
+	dir := strings.TrimPrefix(path.Clean("/"+rest), "/")
 	if dir == "" {
 		dir = "."
 	}
 	seen := map[string]bool{}
 	found := false
-	for _, root := range c.states.roots {
+	for _, root := range e.tree.roots {
 		if _, ok := root.(fs.ReadDirFS); !ok {
 			return nil, fmt.Errorf("source directory %s: this state tree cannot list directories (apply it with brine call --local)", url)
 		}
@@ -320,22 +383,27 @@ func (c *Compiler) Shared(key string, mk func() any) any {
 // a local path, for states that need a whole directory (a Docker build
 // context). Only a tree on local disk can serve directories.
 func (c *Compiler) SourceDir(ctx context.Context, url string) (string, error) {
+	return c.sourceDirIn(ctx, c.cfg.Saltenv, url)
+}
+
+// sourceDirIn is SourceDir in environment def.
+func (c *Compiler) sourceDirIn(ctx context.Context, def, url string) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("source %s: %w", url, err)
 	}
-	var rest string
-	for _, scheme := range []string{"salt://", "brine://"} {
-		if r, ok := strings.CutPrefix(url, scheme); ok {
-			rest = strings.TrimPrefix(path.Clean("/"+r), "/")
-		}
-	}
+	r, env, _ := splitTreeURL(url, def)
+	rest := strings.TrimPrefix(path.Clean("/"+r), "/")
 	if rest == "" {
 		return "", fmt.Errorf("source directory %q: want salt:// or brine:// and a directory of the state tree", url)
 	}
 	if c.cfg.Files != nil {
 		return "", fmt.Errorf("source directory %s: directories are served from a local state tree only (apply it with brine call --local, or give an absolute path)", url)
 	}
-	for _, root := range c.cfg.FileRoots {
+	roots, err := c.envDirs(env)
+	if err != nil {
+		return "", fmt.Errorf("source directory %s: %w", url, err)
+	}
+	for _, root := range roots {
 		dir := filepath.Join(root, filepath.FromSlash(rest))
 		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
 			return dir, nil
@@ -358,6 +426,12 @@ func (c *Compiler) CallFunction(ctx context.Context, fun string, args []any, kwa
 // run's Jinja environment with grains, pillar, opts and saltenv plus
 // extra; "" or "none" returns src unchanged.
 func (c *Compiler) Render(ctx context.Context, engine, name string, src []byte, extra map[string]any) ([]byte, error) {
+	return c.renderIn(ctx, c.cfg.Saltenv, engine, name, src, extra)
+}
+
+// renderIn is Render in environment env: its state tree serves the
+// template's includes and imports, and saltenv is env.
+func (c *Compiler) renderIn(ctx context.Context, env, engine, name string, src []byte, extra map[string]any) ([]byte, error) {
 	switch engine {
 	case "", "none":
 		return src, nil
@@ -369,31 +443,37 @@ func (c *Compiler) Render(ctx context.Context, engine, name string, src []byte, 
 	if err != nil {
 		return nil, fmt.Errorf("render %s: pillar: %w", name, err)
 	}
-	vars := c.baseVars(pillar)
+	e, err := c.env(stateTrees, env)
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", name, err)
+	}
+	vars := c.baseVars(pillar, env)
 	for k, v := range extra {
 		vars[k] = v
 	}
-	out, err := c.jinja.Render(ctx, name, src, vars)
+	out, err := e.jinja.Render(ctx, name, src, vars)
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", name, err)
 	}
 	return out, nil
 }
 
-// baseVars are the Jinja variables every template gets.
-func (c *Compiler) baseVars(pillar map[string]any) map[string]any {
+// baseVars are the Jinja variables every template of environment env
+// gets.
+func (c *Compiler) baseVars(pillar map[string]any, env string) map[string]any {
 	return map[string]any{
 		"grains":  c.cfg.Grains,
 		"pillar":  dict.WithOrder(pillar, c.pillarOrder.Load()),
 		"opts":    c.cfg.Opts,
-		"saltenv": c.cfg.Saltenv,
-		"env":     c.cfg.Saltenv,
+		"saltenv": env,
+		"env":     env,
 	}
 }
 
-// slsVars are the Jinja variables of the SLS name in file.
-func (c *Compiler) slsVars(pillar map[string]any, name, file string) map[string]any {
-	vars := c.baseVars(pillar)
+// slsVars are the Jinja variables of the SLS name in file of environment
+// env.
+func (c *Compiler) slsVars(pillar map[string]any, env, name, file string) map[string]any {
+	vars := c.baseVars(pillar, env)
 	dir := slsDir(file)
 	tpldir := dir
 	if tpldir == "" {
@@ -502,47 +582,57 @@ func (r *run) pillarNeeded() {
 	}
 }
 
-// compile compiles the SLS name and what it includes, once per run. from is
-// where it was named (an include or top.sls), nil for a name given by the
-// caller.
-func (r *run) compile(name string, from *Pos) {
-	if r.done[name] {
+// compile compiles the SLS name of environment env and what it includes,
+// once per run. from is where it was named (an include or top.sls), nil
+// for a name given by the caller.
+func (r *run) compile(env, name string, from *Pos) {
+	if r.done[env+":"+name] {
 		return
 	}
-	r.done[name] = true
+	r.done[env+":"+name] = true
+	at := Pos{}
+	if from != nil {
+		at = *from
+	}
 	if err := r.ctx.Err(); err != nil {
 		r.errs.add(Pos{}, "", "compile %s: %v", name, err)
 		return
 	}
-	file, src, err := r.c.states.findSLS(name)
+	e, err := r.c.env(stateTrees, env)
 	if err != nil {
-		at := Pos{}
-		if from != nil {
-			at = *from
-		}
+		r.errs.add(at, "", "SLS %s: %v", name, err)
+		return
+	}
+	file, src, err := e.tree.findSLS(name)
+	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			r.errs.add(at, "", "No matching sls found for '%s' in env '%s'", name, r.c.cfg.Saltenv)
+			r.errs.add(at, "", "No matching sls found for '%s' in env '%s'", name, env)
 		} else {
 			r.errs.add(at, "", "read SLS %q: %v", name, err)
 		}
 		return
 	}
-	r.source(name, file, src, false)
+	r.source(env, name, file, src, false)
 }
 
 // source renders and compiles src, the SLS name read from file. single
 // refuses include, exclude and extend, as Salt refuses them in a template
 // rendered on its own (state.template, state.template_str).
-func (r *run) source(name, file string, src []byte, single bool) {
+func (r *run) source(env, name, file string, src []byte, single bool) {
+	e, err := r.c.env(stateTrees, env)
+	if err != nil {
+		r.errs.add(Pos{File: file}, "", "SLS %s: %v", name, err)
+		return
+	}
 	vars := func() map[string]any {
 		r.pillarNeeded()
-		return r.c.slsVars(r.pillar, name, file)
+		return r.c.slsVars(r.pillar, env, name, file)
 	}
 	var ok bool
 	if isPyDSL(src) {
 		src, ok = r.pydsl(name, file, src)
 	} else {
-		src, ok = render(r.ctx, r.c.jinja, file, src, vars, &r.errs)
+		src, ok = render(r.ctx, e.jinja, file, src, vars, &r.errs)
 	}
 	if !ok {
 		return
@@ -570,12 +660,12 @@ func (r *run) source(name, file string, src []byte, single bool) {
 			return
 		}
 	}
-	r.body(p, name, file, root)
+	r.body(p, env, name, file, root)
 }
 
 // body compiles the top level of one SLS file: its includes first, then
 // its ID declarations, excludes and extends.
-func (r *run) body(p *parser, name, file string, root *yaml.Node) {
+func (r *run) body(p *parser, env, name, file string, root *yaml.Node) {
 	if root.Kind != yaml.MappingNode {
 		p.errorf(root, "", "SLS must be a mapping of IDs to state declarations, not a %s", kindName(root))
 		return
@@ -583,9 +673,9 @@ func (r *run) body(p *parser, name, file string, root *yaml.Node) {
 	prs := p.pairs(root)
 	for _, pr := range prs {
 		if pr.key == "include" {
-			for _, inc := range r.includes(p, name, file, pr.val) {
+			for _, inc := range r.includes(p, env, name, file, pr.val) {
 				pos := inc.pos
-				r.compile(inc.name, &pos)
+				r.compile(inc.env, inc.name, &pos)
 			}
 		}
 	}
@@ -600,6 +690,7 @@ func (r *run) body(p *parser, name, file string, root *yaml.Node) {
 			p.errorf(pr.keyNode, "", "empty ID declaration")
 		default:
 			d := p.decl(pr.key, name, pr.keyNode, pr.val, false)
+			d.env = env
 			if prev, dup := r.ids[d.id]; dup {
 				r.errs.add(d.pos, d.id, "conflicting ID: already declared at %s", prev.pos)
 				continue
@@ -610,16 +701,19 @@ func (r *run) body(p *parser, name, file string, root *yaml.Node) {
 	}
 }
 
-// named is an SLS name and where it was written.
+// named is an SLS name, where it was written and its environment ("" for
+// the run's).
 type named struct {
 	name string
 	pos  Pos
+	env  string
 }
 
-// includes parses a state include: list. Items are SLS names, relative
-// names (".nginx"), "env:name", {env: name} (Salt's form) or {sls: name};
-// the environment must be the run's.
-func (r *run) includes(p *parser, name, file string, n *yaml.Node) []named {
+// includes parses a state include: list of an SLS of environment env.
+// Items are SLS names, relative names (".nginx"), "env:name", {env: name}
+// (Salt's form) or {sls: name}; an include without an environment is of
+// env.
+func (r *run) includes(p *parser, env, name, file string, n *yaml.Node) []named {
 	var out []named
 	for _, it := range listItems(p, n, "include") {
 		inc := it.key
@@ -634,12 +728,13 @@ func (r *run) includes(p *parser, name, file string, n *yaml.Node) []named {
 				inc = it.key + ":" + v.Value
 			}
 		}
-		if env, rest, ok := strings.Cut(inc, ":"); ok {
-			if env != r.c.cfg.Saltenv {
-				p.errorf(it.at, "", "include %q: environment %q is not %q", inc, env, r.c.cfg.Saltenv)
+		incEnv := env
+		if e, rest, ok := strings.Cut(inc, ":"); ok {
+			if _, err := r.c.env(stateTrees, e); err != nil {
+				p.errorf(it.at, "", "include %q of %s: %v", inc, name, err)
 				continue
 			}
-			inc = rest
+			incEnv, inc = e, rest
 		}
 		if strings.HasPrefix(inc, ".") {
 			abs, ok := relativeSLS(name, file, inc)
@@ -649,7 +744,7 @@ func (r *run) includes(p *parser, name, file string, n *yaml.Node) []named {
 			}
 			inc = abs
 		}
-		out = append(out, named{name: inc, pos: p.pos(it.at)})
+		out = append(out, named{name: inc, pos: p.pos(it.at), env: incEnv})
 	}
 	return out
 }
@@ -772,7 +867,7 @@ func (r *run) finish() ([]Low, error) {
 		if r.exclSLS[d.sls] || r.exclID[d.id] {
 			continue
 		}
-		lows = d.lower(r.c.cfg.Saltenv, &index, lows)
+		lows = d.lower(d.env, &index, lows)
 	}
 	r.errs = dedupe(r.errs)
 	return lows, r.errs.result()

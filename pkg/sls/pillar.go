@@ -38,11 +38,11 @@ func (c *Compiler) compilePillar(ctx context.Context) (map[string]any, *dict.Ord
 	out := map[string]any{}
 	var order *dict.Order
 	extra := c.extraPillar(ctx)
-	entries := c.topEntries(ctx, c.pillars, c.pjinja, extra, false, &errs)
+	entries := c.topEntries(ctx, pillarTrees, extra, false, &errs)
 	pc := &pillarRun{c: c, ctx: ctx, errs: &errs, done: map[string]bool{}}
 	for _, e := range entries {
 		pos := e.pos
-		if data, o := pc.compile(e.name, &pos, e.ignoreMissing); data != nil {
+		if data, o := pc.compile(e.env, e.name, &pos, e.ignoreMissing); data != nil {
 			dict.Merge(out, data)
 			order = order.Merge(o)
 		}
@@ -79,24 +79,29 @@ type pillarRun struct {
 // compile renders and parses one pillar SLS and its includes: included
 // files merge in order, then the including file's own data over them (Salt
 // since 2017.7.3). The order is that of the data's mappings.
-func (r *pillarRun) compile(name string, from *Pos, ignoreMissing bool) (map[string]any, *dict.Order) {
-	if r.done[name] {
+func (r *pillarRun) compile(env, name string, from *Pos, ignoreMissing bool) (map[string]any, *dict.Order) {
+	if r.done[env+":"+name] {
 		return nil, nil
 	}
-	r.done[name] = true
-	file, src, err := r.c.pillars.findSLS(name)
+	r.done[env+":"+name] = true
+	e, err := r.c.env(pillarTrees, env)
+	if err != nil {
+		r.errs.add(*from, "", "pillar SLS %s: %v", name, err)
+		return nil, nil
+	}
+	file, src, err := e.tree.findSLS(name)
 	if err != nil {
 		switch {
 		case errors.Is(err, fs.ErrNotExist) && ignoreMissing:
 		case errors.Is(err, fs.ErrNotExist):
-			r.errs.add(*from, "", "pillar SLS '%s' is not available in env '%s'", name, r.c.cfg.Saltenv)
+			r.errs.add(*from, "", "pillar SLS '%s' is not available in env '%s'", name, env)
 		default:
 			r.errs.add(*from, "", "read pillar SLS %q: %v", name, err)
 		}
 		return nil, nil
 	}
-	vars := func() map[string]any { return r.c.slsVars(r.c.extraPillar(r.ctx), name, file) }
-	src, ok := render(r.ctx, r.c.pjinja, file, src, vars, r.errs)
+	vars := func() map[string]any { return r.c.slsVars(r.c.extraPillar(r.ctx), env, name, file) }
+	src, ok := render(r.ctx, e.jinja, file, src, vars, r.errs)
 	if !ok {
 		return nil, nil
 	}
@@ -132,7 +137,7 @@ func (r *pillarRun) compile(name string, from *Pos, ignoreMissing bool) (map[str
 	var order *dict.Order
 	for _, inc := range includes {
 		pos := inc.pos
-		sub, o := r.compile(inc.name, &pos, false)
+		sub, o := r.compile(env, inc.name, &pos, false)
 		if sub == nil {
 			continue
 		}

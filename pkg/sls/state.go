@@ -12,6 +12,7 @@ import (
 type decl struct {
 	id     string
 	sls    string
+	env    string // the environment of the SLS it is in
 	pos    Pos
 	states []*stateDecl
 }

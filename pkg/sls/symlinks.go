@@ -21,17 +21,32 @@ var ErrSymlinksUnlisted = errors.New("this state tree cannot list symlinks (appl
 // roots is taken from the first. file.recurse's keep_symlinks copies them
 // as links.
 func (c *Compiler) SourceSymlinks(ctx context.Context, url string) (map[string]string, error) {
-	rest, ok := treeURL(url)
+	return c.sourceSymlinksIn(ctx, c.cfg.Saltenv, url)
+}
+
+// SourceSymlinks is Compiler.SourceSymlinks in the view's environment (or
+// the one the URL's ?saltenv= names).
+func (v *EnvView) SourceSymlinks(ctx context.Context, url string) (map[string]string, error) {
+	return v.sourceSymlinksIn(ctx, v.saltenv, url)
+}
+
+// sourceSymlinksIn is SourceSymlinks in environment def.
+func (c *Compiler) sourceSymlinksIn(ctx context.Context, def, url string) (map[string]string, error) {
+	rest, env, ok := splitTreeURL(url, def)
 	if !ok {
 		return nil, fmt.Errorf("source %q: want salt:// or brine://", url)
 	}
-	dir := strings.TrimPrefix(path.Clean("/"+treePath(rest)), "/")
+	e, err := c.env(stateTrees, env)
+	if err != nil {
+		return nil, fmt.Errorf("source directory %s: %w", url, err)
+	}
+	dir := strings.TrimPrefix(path.Clean("/"+rest), "/")
 	if dir == "" {
 		dir = "."
 	}
 	links := map[string]string{}
 	shadowed := map[string]bool{} // paths an earlier root has as something else
-	for _, root := range c.states.roots {
+	for _, root := range e.tree.roots {
 		if _, ok := root.(fs.ReadLinkFS); !ok {
 			return nil, fmt.Errorf("source directory %s: %w", url, ErrSymlinksUnlisted)
 		}

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 
-	"github.com/brinecm/brine/pkg/jinja"
 	"github.com/brinecm/brine/pkg/target"
 	"gopkg.in/yaml.v3"
 )
@@ -21,67 +21,126 @@ type topEntry struct {
 	ignoreMissing bool // pillar tops: `- ignore_missing: True`
 }
 
-// topEntries evaluates the top file of t for this minion, whose pillar
-// (for pillar matchers and the `pillar` Jinja variable) is pillar. A tree
-// without a top file gives nothing; required reports that as an error.
-func (c *Compiler) topEntries(ctx context.Context, t *tree, env *jinja.Env, pillar map[string]any, required bool, errs *Errors) []topEntry {
-	src, err := t.ReadFile(topFile)
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			errs.add(Pos{File: topFile}, "", "%v", err)
-		} else if required {
-			errs.add(Pos{}, "", "no %s found in the file roots", topFile)
-		}
-		return nil
+// topEntries evaluates the top files of the kind of tree for this
+// minion, whose pillar (for pillar matchers and the `pillar` Jinja
+// variable) is pillar. With an environment given (Config.Saltenv for
+// states, Config.Pillarenv for pillar) it reads that environment's top file
+// and, of it, that environment's section. Otherwise it merges as Salt's
+// default top_file_merging_strategy (merge) does: every section of base's
+// top file, then each other environment's own section of its own top
+// file, unless base's top file has a section for that environment. No top
+// file at all gives nothing; required reports that as an error.
+func (c *Compiler) topEntries(ctx context.Context, kind treeKind, pillar map[string]any, required bool, errs *Errors) []topEntry {
+	only := ""
+	switch {
+	case kind == stateTrees && c.envGiven:
+		only = c.cfg.Saltenv
+	case kind == pillarTrees:
+		only = c.cfg.Pillarenv
 	}
-	src, ok := render(ctx, env, topFile, src, func() map[string]any { return c.baseVars(pillar) }, errs)
-	if !ok {
-		return nil
-	}
-	root, perr := parseYAML(topFile, src)
-	if perr != nil {
-		*errs = append(*errs, perr)
-		return nil
-	}
-	if root == nil {
-		return nil
-	}
-	p := newParser(topFile, errs)
-	if root.Kind != yaml.MappingNode {
-		p.errorf(root, "", "top file must be a mapping of environments, not a %s", kindName(root))
-		return nil
+	envs := c.envNames(kind)
+	if only != "" {
+		envs = []string{only}
 	}
 	minion := target.Minion{ID: c.cfg.ID, Grains: c.cfg.Grains, Pillar: pillar}
 	nodegroups := c.nodegroups()
+	known := c.envNames(kind)
 	var out []topEntry
-	seen := map[string]bool{}
-	for _, envPair := range p.pairs(root) {
-		if envPair.key != c.cfg.Saltenv {
+	seen := map[string]bool{}    // env:name given already
+	covered := map[string]bool{} // environments base's top file has a section for
+	found := false
+	before := len(*errs)
+	for _, env := range envs {
+		e, err := c.env(kind, env)
+		if err != nil {
+			errs.add(Pos{}, "", "%v", err)
 			continue
 		}
-		body := resolve(envPair.val)
-		if isNull(body) {
+		p, sections, ok := c.readTop(ctx, e, env, pillar, errs)
+		if !ok {
 			continue
 		}
-		if body.Kind != yaml.MappingNode {
-			p.errorf(envPair.keyNode, "", "environment %q must be a mapping of targets to SLS lists, not a %s", envPair.key, kindName(body))
-			continue
-		}
-		for _, tp := range p.pairs(body) {
-			for _, e := range p.topTarget(tp, minion, nodegroups) {
-				if !seen[e.name] {
-					seen[e.name] = true
-					out = append(out, e)
+		found = true
+		for _, sec := range sections {
+			switch {
+			case sec.key == "include":
+				continue // Salt's top file includes are not read
+			case only != "" && sec.key != only:
+				continue
+			case env != Base && (sec.key != env || covered[env]):
+				continue // Salt ignores these sections of a non-base top file
+			}
+			body := resolve(sec.val)
+			if isNull(body) {
+				continue
+			}
+			if body.Kind != yaml.MappingNode {
+				p.errorf(sec.keyNode, "", "environment %q must be a mapping of targets to SLS lists, not a %s", sec.key, kindName(body))
+				continue
+			}
+			for _, tp := range p.pairs(body) {
+				for _, te := range p.topTarget(tp, minion, nodegroups, known) {
+					if te.env == "" {
+						te.env = sec.key
+					}
+					if !seen[te.env+":"+te.name] {
+						seen[te.env+":"+te.name] = true
+						out = append(out, te)
+					}
 				}
 			}
+		}
+		if env == Base {
+			for _, sec := range sections {
+				covered[sec.key] = true
+			}
+		}
+	}
+	if !found && required && len(*errs) == before {
+		if only != "" {
+			errs.add(Pos{}, "", "no %s found in the %s of env %q", topFile, kind, only)
+		} else {
+			errs.add(Pos{}, "", "no %s found in the file roots", topFile)
 		}
 	}
 	return out
 }
 
+// readTop reads, renders and parses the top file of the environment env
+// (tree e): its sections by environment. ok is false when there is no top
+// file or it does not parse (errs then says why).
+func (c *Compiler) readTop(ctx context.Context, e *envTree, env string, pillar map[string]any, errs *Errors) (p *parser, sections []pair, ok bool) {
+	src, err := e.tree.ReadFile(topFile)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			errs.add(Pos{File: topFile}, "", "%v", err)
+		}
+		return nil, nil, false
+	}
+	src, ok = render(ctx, e.jinja, topFile, src, func() map[string]any { return c.baseVars(pillar, env) }, errs)
+	if !ok {
+		return nil, nil, false
+	}
+	root, perr := parseYAML(topFile, src)
+	if perr != nil {
+		*errs = append(*errs, perr)
+		return nil, nil, false
+	}
+	if root == nil {
+		return nil, nil, true
+	}
+	p = newParser(topFile, errs)
+	if root.Kind != yaml.MappingNode {
+		p.errorf(root, "", "top file must be a mapping of environments, not a %s", kindName(root))
+		return nil, nil, false
+	}
+	return p, p.pairs(root), true
+}
+
 // topTarget evaluates one target of a top file and returns its SLS names
-// when the minion matches.
-func (p *parser) topTarget(tp pair, minion target.Minion, nodegroups map[string]string) []topEntry {
+// when the minion matches. An item {env: name} names an SLS of another of
+// the environments envs, as in Salt.
+func (p *parser) topTarget(tp pair, minion target.Minion, nodegroups map[string]string, envs []string) []topEntry {
 	n := resolve(tp.val)
 	items := []*yaml.Node{n}
 	switch {
@@ -114,7 +173,12 @@ func (p *parser) topTarget(tp pair, minion target.Minion, nodegroups map[string]
 					}
 					ignoreMissing = b
 				default:
-					p.errorf(opt.keyNode, "", "target %q: unknown option %q (want match or ignore_missing)", tp.key, opt.key)
+					if slices.Contains(envs, opt.key) && v.Kind == yaml.ScalarNode && !isNull(v) {
+						names = append(names, topEntry{named: named{name: v.Value, pos: p.pos(v), env: opt.key}})
+						continue
+					}
+					p.errorf(opt.keyNode, "", "target %q: unknown option %q (want match, ignore_missing or an environment: %s)",
+						tp.key, opt.key, strings.Join(envs, ", "))
 				}
 			}
 		default:

@@ -72,6 +72,10 @@ const (
 type FileRequest struct {
 	Op   string `json:"op"`
 	Path string `json:"path,omitempty"` // relative to the state tree root, for OpRead and OpList
+	// Saltenv is the environment whose state tree OpRead and OpList read
+	// ("" is base); the master answers an environment it does not serve
+	// with an Error naming those it does.
+	Saltenv string `json:"saltenv,omitempty"`
 	// Fun, Args and Kwargs are the state run OpCompile compiles.
 	Fun    string         `json:"fun,omitempty"`
 	Args   []any          `json:"args,omitempty"`

@@ -39,7 +39,7 @@ func Fetch(ctx context.Context, env states.Env, s SourceSpec) (data []byte, fail
 	}
 	data, err := src.fetch(ctx, env)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Sprintf("Source file %s not found", s.URL)
+		return nil, notFound(s.URL, src, env)
 	}
 	if err != nil {
 		return nil, fmt.Sprintf("Unable to read source %s: %v", src.url, err)
@@ -63,4 +63,14 @@ func Check(ctx context.Context, env states.Env, s SourceSpec, data []byte) (fail
 		return fail
 	}
 	return verify(h, src.url, data)
+}
+
+// notFound is Salt's comment on a source that is not there: a state tree
+// file is named with the environment it was looked for in.
+func notFound(url string, src source, env states.Env) string {
+	if src.kind == srcTree {
+		_, in := cutSaltenv(url, env)
+		return fmt.Sprintf("Source file %s not found in saltenv '%s'", url, saltenvOf(in))
+	}
+	return fmt.Sprintf("Source file %s not found", url)
 }

@@ -22,6 +22,7 @@ import (
 
 // ManagedArgs are file.managed's arguments.
 type ManagedArgs struct {
+	EnvArg
 	Source         []string `arg:"source"` // URLs; the first that exists wins
 	SourceHash     string   `arg:"source_hash"`
 	SourceHashName string   `arg:"source_hash_name"`
@@ -92,6 +93,7 @@ func (b *Backup) DecodeArg(v any) error {
 }
 
 func managed(ctx context.Context, c *states.Call, a *ManagedArgs) states.Outcome {
+	c = a.EnvArg.in(c)
 	name := c.Name
 	if !filepath.IsAbs(name) {
 		return notAbsolute(name)
@@ -367,7 +369,7 @@ func desired(ctx context.Context, c *states.Call, a *ManagedArgs, srcs []source)
 		case srcs[0].kind == srcLocal:
 			return wanted{}, fmt.Sprintf("Source file %s does not exist", srcs[0].path)
 		}
-		return wanted{}, fmt.Sprintf("Source file %s not found", a.Source[0])
+		return wanted{}, notFound(a.Source[0], srcs[0], c.Env)
 	}
 	return wanted{}, ""
 }

@@ -98,7 +98,7 @@ func TestManaged(t *testing.T) {
 		},
 		{
 			name: "missing source", fun: "file.managed", target: "f", args: m("source", "salt://nope"),
-			result: "false", comment: "Source file salt://nope not found", testRes: "false",
+			result: "false", comment: "Source file salt://nope not found in saltenv 'base'", testRes: "false",
 			check: func(t *testing.T, d string) { wantAbsent(t, filepath.Join(d, "f")) },
 		},
 		{

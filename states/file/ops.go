@@ -486,6 +486,7 @@ func mergeData(dst, src any) any {
 
 // RecurseArgs are file.recurse's arguments.
 type RecurseArgs struct {
+	EnvArg
 	Source       []string       `arg:"source,required"`
 	Clean        bool           `arg:"clean"`
 	User         string         `arg:"user"`
@@ -512,6 +513,7 @@ type RecurseArgs struct {
 }
 
 func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome {
+	c = a.EnvArg.in(c)
 	name := strings.TrimRight(c.Name, "/")
 	if !filepath.IsAbs(name) {
 		return notAbsolute(c.Name)
@@ -519,16 +521,15 @@ func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome
 	if fi, err := os.Stat(name); err == nil && !fi.IsDir() {
 		return states.Failedf("The path %s exists and is not a directory", name)
 	}
-	lister, ok := c.Env.(sourceLister)
-	if !ok {
+	if _, ok := c.Env.(sourceLister); !ok {
 		return states.Failed("No state tree that can list directories is available for file.recurse", nil)
 	}
-	entries, found, fail := recurseEntries(ctx, lister, a)
+	entries, found, fail := recurseEntries(ctx, c.Env, a)
 	if fail != "" {
 		return states.Failed(fail, nil)
 	}
 	if !found {
-		return states.Failedf("The directory '%s' does not exist on the salt fileserver in saltenv 'base'", strings.Join(a.Source, ", "))
+		return states.Failedf("The directory '%s' does not exist on the salt fileserver in saltenv '%s'", strings.Join(a.Source, ", "), saltenvOf(c.Env))
 	}
 	include, exclude, fail := recursePatterns(a.IncludePat, a.ExcludePat)
 	if fail != "" {
@@ -577,7 +578,7 @@ func recurse(ctx context.Context, c *states.Call, a *RecurseArgs) states.Outcome
 				}
 			}
 		}
-		o := managed(ctx, &states.Call{ID: c.ID, Name: dest, SLS: c.SLS, Test: c.Test, Env: c.Env, Log: c.Log},
+		o := managed(ctx, &states.Call{ID: c.ID, Name: dest, SLS: c.SLS, Test: c.Test, Env: e.env, Log: c.Log},
 			&ManagedArgs{Source: []string{e.url}, User: a.User, Group: a.Group, Mode: a.FileMode,
 				Makedirs: true, DirMode: a.DirMode, Template: a.Template, Context: a.Context, Defaults: a.Defaults,
 				Backup: a.Backup, ShowChanges: a.ShowChanges, Replace: a.Replace})

@@ -26,6 +26,7 @@ func init() {
 
 // PatchArgs are file.patch's arguments.
 type PatchArgs struct {
+	EnvArg
 	Source         string         `arg:"source,required"`
 	SourceHash     string         `arg:"source_hash"`
 	SourceHashName string         `arg:"source_hash_name"`
@@ -121,6 +122,7 @@ func shellSplit(s string) ([]string, error) {
 // patchState applies the patch unless it is applied already: a dry run of
 // the reverse patch that succeeds says so, as in Salt.
 func patchState(ctx context.Context, c *states.Call, a *PatchArgs) states.Outcome {
+	c = a.EnvArg.in(c)
 	name := c.Name
 	if !filepath.IsAbs(name) {
 		return notAbsolute(name)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/brinecm/brine/pkg/sls"
+	"github.com/brinecm/brine/states"
 )
 
 // symlinkLister lists the symlinks below a directory of the state tree
@@ -20,6 +21,7 @@ type symlinkLister interface {
 // treeEntry is what file.recurse lays down at a path below its name: a
 // file from url, an empty directory, or a symlink to link.
 type treeEntry struct {
+	env      states.Env // the state tree url is read from
 	url      string
 	emptyDir bool
 	isLink   bool
@@ -35,14 +37,12 @@ const maxLinkDepth = 40
 
 // recurseEntries lists what file.recurse lays down: the first source that
 // exists or, with merge, all of them, an earlier source winning where two
-// differ (also a file over a directory, and the other way round). Symlinks
-// of the tree are copied as links with keep_symlinks, else what they
-// point at is copied. found is false when no source exists.
-func recurseEntries(ctx context.Context, lister sourceLister, a *RecurseArgs) (merged treeEntries, found bool, fail string) {
-	links, _ := lister.(symlinkLister)
-	if a.KeepSymlinks && links == nil {
-		return nil, false, "keep_symlinks needs a state tree that can list symlinks (apply it with brine call --local)"
-	}
+// differ (also a file over a directory, and the other way round). Each
+// source is read from env's state tree, or the environment its
+// ?saltenv= names. Symlinks of the tree are copied as links with
+// keep_symlinks, else what they point at is copied. found is false when
+// no source exists.
+func recurseEntries(ctx context.Context, env states.Env, a *RecurseArgs) (merged treeEntries, found bool, fail string) {
 	merged = treeEntries{}
 	raws := map[string]treeEntries{} // each link's own source, to judge the link
 	linkSource := map[string]string{}
@@ -50,12 +50,25 @@ func recurseEntries(ctx context.Context, lister sourceLister, a *RecurseArgs) (m
 		if !strings.HasPrefix(s, "salt://") && !strings.HasPrefix(s, "brine://") {
 			return nil, false, fmt.Sprintf("Invalid source %q: file.recurse takes salt:// directories", s)
 		}
-		raw, err := listTree(ctx, lister, links, strings.TrimRight(s, "/"), "", a.KeepSymlinks, 0)
+		u, srcEnv := cutSaltenv(s, env)
+		lister, ok := srcEnv.(sourceLister)
+		if !ok {
+			return nil, false, fmt.Sprintf("Unable to list %s: its environment's state tree cannot list directories", s)
+		}
+		links, _ := lister.(symlinkLister)
+		if a.KeepSymlinks && links == nil {
+			return nil, false, "keep_symlinks needs a state tree that can list symlinks (apply it with brine call --local)"
+		}
+		raw, err := listTree(ctx, lister, links, strings.TrimRight(u, "/"), "", a.KeepSymlinks, 0)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return nil, false, fmt.Sprintf("Unable to list %s: %v", s, err)
+		}
+		for rel, e := range raw {
+			e.env = srcEnv
+			raw[rel] = e
 		}
 		found = true
 		earlier := merged.clone()

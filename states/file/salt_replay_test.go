@@ -178,6 +178,11 @@ func (c replayCase) run(t *testing.T) {
 	if err := os.CopyFS(tree, os.DirFS("testdata/salttree")); err != nil {
 		t.Fatal(err)
 	}
+	// Salt's state_tree_prod fixture: the prod environment's tree.
+	prod := t.TempDir()
+	if err := os.CopyFS(prod, os.DirFS("testdata/salttree-prod")); err != nil {
+		t.Fatal(err)
+	}
 	for p, data := range c.Tree {
 		write(t, filepath.Join(tree, p), x(data), 0o644)
 	}
@@ -204,7 +209,7 @@ func (c replayCase) run(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	comp := sls.New(sls.Config{FileRoots: []string{tree}, ID: "minion1", Grains: map[string]any{"id": "minion1"},
+	comp := sls.New(sls.Config{FileRoots: []string{tree}, FileEnvs: map[string][]string{"prod": {prod}}, ID: "minion1", Grains: map[string]any{"id": "minion1"},
 		Opts: map[string]any{"file_backup_dir": filepath.Join(dir, ".backup")}})
 	for i, s := range c.Steps {
 		for n := range max(s.Repeat, 1) {

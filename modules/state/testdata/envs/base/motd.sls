@@ -1,0 +1,3 @@
+{{ pillar.root }}/motd:
+  file.managed:
+    - source: salt://motd.txt

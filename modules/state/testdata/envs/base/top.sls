@@ -1,0 +1,6 @@
+base:
+  '*':
+    - motd
+dev:
+  'web*':
+    - app

@@ -1,0 +1,2 @@
+dev_common:
+  test.nop: []

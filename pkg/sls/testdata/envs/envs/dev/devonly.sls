@@ -1,0 +1,2 @@
+devonly_{{ saltenv }}:
+  test.nop: []

@@ -1,0 +1,2 @@
+app_{{ saltenv }}:
+  test.nop: []

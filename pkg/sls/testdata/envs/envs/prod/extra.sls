@@ -1,0 +1,2 @@
+extra_{{ saltenv }}:
+  test.nop: []

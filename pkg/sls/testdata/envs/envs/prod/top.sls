@@ -1,0 +1,6 @@
+prod:
+  '*':
+    - app
+base:
+  '*':
+    - not_prod_section

@@ -1,0 +1,2 @@
+common_{{ saltenv }}:
+  test.nop: []
