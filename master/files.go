@@ -166,32 +166,20 @@ func (f *fileServer) serve(m *Master, id string, data []byte) *wire.FileResponse
 		return &wire.FileResponse{PublicKey: m.pub}
 	case wire.OpCompile:
 		return m.compileFor(id, &req)
-	case wire.OpRead:
+	case wire.OpRead, wire.OpList:
 		roots, err := f.rootsOf(req.Saltenv)
 		if err != nil {
 			return &wire.FileResponse{Error: err.Error()}
 		}
-		b, err := f.readRoots(roots, req.Path, f.maxFile(m))
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			return &wire.FileResponse{NotFound: true}
-		case errors.Is(err, errOutsideRoot):
-			m.log.Warn("file server: refused a symlink out of the file root", "minion", id, "err", err)
-		case err != nil:
-			m.log.Warn("file server: read", "minion", id, "err", err)
-		}
-		if err != nil {
-			return &wire.FileResponse{Error: err.Error()}
-		}
-		return &wire.FileResponse{Data: b}
-	case wire.OpList:
-		roots, err := f.rootsOf(req.Saltenv)
-		if err != nil {
-			return &wire.FileResponse{Error: err.Error()}
-		}
-		entries, skipped, err := f.listRoots(roots, req.Path, f.maxFile(m))
-		if len(skipped) > 0 {
-			m.log.Warn("file server: left symlinks out of the file root or dangling out of a listing", "minion", id, "dir", req.Path, "entries", skipped)
+		var resp wire.FileResponse
+		if req.Op == wire.OpRead {
+			resp.Data, err = f.readRoots(roots, req.Path, f.maxFile(m))
+		} else {
+			var skipped []string
+			resp.Entries, skipped, err = f.listRoots(roots, req.Path, f.maxFile(m))
+			if len(skipped) > 0 {
+				m.log.Warn("file server: left symlinks out of the file root or dangling out of a listing", "minion", id, "dir", req.Path, "entries", skipped)
+			}
 		}
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -199,12 +187,12 @@ func (f *fileServer) serve(m *Master, id string, data []byte) *wire.FileResponse
 		case errors.Is(err, errOutsideRoot):
 			m.log.Warn("file server: refused a symlink out of the file root", "minion", id, "err", err)
 		case err != nil:
-			m.log.Warn("file server: list", "minion", id, "err", err)
+			m.log.Warn("file server: "+req.Op, "minion", id, "err", err)
 		}
 		if err != nil {
 			return &wire.FileResponse{Error: err.Error()}
 		}
-		return &wire.FileResponse{Entries: entries}
+		return &resp
 	default:
 		return &wire.FileResponse{Error: fmt.Sprintf("bad request: unknown operation %q (%q, %q, %q or %q)", req.Op, wire.OpRead, wire.OpList, wire.OpMasterKey, wire.OpCompile)}
 	}

@@ -286,19 +286,30 @@ func (c *Compiler) SourceList(ctx context.Context, url string) ([]string, error)
 	return c.sourceListIn(ctx, c.cfg.Saltenv, url)
 }
 
-// sourceListIn is SourceList in environment def.
-func (c *Compiler) sourceListIn(ctx context.Context, def, url string) ([]string, error) {
+// treeDir resolves a salt:// or brine:// directory URL in environment
+// def (or the one its ?saltenv= names): that environment's state tree
+// and the directory's path in it ("." for its top).
+func (c *Compiler) treeDir(def, url string) (*envTree, string, error) {
 	rest, env, ok := splitTreeURL(url, def)
 	if !ok {
-		return nil, fmt.Errorf("source %q: want salt:// or brine://", url)
+		return nil, "", fmt.Errorf("source %q: want salt:// or brine://", url)
 	}
 	e, err := c.env(stateTrees, env)
 	if err != nil {
-		return nil, fmt.Errorf("source directory %s: %w", url, err)
+		return nil, "", fmt.Errorf("source directory %s: %w", url, err)
 	}
 	dir := strings.TrimPrefix(path.Clean("/"+rest), "/")
 	if dir == "" {
 		dir = "."
+	}
+	return e, dir, nil
+}
+
+// sourceListIn is SourceList in environment def.
+func (c *Compiler) sourceListIn(ctx context.Context, def, url string) ([]string, error) {
+	e, dir, err := c.treeDir(def, url)
+	if err != nil {
+		return nil, err
 	}
 	seen := map[string]bool{}
 	found := false

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"strings"
 )
 
@@ -32,17 +31,9 @@ func (v *EnvView) SourceSymlinks(ctx context.Context, url string) (map[string]st
 
 // sourceSymlinksIn is SourceSymlinks in environment def.
 func (c *Compiler) sourceSymlinksIn(ctx context.Context, def, url string) (map[string]string, error) {
-	rest, env, ok := splitTreeURL(url, def)
-	if !ok {
-		return nil, fmt.Errorf("source %q: want salt:// or brine://", url)
-	}
-	e, err := c.env(stateTrees, env)
+	e, dir, err := c.treeDir(def, url)
 	if err != nil {
-		return nil, fmt.Errorf("source directory %s: %w", url, err)
-	}
-	dir := strings.TrimPrefix(path.Clean("/"+rest), "/")
-	if dir == "" {
-		dir = "."
+		return nil, err
 	}
 	links := map[string]string{}
 	shadowed := map[string]bool{} // paths an earlier root has as something else
