@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/brinecm/brine/pkg/saltdata"
 )
 
 // Template values follow Python's types: nil (None), bool, int, float64,
@@ -348,7 +350,7 @@ func str(v any) string {
 	case int:
 		return strconv.Itoa(x)
 	case float64:
-		return pyFloat(x)
+		return saltdata.PyFloat(x)
 	}
 	return repr(v)
 }
@@ -453,28 +455,6 @@ func pyQuote(s string) string {
 	}
 	b.WriteByte(q)
 	return b.String()
-}
-
-// pyFloat formats f as Python's repr does.
-func pyFloat(f float64) string {
-	switch {
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	case math.IsNaN(f):
-		return "nan"
-	}
-	e := strconv.FormatFloat(f, 'e', -1, 64)
-	exp, _ := strconv.Atoi(e[strings.IndexByte(e, 'e')+1:])
-	if exp < -4 || exp >= 16 {
-		return e
-	}
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.ContainsAny(s, ".") {
-		s += ".0"
-	}
-	return s
 }
 
 // number returns v as int or float64 (bools count as ints).

@@ -14,6 +14,8 @@ import (
 	"unicode/utf16"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/brinecm/brine/pkg/saltdata"
 )
 
 // saltFilters returns the filters Salt adds to Jinja's.
@@ -115,7 +117,7 @@ func writeJSON(b *strings.Builder, v any, o jsonOpts, depth int) error {
 	case int:
 		b.WriteString(strconv.Itoa(x))
 	case float64:
-		s := pyFloat(x)
+		s := saltdata.PyFloat(x)
 		switch s {
 		case "inf":
 			s = "Infinity"

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf16"
+
+	"github.com/brinecm/brine/pkg/saltdata"
 )
 
 // Apple property lists, as Python's plistlib writes and reads them
@@ -107,7 +109,7 @@ func writePlistXML(buf *bytes.Buffer, v any, depth int) error {
 	case int64:
 		text("integer", strconv.FormatInt(x, 10))
 	case float64:
-		text("real", pyFloat(x))
+		text("real", saltdata.PyFloat(x))
 	case []byte:
 		text("data", base64.StdEncoding.EncodeToString(x))
 	default:

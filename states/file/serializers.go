@@ -6,14 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"math"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/brinecm/brine/pkg/saltdata"
 )
 
 // serializers are file.serialize's formats, as Salt's salt.serializers
@@ -174,7 +174,7 @@ func iniValue(v any) (string, error) {
 	case []any, map[string]any, nil:
 		return pyRepr(x), nil
 	case float64:
-		return pyFloat(x), nil
+		return saltdata.PyFloat(x), nil
 	}
 	return scalarString(v)
 }
@@ -326,29 +326,4 @@ func interpolate(v string, keys map[string]string, depth int) (string, error) {
 		return s
 	})
 	return out, err
-}
-
-// pyFloat prints a float as Python's repr does.
-func pyFloat(f float64) string {
-	switch {
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	case math.IsNaN(f):
-		return "nan"
-	}
-	s := strconv.FormatFloat(f, 'g', -1, 64)
-	if e := strings.IndexByte(s, 'e'); e >= 0 {
-		exp, _ := strconv.Atoi(s[e+1:])
-		if exp >= -4 && exp < 16 {
-			s = strconv.FormatFloat(f, 'f', -1, 64)
-		} else {
-			return s[:e] + fmt.Sprintf("e%+03d", exp)
-		}
-	}
-	if !strings.ContainsAny(s, ".e") {
-		s += ".0"
-	}
-	return s
 }
