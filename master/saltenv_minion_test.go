@@ -15,22 +15,9 @@ import (
 	"github.com/brinecm/brine/minion"
 	"github.com/brinecm/brine/pkg/config"
 	"github.com/brinecm/brine/pkg/result"
+	"github.com/brinecm/brine/pkg/testfs"
 	"github.com/brinecm/brine/proto/brinepb"
 )
-
-// writeTree writes files (path -> contents) below dir.
-func writeTree(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, data := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // TestMinionSaltenv: a real minion connected to a real master applies
 // states of the dev environment. It fetches salt://x?saltenv=dev, and
@@ -42,12 +29,12 @@ func TestMinionSaltenv(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	base, dev := filepath.Join(dir, "base"), filepath.Join(dir, "dev")
-	writeTree(t, base, map[string]string{
+	testfs.Write(t, base, map[string]string{
 		"top.sls":  "base:\n  '*':\n    - motd\n",
 		"motd.sls": out + "/motd:\n  file.managed:\n    - source: salt://x\n    - makedirs: True\n",
 		"x":        "base x\n",
 	})
-	writeTree(t, dev, map[string]string{
+	testfs.Write(t, dev, map[string]string{
 		"top.sls": "dev:\n  '*':\n    - app\n",
 		"app.sls": fmt.Sprintf(`%[1]s/query:
   file.managed:

@@ -2,12 +2,11 @@ package master
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/brinecm/brine/pkg/config"
+	"github.com/brinecm/brine/pkg/testfs"
 	"github.com/brinecm/brine/pkg/wire"
 )
 
@@ -20,15 +19,7 @@ func TestFileServerSaltenv(t *testing.T) {
 		base: {"x": "base x\n", "only-base": "b\n"},
 		dev:  {"x": "dev x\n", "conf/app.conf": "dev app\n"},
 	} {
-		for name, data := range files {
-			p := filepath.Join(dir, filepath.FromSlash(name))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		testfs.Write(t, dir, files)
 	}
 	_, minions := startFileMaster(t, config.Master{FileRoots: config.Roots{base},
 		FileEnvs: config.Envs{"dev": {dev}, "prod": {t.TempDir()}}}, "m1")

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/brinecm/brine/pkg/testfs"
 )
 
 // TestCallSaltenvs runs `brine call --local` with a minion configuration
@@ -25,15 +27,7 @@ func TestCallSaltenvs(t *testing.T) {
 		"pillar-dev/top.sls":  "dev:\n  '*':\n    - tier\n",
 		"pillar-dev/tier.sls": "tier: dev\n",
 	}
-	for name, data := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testfs.Write(t, dir, files)
 	cfg := filepath.Join(dir, "minion")
 	conf := "id: minion1\nfile_roots:\n  base: [" + filepath.Join(dir, "base") + "]\n  dev: [" + filepath.Join(dir, "dev") + "]\n" +
 		"pillar_roots:\n  base: [" + filepath.Join(dir, "pillar") + "]\n  dev: [" + filepath.Join(dir, "pillar-dev") + "]\n"

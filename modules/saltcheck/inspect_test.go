@@ -2,31 +2,14 @@ package saltcheck
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/brinecm/brine/modules"
 	_ "github.com/brinecm/brine/modules/cmd" // cmd.run, called by the timeout test
+	"github.com/brinecm/brine/pkg/testfs"
 )
-
-// writeTree writes files (path: content) under a new directory.
-func writeTree(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
 
 // TestInspect locates and validates tests without running them: source
 // lines (the rendered line for an ID a template makes), the tests of an
@@ -94,7 +77,7 @@ func TestInspect(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rt := &modules.Runtime{ID: "web1", Grains: map[string]any{"id": "web1"}, FileRoots: []string{writeTree(t, tt.files)}, Opts: map[string]any{}}
+			rt := &modules.Runtime{ID: "web1", Grains: map[string]any{"id": "web1"}, FileRoots: []string{testfs.Temp(t, tt.files)}, Opts: map[string]any{}}
 			_, err := Inspect(context.Background(), rt, tt.sls, nil)
 			if err == nil {
 				t.Fatal("no error")
@@ -112,7 +95,7 @@ func TestInspect(t *testing.T) {
 // timeout= fails a test whose function does not return in time while the
 // other tests pass.
 func TestRunPillarAndTimeout(t *testing.T) {
-	root := writeTree(t, map[string]string{
+	root := testfs.Temp(t, map[string]string{
 		"lab/init.sls": "x:\n  test.nop: []\n",
 		"lab/saltcheck-tests/init.tst": "place:\n  module_and_function: test.echo\n  args: [{{ pillar.get('place', 'nowhere') }}]\n  assertion: assertEqual\n  expected_return: the lab\n" +
 			"slow:\n  module_and_function: cmd.run\n  args: ['sleep 30']\n  assertion: assertEmpty\n",

@@ -17,6 +17,7 @@ import (
 
 	"github.com/brinecm/brine/pkg/dockerx"
 	"github.com/brinecm/brine/pkg/dockerx/dockertest"
+	"github.com/brinecm/brine/pkg/testfs"
 )
 
 func TestImageRef(t *testing.T) {
@@ -61,21 +62,6 @@ func TestReadStream(t *testing.T) {
 	}
 }
 
-func writeTree(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 func TestContextHash(t *testing.T) {
 	base := map[string]string{"Dockerfile": "FROM scratch\n", "app/main.go": "package main\n"}
 	hash := func(dir string, extra ...string) string {
@@ -85,8 +71,8 @@ func TestContextHash(t *testing.T) {
 		}
 		return h
 	}
-	a := writeTree(t, base)
-	b := writeTree(t, base)
+	a := testfs.Temp(t, base)
+	b := testfs.Temp(t, base)
 	ref := hash(a)
 	if hash(b) != ref {
 		t.Fatal("the same tree in another place hashes differently")
@@ -107,7 +93,7 @@ func TestContextHash(t *testing.T) {
 		"rename":  func(d string) error { return os.Rename(filepath.Join(d, "app"), filepath.Join(d, "src")) },
 		"symlink": func(d string) error { return os.Symlink("Dockerfile", filepath.Join(d, "link")) },
 	} {
-		d := writeTree(t, base)
+		d := testfs.Temp(t, base)
 		if err := mutate(d); err != nil {
 			t.Fatal(err)
 		}
@@ -124,7 +110,7 @@ func TestContextHash(t *testing.T) {
 }
 
 func TestTarContext(t *testing.T) {
-	dir := writeTree(t, map[string]string{"Dockerfile": "FROM scratch\n", "app/main.go": "package main\n"})
+	dir := testfs.Temp(t, map[string]string{"Dockerfile": "FROM scratch\n", "app/main.go": "package main\n"})
 	r := dockerx.TarContext(dir)
 	defer r.Close()
 	tr := tar.NewReader(r)
@@ -162,7 +148,7 @@ func (e dirEnv) SourceDir(_ context.Context, url string) (string, error) {
 }
 
 func TestContextDir(t *testing.T) {
-	dir := writeTree(t, map[string]string{"api/Dockerfile": "FROM scratch\n"})
+	dir := testfs.Temp(t, map[string]string{"api/Dockerfile": "FROM scratch\n"})
 	ctx := context.Background()
 	for _, tc := range []struct {
 		env       any

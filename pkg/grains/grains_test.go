@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+
+	"github.com/brinecm/brine/pkg/testfs"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/hosts")
@@ -127,22 +129,6 @@ func TestCPUAndMemory(t *testing.T) {
 	}
 }
 
-// writeTree creates files (path → content) below a new temporary root.
-func writeTree(t *testing.T, files map[string]string) string {
-	t.Helper()
-	root := t.TempDir()
-	for p, content := range files {
-		full := filepath.Join(root, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
-
 func TestVirtual(t *testing.T) {
 	flags := "flags\t: fpu vme hypervisor lahf_lm\n"
 	tests := []struct {
@@ -167,7 +153,7 @@ func TestVirtual(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := collector{root: writeTree(t, tt.files)}
+			c := collector{root: testfs.Temp(t, tt.files)}
 			v, sub := c.virtual(tt.cpuinfo)
 			if v != tt.virtual || sub != tt.subtype {
 				t.Errorf("virtual = %q, %q, want %q, %q", v, sub, tt.virtual, tt.subtype)
@@ -192,7 +178,7 @@ func TestInit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := (collector{root: writeTree(t, tt.files)}).init(); got != tt.want {
+			if got := (collector{root: testfs.Temp(t, tt.files)}).init(); got != tt.want {
 				t.Errorf("init = %q, want %q", got, tt.want)
 			}
 		})

@@ -4,12 +4,14 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/brinecm/brine/pkg/testfs"
 )
 
 // TestTemplateGets renders grains.get, pillar.get and config.get calls with
 // Salt's arguments through the compiler that answers them.
 func TestTemplateGets(t *testing.T) {
-	pillarDir := writeTree(t, map[string]string{
+	pillarDir := testfs.Temp(t, map[string]string{
 		"top.sls": "base:\n  '*':\n    - app\n",
 		"app.sls": "app:\n  port: 8080\n  users: [bob]\nlst: [b, c]\nshared: pillar\nmaster:\n  from_master: m\n",
 	})

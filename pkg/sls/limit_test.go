@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/brinecm/brine/pkg/testfs"
 )
 
 // TestMaxFileBytes compiles trees where one file is over the size limit:
@@ -74,9 +76,9 @@ func TestMaxFileBytes(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := Config{ID: "web1", FileRoots: []string{writeTree(t, tc.states)}, Limits: Limits{FileBytes: tc.max}}
+			cfg := Config{ID: "web1", FileRoots: []string{testfs.Temp(t, tc.states)}, Limits: Limits{FileBytes: tc.max}}
 			if tc.pillars != nil {
-				cfg.PillarRoots = []string{writeTree(t, tc.pillars)}
+				cfg.PillarRoots = []string{testfs.Temp(t, tc.pillars)}
 			}
 			if web, err := os.Stat(filepath.Join(cfg.FileRoots[0], "web.sls")); err == nil && tc.max > 0 && tc.wantErr == "" && web.Size() > tc.max {
 				t.Fatalf("fixture web.sls is %d bytes, over the %d-byte limit", web.Size(), tc.max)

@@ -3,6 +3,8 @@ package sls
 import (
 	"context"
 	"testing"
+
+	"github.com/brinecm/brine/pkg/testfs"
 )
 
 // TestPillarKeepsYAMLOrder: templates iterate pillar mappings in the order
@@ -10,7 +12,7 @@ import (
 // order), through includes, merges of several files and every way a
 // template reaches the pillar; keys a later file adds come after.
 func TestPillarKeepsYAMLOrder(t *testing.T) {
-	pillarDir := writeTree(t, map[string]string{
+	pillarDir := testfs.Temp(t, map[string]string{
 		"top.sls":    "base:\n  '*':\n    - users\n    - more\n",
 		"common.sls": "zeta: 1\nalpha: 2\n",
 		"users.sls": "include:\n  - common\n" +

@@ -12,23 +12,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-)
 
-// writeTree writes files (path -> content) under a new temporary directory.
-func writeTree(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
+	"github.com/brinecm/brine/pkg/testfs"
+)
 
 func TestScalarConversion(t *testing.T) {
 	tests := []struct {
@@ -103,7 +89,7 @@ func TestAliasBomb(t *testing.T) {
 		prev = name
 	}
 	src += "bomb:\n  test.nop:\n    - data: *" + prev + "\n"
-	dir := writeTree(t, map[string]string{"bomb.sls": src})
+	dir := testfs.Temp(t, map[string]string{"bomb.sls": src})
 	_, err := New(Config{FileRoots: []string{dir}}).SLS(context.Background(), "bomb")
 	if err == nil || !strings.Contains(err.Error(), "document too large") {
 		t.Fatalf("want a too-large error, got %v", err)
@@ -174,7 +160,7 @@ func TestMapReadOncePerRun(t *testing.T) {
 		files[name+".sls"] = fmt.Sprintf("{%% from 'map.jinja' import m with context %%}\n{%% import_yaml 'data.yaml' as d %%}\nid%d:\n  pkg.installed:\n    - name: {{ m.pkg }}\n    - port: {{ d.port }}\n", i)
 		files["top.sls"] += "    - " + name + "\n"
 	}
-	dir := writeTree(t, files)
+	dir := testfs.Temp(t, files)
 	c := New(Config{FileRoots: []string{dir}, ID: "m1", Grains: map[string]any{"os": "Debian"}})
 	cfs := &countingFS{FS: c.states.roots[0], counts: map[string]int{}}
 	c.states.roots[0] = cfs
@@ -207,7 +193,7 @@ func TestMapReadOncePerRun(t *testing.T) {
 }
 
 func TestSourceAndRender(t *testing.T) {
-	dir := writeTree(t, map[string]string{
+	dir := testfs.Temp(t, map[string]string{
 		"web/nginx.conf": "worker {{ grains['os'] }} {{ pillar['port'] }}\n",
 	})
 	local := filepath.Join(t.TempDir(), "local.txt")
@@ -262,7 +248,7 @@ func TestSourceAndRender(t *testing.T) {
 }
 
 func TestCallerErrors(t *testing.T) {
-	dir := writeTree(t, map[string]string{
+	dir := testfs.Temp(t, map[string]string{
 		"a.sls": "x:\n  test.nop:\n    - v: {{ salt['cmd.run']('id') }}\n",
 	})
 	_, err := New(Config{FileRoots: []string{dir}}).SLS(context.Background(), "a")
@@ -283,7 +269,7 @@ func TestHighstateWithoutTop(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := writeTree(t, tt.files)
+			dir := testfs.Temp(t, tt.files)
 			_, err := New(Config{FileRoots: []string{dir}, ID: "web1"}).Highstate(context.Background())
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v, want %q", err, tt.want)
@@ -293,7 +279,7 @@ func TestHighstateWithoutTop(t *testing.T) {
 }
 
 func TestCanceled(t *testing.T) {
-	dir := writeTree(t, map[string]string{"a.sls": "x: test.nop\n"})
+	dir := testfs.Temp(t, map[string]string{"a.sls": "x: test.nop\n"})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := New(Config{FileRoots: []string{dir}}).SLS(ctx, "a")
@@ -303,8 +289,8 @@ func TestCanceled(t *testing.T) {
 }
 
 func TestFileRootsOrder(t *testing.T) {
-	first := writeTree(t, map[string]string{"web/init.sls": "first_init: test.nop\n"})
-	second := writeTree(t, map[string]string{"web.sls": "second: test.nop\n", "only.sls": "only: test.nop\n"})
+	first := testfs.Temp(t, map[string]string{"web/init.sls": "first_init: test.nop\n"})
+	second := testfs.Temp(t, map[string]string{"web.sls": "second: test.nop\n", "only.sls": "only: test.nop\n"})
 	lows, err := New(Config{FileRoots: []string{first, second}}).SLS(context.Background(), "web", "only")
 	if err != nil {
 		t.Fatal(err)
@@ -320,7 +306,7 @@ func TestFileRootsOrder(t *testing.T) {
 }
 
 func TestErrorsAs(t *testing.T) {
-	dir := writeTree(t, map[string]string{"a.sls": "x: test.nop\nx: test.nop\n"})
+	dir := testfs.Temp(t, map[string]string{"a.sls": "x: test.nop\nx: test.nop\n"})
 	_, err := New(Config{FileRoots: []string{dir}}).SLS(context.Background(), "a")
 	es, ok := errors.AsType[Errors](err)
 	if !ok || len(es) != 1 || es[0].Pos != (Pos{File: "a.sls", Line: 2}) {
