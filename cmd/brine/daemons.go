@@ -120,6 +120,7 @@ flags win over the file.`,
 	fl.StringVar(&c.Join, "join", "", "join the cluster of the master with this bus URL (nats://host:4506), with --token")
 	fl.StringVar(&mf.token, "token", "", "join token (brine cluster token on a master of the cluster)")
 	fl.BoolVar(&c.StrictArguments, "strict-arguments", false, "refuse state runs with an unknown state argument (by default the state warns and runs)")
+	fl.BoolVar(&c.PyDSL, "pydsl", false, "allow the #!pydsl renderer (SLS in Python, run as the master's user)")
 	fl.StringVar(&c.HTTP, "http", "", "serve the web view on HOST:PORT (off by default; :PORT is loopback)")
 	fl.StringVar(&c.HTTPCert, "http-cert", "", "the web view's certificate, PEM (default: one the bus CA issues)")
 	fl.StringVar(&c.HTTPKey, "http-key", "", "the web view's key, PEM")
@@ -213,6 +214,9 @@ func mergeMaster(fl *pflag.FlagSet, dst, flags *config.Master, mf *masterFlags) 
 	}
 	if set("strict-arguments") {
 		dst.StrictArguments = flags.StrictArguments
+	}
+	if set("pydsl") {
+		dst.PyDSL = flags.PyDSL
 	}
 	if set("http") {
 		dst.HTTP = flags.HTTP

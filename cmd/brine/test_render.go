@@ -50,6 +50,7 @@ type renderFlags struct {
 	out         string
 	config      string
 	id          string
+	pydsl       bool
 }
 
 func newTestRenderCommand() *cobra.Command {
@@ -86,6 +87,7 @@ warnings only, with --strict.`,
 	fl.StringVar(&f.out, "out", "text", "output format: text, json, junit")
 	fl.StringVar(&f.config, "config", config.DefaultMinionPath, "minion configuration file (this host only, without --minions)")
 	fl.StringVar(&f.id, "id", "", "minion id (this host only; default: the configuration's id, else the host name)")
+	fl.BoolVar(&f.pydsl, "pydsl", false, "allow the #!pydsl renderer (SLS in Python, run with this process's rights)")
 	cmd.MarkFlagsMutuallyExclusive("minions", "from-master")
 	return cmd
 }
@@ -141,7 +143,7 @@ func (f *renderFlags) run(cmd *cobra.Command, mods []string) error {
 		}
 	}
 	tc := treeCompiler{fileRoots: fileRoots, pillarRoots: pillarRoots, mods: mods, remote: remote, log: log, templates: sls.NewTemplateCache(),
-		fileEnvs: fileEnvs, pillarEnvs: pillarEnvs}
+		fileEnvs: fileEnvs, pillarEnvs: pillarEnvs, pydsl: f.pydsl}
 	rep, err := recipetest.Render(ctx, minions, recipetest.Options{
 		Compile:   tc.compile,
 		FileRoots: fileRoots,
@@ -175,6 +177,7 @@ type treeCompiler struct {
 	templates              *sls.TemplateCache // shared by the compiles of one render; nil: none
 	// fileEnvs and pillarEnvs are the environments other than base.
 	fileEnvs, pillarEnvs map[string][]string
+	pydsl                bool // the #!pydsl renderer is allowed
 }
 
 func (t *treeCompiler) compile(ctx context.Context, m recipetest.Minion) (recipetest.Compiled, error) {
@@ -182,7 +185,7 @@ func (t *treeCompiler) compile(ctx context.Context, m recipetest.Minion) (recipe
 		Opts: map[string]any{"id": m.ID}, Log: t.log, Remote: t.remote, FileEnvs: t.fileEnvs, PillarEnvs: t.pillarEnvs}
 	c := sls.New(sls.Config{FileRoots: t.fileRoots, PillarRoots: t.pillarRoots, ID: m.ID, Grains: m.Grains,
 		Pillar: m.Pillar, Opts: rt.Opts, Caller: modules.Caller{Runtime: rt}, Templates: t.templates,
-		FileEnvs: t.fileEnvs, PillarEnvs: t.pillarEnvs})
+		FileEnvs: t.fileEnvs, PillarEnvs: t.pillarEnvs, PyDSL: t.pydsl})
 	var out recipetest.Compiled
 	var err error
 	if len(t.mods) == 0 {

@@ -162,7 +162,7 @@ func runStateCase(t *testing.T, c stateCase) {
 	}
 	rt := &modules.Runtime{ID: "minion", Grains: map[string]any{"id": "minion", "os": "Debian"},
 		FileRoots: []string{tree}, PillarRoots: []string{pillar}, FileEnvs: map[string][]string{"prod": {treeProd}},
-		Opts: map[string]any{"data_dir": filepath.Join(tmp, "data")}}
+		Opts: map[string]any{"data_dir": filepath.Join(tmp, "data"), "pydsl": true}} // pydsl: test_pydsl
 	if c.Later != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})

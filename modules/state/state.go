@@ -217,6 +217,7 @@ func compilerIn(rt *modules.Runtime, pillar map[string]any, saltenv, pillarenv s
 		Caller:      modules.Caller{Runtime: rt},
 		Limits:      rt.Limits,
 		Templates:   rt.Templates,
+		PyDSL:       rt.Opts["pydsl"] == true,
 	})
 }
 

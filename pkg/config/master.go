@@ -77,6 +77,9 @@ type Master struct {
 	// StrictArguments makes an unknown state argument a compile error of
 	// the master's state runs; by default the state runs with a warning.
 	StrictArguments bool `yaml:"strict_arguments"`
+	// PyDSL allows the #!pydsl renderer: whoever may change the state
+	// tree may then run Python as the master's user (off by default).
+	PyDSL bool `yaml:"pydsl"`
 	// Schedule runs functions on targets at intervals or cron times, in
 	// Salt's schedule: format with target: and tgt_type: (see
 	// docs/schedule.md); configuration file only.

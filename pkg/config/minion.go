@@ -38,6 +38,9 @@ type Minion struct {
 	// StrictArguments refuses a state run with an unknown state argument;
 	// by default the state runs with a warning, as Salt runs it.
 	StrictArguments bool `yaml:"strict_arguments"`
+	// PyDSL allows the #!pydsl renderer for brine call --local (Python
+	// run with brine's rights; off by default).
+	PyDSL bool `yaml:"pydsl"`
 	// Schedule is the minion's schedule, in Salt's schedule: format (see
 	// docs/schedule.md); entries from pillar are added to it.
 	Schedule yaml.Node `yaml:"schedule"`
@@ -165,6 +168,7 @@ func (m *Minion) Map() map[string]any {
 		"log_level":        m.LogLevel,
 		"failhard":         m.Failhard,
 		"strict_arguments": m.StrictArguments,
+		"pydsl":            m.PyDSL,
 	}
 	if m.DataDir != "" {
 		opts["data_dir"] = m.DataDir

@@ -24,7 +24,7 @@ func BenchmarkCompile1000(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		lows, err := New(Config{FileRoots: []string{dir}}).SLS(ctx, "bench")
+		lows, err := New(Config{FileRoots: []string{dir}, PyDSL: true}).SLS(ctx, "bench")
 		if err != nil || len(lows) != 1000 {
 			b.Fatalf("%d lows, %v", len(lows), err)
 		}
@@ -45,7 +45,7 @@ func BenchmarkPyDSL100(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		lows, err := New(Config{FileRoots: []string{dir}}).SLS(ctx, "bench")
+		lows, err := New(Config{FileRoots: []string{dir}, PyDSL: true}).SLS(ctx, "bench")
 		if err != nil || len(lows) != 100 {
 			b.Fatalf("%d lows, %v", len(lows), err)
 		}

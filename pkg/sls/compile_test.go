@@ -31,6 +31,7 @@ type caseRun struct {
 	Needs     []string       `yaml:"needs"` // commands the run needs on the host (python3)
 	Saltenv   string         `yaml:"saltenv"`
 	Pillarenv string         `yaml:"pillarenv"`
+	PyDSL     bool           `yaml:"pydsl"` // allow the #!pydsl renderer
 }
 
 // runOut is the golden form of one run.
@@ -175,7 +176,7 @@ func compileCase(t *testing.T, dir string, cr caseRun, shared *TemplateCache) ru
 	cfg := Config{
 		FileRoots: []string{filepath.Join(dir, "tree")},
 		ID:        cr.ID, Grains: cr.Grains, Pillar: cr.Pillar, Opts: cr.Opts,
-		Templates: shared, Saltenv: cr.Saltenv, Pillarenv: cr.Pillarenv,
+		Templates: shared, Saltenv: cr.Saltenv, Pillarenv: cr.Pillarenv, PyDSL: cr.PyDSL,
 		FileEnvs: envDirs(t, filepath.Join(dir, "envs")), PillarEnvs: envDirs(t, filepath.Join(dir, "pillar-envs")),
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "pillar")); err == nil && fi.IsDir() {

@@ -41,6 +41,10 @@ type Config struct {
 	Caller      Caller         // may be nil
 	// Limits bound what the compile reads and renders.
 	Limits Limits
+	// PyDSL allows the #!pydsl renderer: an SLS in Python, run by the
+	// rendering host's python3 with brine's rights (the pydsl
+	// configuration key; off by default, see docs/security.md).
+	PyDSL bool
 	// Templates, when set, shares the tree files read and the templates
 	// parsed with the other compilers of the same run given the same
 	// TemplateCache (one per job, one per test render). Nil: this compiler

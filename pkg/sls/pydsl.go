@@ -23,6 +23,10 @@ var pydslBootstrap string
 // and separately what the SLS writes to stderr).
 const pydslMaxOutput = 64 << 20
 
+// errPyDSLOff is the error of a pydsl render where pydsl is not allowed.
+var errPyDSLOff = errors.New("the pydsl renderer runs Python with brine's rights on the host that renders, and is off: " +
+	"set pydsl: True in the master configuration (the minion's for brine call --local; --pydsl for brine test render) to allow it")
+
 // errNoPython is the error of a pydsl render on a host without python3.
 var errNoPython = errors.New("the pydsl renderer needs python3 on the host that renders; install python3")
 
@@ -92,6 +96,10 @@ func (r *run) pydsl(name, file string, src []byte) ([]byte, bool) {
 	at := Pos{File: file, Line: 1}
 	if line, _, _ := bytes.Cut(src, []byte("\n")); strings.Contains(string(line), "|") {
 		r.errs.add(at, "", "the pydsl renderer runs alone in brine: write #!pydsl, not %q", strings.TrimSpace(string(line)))
+		return nil, false
+	}
+	if !r.c.cfg.PyDSL {
+		r.errs.add(at, "", "%v", errPyDSLOff)
 		return nil, false
 	}
 	python, err := exec.LookPath("python3")
