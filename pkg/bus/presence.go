@@ -264,7 +264,7 @@ func pingServers(ctx context.Context, nc *nats.Conn, subject string, body []byte
 			slices.SortFunc(out, func(a, b serverReply) int { return strings.Compare(a.Server.Name, b.Server.Name) })
 			return out, nil
 		case errors.Is(err, context.DeadlineExceeded):
-			return nil, fmt.Errorf("request %s: no server answered in %s (does every server include what brine cluster nats-config prints?)", subject, pingFirst)
+			return nil, fmt.Errorf("request %s: no server answered in %s: every server must include what brine cluster nats-config prints (run it again after upgrading brine: the system account exports more)", subject, pingFirst)
 		case err != nil:
 			return nil, fmt.Errorf("request %s: %w", subject, err)
 		}
