@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/brinecm/brine/pkg/bus"
 	"github.com/brinecm/brine/pkg/job"
@@ -385,6 +386,32 @@ func (f *externalFleet) connectedOn(m *clusterMaster) (map[string]bool, error) {
 	return got, nil
 }
 
+// consumerDelivered is how many jobs minion id's durable consumer has
+// delivered, as the masters' connection (the fleet key of dataDir) sees it.
+func (f *externalFleet) consumerDelivered(dataDir, id string) uint64 {
+	f.t.Helper()
+	kp, err := keys.LoadOrCreate(filepath.Join(dataDir, "master.nk"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	nc, err := bus.Connect(ctx, bus.ClientConfig{URLs: f.urls, Name: "test-observer", Key: kp})
+	if err != nil {
+		f.t.Fatalf("connect with the fleet key: %v", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	c, err := js.PushConsumer(ctx, bus.JobStream, bus.ConsumerName(id))
+	if err != nil {
+		f.t.Fatalf("%s's job consumer: %v", id, err)
+	}
+	return c.CachedInfo().Delivered.Consumer
+}
+
 // waitConnected waits until master m's minion list says exactly want.
 func (f *externalFleet) waitConnected(m *clusterMaster, what string, want map[string]bool) {
 	f.t.Helper()
@@ -435,6 +462,16 @@ func TestExternalNATSPresence(t *testing.T) {
 	}
 	s.nc.Close()
 
+	// A read-only call to a connected minion goes straight to it, not
+	// through its durable consumer.
+	delivered := f.consumerDelivered(m1.dataDir, "pa")
+	if got := f.ping(m2, []string{"pa"}); !got["pa"] {
+		t.Fatalf("pa did not answer test.ping: %v", got)
+	}
+	if n := f.consumerDelivered(m1.dataDir, "pa"); n != delivered {
+		t.Errorf("test.ping to connected pa went through its durable consumer: delivered %d, then %d", delivered, n)
+	}
+
 	// pb stops: neither master lists it connected, and a ping says so.
 	f.minions["pb"].stop()
 	for _, m := range f.masters {
@@ -444,6 +481,32 @@ func TestExternalNATSPresence(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "pb:\n    Minion did not return. [Not connected]") || !strings.Contains(out, "pa:\n    True") {
 		t.Errorf("test.ping with pb stopped: exit %d, want pa's True and pb not connected:\n%s", code, out)
 	}
+
+	// A connection with pb's key that does not take deliveries: pb counts
+	// as connected, the job sent straight to it bounces and goes through
+	// its durable consumer, which hands it to pb once pb is back.
+	s, err = f.connectAs("pb")
+	if err != nil {
+		t.Fatalf("connect with pb's key: %v", err)
+	}
+	f.waitConnected(m2, "pb's key listed connected on master 2", map[string]bool{"pa": true, "pb": true})
+	delivered = f.consumerDelivered(m1.dataDir, "pb")
+	_, out, errOut := f.brine(m2, "-L", "pb", "test.ping", "--timeout", "3s")
+	pingJID := jid.FindString(errOut)
+	if pingJID == "" || !strings.Contains(out, "pb:\n    Minion did not return. [No response]") {
+		t.Fatalf("test.ping to pb's silent connection: want no response and a jid:\n%s\n%s", out, errOut)
+	}
+	s.nc.Close()
+	f.startMinion("pb", 1)
+	waitFor(t, 60*time.Second, "pb's return of the bounced test.ping in the job cache", func() bool {
+		_, out, _ := f.brine(m1, "jobs", "show", pingJID, "--out", "json")
+		return string(returnedIDs(out)["pb"]) == "true"
+	})
+	if n := f.consumerDelivered(m1.dataDir, "pb"); n <= delivered {
+		t.Errorf("pb's consumer delivered %d jobs, then %d: the bounced test.ping did not go through it", delivered, n)
+	}
+	f.minions["pb"].stop()
+	f.waitConnected(m1, "pb listed not connected on master 1", map[string]bool{"pa": true, "pb": false})
 
 	// Master 1 restarts while pa runs: its first minion list already has
 	// pa connected, from the servers' lists of their connections.
