@@ -2,9 +2,11 @@ package bus
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 )
@@ -115,5 +117,30 @@ func TestExternalStatusOneServer(t *testing.T) {
 	}
 	if s := st.Servers[0]; s.Name != name || !s.JetStream || !s.Current || s.Offline {
 		t.Errorf("server %+v, want %s current with JetStream", s, name)
+	}
+}
+
+// BenchmarkPresenceEvent is what a master spends on one minion's
+// connection and disconnection: decoding and applying both events.
+func BenchmarkPresenceEvent(b *testing.B) {
+	p := &Presence{log: testLog(b), conns: map[connID]string{}, opened: map[connID]uint64{},
+		perKey: map[string]int{}, closed: map[connID]uint64{}}
+	_, pub := newKey(b)
+	now := time.Now()
+	ev := server.ConnectEventMsg{Server: server.ServerInfo{Name: "n1", ID: "NSERVER"},
+		Client: server.ClientInfo{Start: &now, Host: "127.0.0.1", ID: 42, Account: minionAccountName, User: pub,
+			Name: "web1", Lang: "go", Version: "1.55.0", Kind: "Client", ClientType: "nats"}}
+	data, err := json.Marshal(ev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	connect, disconnect := &nats.Msg{Subject: minionConnectEvents, Data: data}, &nats.Msg{Subject: minionDisconnectEvents, Data: data}
+	b.ReportAllocs()
+	for b.Loop() {
+		p.event(connect, true)
+		p.event(disconnect, false)
+	}
+	if p.Connected(pub) {
+		b.Fatal("still connected after its disconnection")
 	}
 }
