@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -100,8 +101,16 @@ func (m *Master) serveCallout(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A reconnection may have missed connection events: look again.
+	resync := make(chan struct{}, 1)
+	reconnected := nats.ReconnectHandler(func(*nats.Conn) {
+		select {
+		case resync <- struct{}{}:
+		default:
+		}
+	})
 	nc, err := bus.Connect(ctx, bus.ClientConfig{URLs: m.opts.NATS, Name: calloutName, Key: user, Log: m.log,
-		Extra: m.opts.Extra, OnError: func(err error) {
+		Extra: append(slices.Clip(m.opts.Extra), reconnected), OnError: func(err error) {
 			m.log.Warn("auth callout connection", "err", err)
 		}})
 	if err != nil {
@@ -113,7 +122,37 @@ func (m *Master) serveCallout(ctx context.Context) error {
 	}
 	m.callout, m.co = nc, co
 	m.log.Info("auth callout: answering the cluster's connection requests", "cluster", m.opts.NATS)
+	seen, err := bus.WatchPresence(ctx, nc, m.log)
+	if err != nil {
+		return fmt.Errorf("external cluster: %w", err)
+	}
+	m.seen = seen
+	go m.resyncPresence(ctx, resync)
 	return nil
+}
+
+// presenceResync is how often a master asks the servers of an external
+// cluster for the minions' connections again: a server that dies sends
+// no disconnection events for its clients, so this bounds how long they
+// are still seen connected.
+const presenceResync = 30 * time.Second
+
+// resyncPresence asks the servers for the minions' connections every
+// presenceResync, and at once when the callout connection reconnected.
+func (m *Master) resyncPresence(ctx context.Context, now <-chan struct{}) {
+	t := time.NewTicker(presenceResync)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-now:
+		}
+		if err := m.seen.Resync(ctx); err != nil && ctx.Err() == nil {
+			m.log.Warn("external cluster: the minions' connections", "err", err)
+		}
+	}
 }
 
 // kick closes the connections of a key whose role changed, so that they

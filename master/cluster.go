@@ -416,15 +416,20 @@ func (m *Master) scaleStreams(ctx context.Context) {
 	}
 }
 
-// ClusterStatus is the cluster as this master's server sees it, with every
+// ClusterStatus is the cluster as this master's server sees it (on an
+// external cluster, as its servers describe themselves), with every
 // stream's and bucket's replicas.
 func (m *Master) ClusterStatus(ctx context.Context) (bus.ClusterStatus, error) {
 	var st bus.ClusterStatus
-	if m.srv != nil {
-		var err error
-		if st, err = m.srv.Status(); err != nil {
-			return st, err
-		}
+	var err error
+	switch {
+	case m.srv != nil:
+		st, err = m.srv.Status()
+	case m.callout != nil:
+		st, err = bus.ExternalStatus(ctx, m.callout)
+	}
+	if err != nil {
+		return st, err
 	}
 	streams, err := bus.StreamsStatus(ctx, m.js)
 	if err != nil {

@@ -46,12 +46,14 @@ func peersPB(ps []bus.PeerStatus) []*brinepb.ClusterPeer {
 	out := make([]*brinepb.ClusterPeer, 0, len(ps))
 	for _, p := range ps {
 		out = append(out, &brinepb.ClusterPeer{
-			Name:     p.Name,
-			Leader:   p.Leader,
-			Current:  p.Current,
-			Offline:  p.Offline,
-			ActiveNs: int64(p.Active),
-			Lag:      p.Lag,
+			Name:      p.Name,
+			Cluster:   p.Cluster,
+			Jetstream: p.JetStream,
+			Leader:    p.Leader,
+			Current:   p.Current,
+			Offline:   p.Offline,
+			ActiveNs:  int64(p.Active),
+			Lag:       p.Lag,
 		})
 	}
 	return out

@@ -61,8 +61,9 @@ type Master struct {
 	keys    *keys.Store
 	srv     *bus.Server // nil with an external NATS cluster
 	nc      *nats.Conn
-	callout *nats.Conn   // the auth callout connection, with an external NATS cluster
-	co      *bus.Callout // its answers, and the connections it authorized
+	callout *nats.Conn    // the auth callout connection, with an external NATS cluster
+	co      *bus.Callout  // its answers, and the connections it authorized
+	seen    *bus.Presence // the minions' connections on an external NATS cluster
 	js      jetstream.JetStream
 	jobInfo jetstream.KeyValue
 	grains  *grainsCache
@@ -427,15 +428,21 @@ func (m *Master) stopBus() {
 	}
 }
 
-// connected reports whether a minion is on the bus now with its delivery
-// subscription in place. Without the
-// embedded server the master cannot see connections and assumes so.
+// connected reports whether a minion is on the bus now: on the embedded
+// server, connected with its delivery subscription in place; on an
+// external cluster, connected to one of its servers, as the servers'
+// connection events and lists say.
 func (m *Master) connected(id string) bool {
-	if m.srv == nil {
-		return true
-	}
 	k, ok := m.keys.Get(id)
-	return ok && m.srv.Connected(k.PublicKey) && m.srv.Listening(bus.DeliverSubject(id))
+	switch {
+	case !ok:
+		return false
+	case m.srv != nil:
+		return m.srv.Connected(k.PublicKey) && m.srv.Listening(bus.DeliverSubject(id))
+	case m.seen != nil:
+		return m.seen.Connected(k.PublicKey)
+	}
+	return false
 }
 
 // socketProbe bounds the check for a master already answering on the CLI socket.

@@ -328,8 +328,15 @@ func (m *Master) publish(ctx context.Context, rr *runRequest, jid string, ids []
 	close(work)
 	wg.Wait()
 	e, ok := modules.Lookup(rr.fun)
-	direct := ok && e.ReadOnly && m.srv != nil // presence is only known with the embedded server
+	direct := ok && e.ReadOnly
 	var acks []jetstream.PubAckFuture
+	var bounced *directSends // on an external cluster: direct jobs no minion heard
+	if direct && m.srv == nil {
+		var err error
+		if bounced, err = newDirectSends(m.nc, len(ids)); err != nil {
+			return err
+		}
+	}
 	for _, o := range outs {
 		switch {
 		case o.err != nil:
@@ -346,11 +353,30 @@ func (m *Master) publish(ctx context.Context, rr *runRequest, jid string, ids []
 			// A read-only call to a connected minion goes straight to its
 			// delivery subject: nothing to keep if it is lost, and no
 			// durable consumer to pay for (they dominate a fleet-wide ping).
-			if err := m.nc.Publish(bus.DeliverSubject(o.id), o.signed); err != nil {
+			if bounced != nil {
+				if err := bounced.send(o.id, o.signed); err != nil {
+					return err
+				}
+			} else if err := m.nc.Publish(bus.DeliverSubject(o.id), o.signed); err != nil {
 				return fmt.Errorf("send job to %s: %w", o.id, err)
 			}
 		default:
 			f, err := m.publishJob(ctx, o.id, o.signed, rr.ttl)
+			if err != nil {
+				return err
+			}
+			acks = append(acks, f)
+		}
+	}
+	if bounced != nil {
+		unheard, err := bounced.unheard()
+		if err != nil {
+			return err
+		}
+		for _, dj := range unheard {
+			// Connected, but not subscribed yet: its durable consumer delivers it.
+			m.log.Debug("read-only job heard by no one, sent through the job stream", "minion", dj.id, "jid", jid)
+			f, err := m.publishJob(ctx, dj.id, dj.signed, rr.ttl)
 			if err != nil {
 				return err
 			}

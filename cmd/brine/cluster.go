@@ -79,13 +79,14 @@ func newClusterStatusCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the cluster's servers, the JetStream leaders, and every stream's replicas and lag",
-		Long: `Show the cluster as the master behind --socket sees it: its servers (the
-JetStream meta leader marked), whether each is current or offline and how many
+		Long: `Show the cluster as the master behind --socket sees it: its servers (their
+cluster, whether JetStream runs on them, the JetStream meta leader marked), whether each is current or offline and how many
 operations it lags behind the leader; then every stream and bucket with its
 replica count, leader, size, and each replica's lag.
 
 --out json prints {"server", "cluster", "routes", "meta_leader", "clustered",
-"servers": [{"name", "leader", "current", "offline", "active_ns", "lag"}],
+"servers": [{"name", "cluster", "jetstream", "leader", "current", "offline",
+"active_ns", "lag"}],
 "streams": [{"name", "replicas", "leader", "messages", "bytes", "peers": [...]}]}.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -136,7 +137,7 @@ func clusterStatusFromPB(r *brinepb.ClusterStatusResponse) bus.ClusterStatus {
 func peersFromPB(ps []*brinepb.ClusterPeer) []bus.PeerStatus {
 	out := make([]bus.PeerStatus, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, bus.PeerStatus{Name: p.Name, Leader: p.Leader, Current: p.Current, Offline: p.Offline,
+		out = append(out, bus.PeerStatus{Name: p.Name, Cluster: p.Cluster, JetStream: p.Jetstream, Leader: p.Leader, Current: p.Current, Offline: p.Offline,
 			Active: time.Duration(p.ActiveNs), Lag: p.Lag})
 	}
 	return out
@@ -164,13 +165,17 @@ func printClusterStatus(w io.Writer, st bus.ClusterStatus) error {
 	} else {
 		fmt.Fprintf(tw, "cluster %s, asked %s (%d routes), meta leader %s\n\n", st.Cluster, st.Server, st.Routes, cmp.Or(st.Leader, "none"))
 	}
-	fmt.Fprintln(tw, "SERVER\tSTATE\tLAG\tLAST SEEN")
+	fmt.Fprintln(tw, "SERVER\tCLUSTER\tJETSTREAM\tSTATE\tLAG\tLAST SEEN")
 	for _, p := range st.Servers {
 		seen := "-"
 		if p.Active > 0 {
 			seen = p.Active.Round(time.Millisecond).String() + " ago"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", p.Name, peerState(p), p.Lag, seen)
+		js := "off"
+		if p.JetStream {
+			js = "on"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", p.Name, cmp.Or(p.Cluster, "-"), js, peerState(p), p.Lag, seen)
 	}
 	fmt.Fprintln(tw, "\nSTREAM\tREPLICAS\tLEADER\tMESSAGES\tBYTES\tPEERS")
 	for _, s := range st.Streams {

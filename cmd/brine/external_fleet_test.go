@@ -5,20 +5,25 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/brinecm/brine/pkg/bus"
 	"github.com/brinecm/brine/pkg/job"
 	"github.com/brinecm/brine/pkg/keys"
+	"github.com/brinecm/brine/proto/brinepb"
 )
 
 // The external mode: three plain nats-server processes, built from the
@@ -76,7 +81,8 @@ func startBinary(t *testing.T, bin string, args ...string) *proc {
 // brine masters that authorize it.
 type externalFleet struct {
 	*clusterFleet
-	urls []string // the servers' client URLs
+	urls    []string // the servers' client URLs
+	servers []*proc  // the nats-servers, n1 to n3
 }
 
 // newExternalFleet starts three nats-servers, each including the
@@ -125,7 +131,7 @@ cluster {
 include ./brine.conf
 `, i+1, clientPorts[i], filepath.Join(f.dir, fmt.Sprintf("js%d", i+1)),
 			strings.TrimPrefix(routes[i], "nats-route://"), strings.Join(routes, ", ")))
-		startBinary(t, natsBin, "-c", cfg)
+		f.servers = append(f.servers, startBinary(t, natsBin, "-c", cfg))
 	}
 	for _, port := range clientPorts {
 		waitFor(t, 30*time.Second, fmt.Sprintf("nats-server on port %d", port), func() bool {
@@ -356,5 +362,227 @@ func TestExternalNATSAuthCallout(t *testing.T) {
 	if s, err := f.connectAs("ec"); err == nil {
 		s.nc.Close()
 		t.Error("with master 1 gone, ec's rejected key was accepted")
+	}
+}
+
+// connectedOn is what master m's minion list (the API the web UI reads)
+// says of each accepted minion: connected or not.
+func (f *externalFleet) connectedOn(m *clusterMaster) (map[string]bool, error) {
+	c, done, err := dial(m.socket)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := c.ListMinions(ctx, &brinepb.ListMinionsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	got := map[string]bool{}
+	for _, mi := range resp.Minions {
+		got[mi.Id] = mi.Connected
+	}
+	return got, nil
+}
+
+// consumerDelivered is how many jobs minion id's durable consumer has
+// delivered, as the masters' connection (the fleet key of dataDir) sees it.
+func (f *externalFleet) consumerDelivered(dataDir, id string) uint64 {
+	f.t.Helper()
+	kp, err := keys.LoadOrCreate(filepath.Join(dataDir, "master.nk"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	nc, err := bus.Connect(ctx, bus.ClientConfig{URLs: f.urls, Name: "test-observer", Key: kp})
+	if err != nil {
+		f.t.Fatalf("connect with the fleet key: %v", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	c, err := js.PushConsumer(ctx, bus.JobStream, bus.ConsumerName(id))
+	if err != nil {
+		f.t.Fatalf("%s's job consumer: %v", id, err)
+	}
+	return c.CachedInfo().Delivered.Consumer
+}
+
+// waitConnected waits until master m's minion list says exactly want.
+func (f *externalFleet) waitConnected(m *clusterMaster, what string, want map[string]bool) {
+	f.t.Helper()
+	var got map[string]bool
+	var err error
+	waitFor(f.t, 60*time.Second, what, func() bool {
+		got, err = f.connectedOn(m)
+		return err == nil && maps.Equal(got, want)
+	})
+}
+
+// TestExternalNATSPresence: with --nats, the masters know which minions
+// are connected from the servers' connection events and lists: a stopped
+// minion is listed as not connected on both masters, and a test.ping
+// says so; a master started after its minions knows them at once. Minions
+// reach none of the system events or requests the masters use.
+func TestExternalNATSPresence(t *testing.T) {
+	f := newExternalFleet(t)
+	ids := []string{"pa", "pb"}
+	for i, id := range ids {
+		f.startMinion(id, i)
+	}
+	m1, m2 := f.masters[0], f.masters[1]
+	f.pingAll(m1, ids)
+	f.pingAll(m2, ids)
+	for _, m := range f.masters {
+		f.waitConnected(m, "both minions listed connected on "+m.socket, map[string]bool{"pa": true, "pb": true})
+	}
+
+	// A minion's own key reaches none of the servers' system events or
+	// requests: not through the masters' account, not through its own.
+	s, err := f.connectAs("pa")
+	if err != nil {
+		t.Fatalf("connect with pa's key: %v", err)
+	}
+	for _, subject := range []string{"$SYS.ACCOUNT.BRINE_MINIONS.CONNECT", "$SYS.ACCOUNT.BRINE_MINIONS.DISCONNECT", "$SYS.>"} {
+		if _, err := s.nc.SubscribeSync(subject); err != nil {
+			t.Fatal(err)
+		}
+		s.refused(t, "subscribe", subject)
+	}
+	for _, subject := range []string{"$SYS.REQ.ACCOUNT.BRINE_MINIONS.CONNZ", "$SYS.REQ.SERVER.PING.CONNZ",
+		"$SYS.REQ.SERVER.PING.VARZ", "$SYS.REQ.SERVER.PING.JSZ", "$SYS.REQ.SERVER.PING"} {
+		if _, err := s.nc.Request(subject, nil, time.Second); err == nil {
+			t.Errorf("%s answered pa", subject)
+		}
+		s.refused(t, "request", subject)
+	}
+	s.nc.Close()
+
+	// A read-only call to a connected minion goes straight to it, not
+	// through its durable consumer.
+	delivered := f.consumerDelivered(m1.dataDir, "pa")
+	if got := f.ping(m2, []string{"pa"}); !got["pa"] {
+		t.Fatalf("pa did not answer test.ping: %v", got)
+	}
+	if n := f.consumerDelivered(m1.dataDir, "pa"); n != delivered {
+		t.Errorf("test.ping to connected pa went through its durable consumer: delivered %d, then %d", delivered, n)
+	}
+
+	// pb stops: neither master lists it connected, and a ping says so.
+	f.minions["pb"].stop()
+	for _, m := range f.masters {
+		f.waitConnected(m, "pb listed not connected on "+m.socket, map[string]bool{"pa": true, "pb": false})
+	}
+	code, out, _ := f.brine(m2, "*", "test.ping", "--timeout", "3s")
+	if code == 0 || !strings.Contains(out, "pb:\n    Minion did not return. [Not connected]") || !strings.Contains(out, "pa:\n    True") {
+		t.Errorf("test.ping with pb stopped: exit %d, want pa's True and pb not connected:\n%s", code, out)
+	}
+
+	// A connection with pb's key that does not take deliveries: pb counts
+	// as connected, the job sent straight to it bounces and goes through
+	// its durable consumer, which hands it to pb once pb is back.
+	s, err = f.connectAs("pb")
+	if err != nil {
+		t.Fatalf("connect with pb's key: %v", err)
+	}
+	f.waitConnected(m2, "pb's key listed connected on master 2", map[string]bool{"pa": true, "pb": true})
+	delivered = f.consumerDelivered(m1.dataDir, "pb")
+	_, out, errOut := f.brine(m2, "-L", "pb", "test.ping", "--timeout", "3s")
+	pingJID := jid.FindString(errOut)
+	if pingJID == "" || !strings.Contains(out, "pb:\n    Minion did not return. [No response]") {
+		t.Fatalf("test.ping to pb's silent connection: want no response and a jid:\n%s\n%s", out, errOut)
+	}
+	s.nc.Close()
+	f.startMinion("pb", 1)
+	waitFor(t, 60*time.Second, "pb's return of the bounced test.ping in the job cache", func() bool {
+		_, out, _ := f.brine(m1, "jobs", "show", pingJID, "--out", "json")
+		return string(returnedIDs(out)["pb"]) == "true"
+	})
+	if n := f.consumerDelivered(m1.dataDir, "pb"); n <= delivered {
+		t.Errorf("pb's consumer delivered %d jobs, then %d: the bounced test.ping did not go through it", delivered, n)
+	}
+	f.minions["pb"].stop()
+	f.waitConnected(m1, "pb listed not connected on master 1", map[string]bool{"pa": true, "pb": false})
+
+	// Master 1 restarts while pa runs: its first minion list already has
+	// pa connected, from the servers' lists of their connections.
+	m1.p.stop()
+	m1.p = start(t, m1.args...)
+	var first map[string]bool
+	waitFor(t, 60*time.Second, "restarted master 1 answering", func() bool {
+		first, err = f.connectedOn(m1)
+		return err == nil
+	})
+	if want := map[string]bool{"pa": true, "pb": false}; !maps.Equal(first, want) {
+		t.Errorf("restarted master 1 lists %v, want %v", first, want)
+	}
+	f.startMinion("pb", 2)
+	f.waitConnected(m1, "pb listed connected again on master 1", map[string]bool{"pa": true, "pb": true})
+}
+
+// TestExternalNATSClusterStatus: with --nats, brine cluster status lists
+// the operator's servers from their own answers: name, cluster,
+// JetStream, the meta leader; a server that stops is listed offline.
+func TestExternalNATSClusterStatus(t *testing.T) {
+	f := newExternalFleet(t)
+	names := []string{"n1", "n2", "n3"}
+	serverNames := func(st bus.ClusterStatus) []string {
+		var out []string
+		for _, s := range st.Servers {
+			out = append(out, s.Name)
+		}
+		return out
+	}
+	for _, m := range f.masters {
+		st := f.waitStatus(m, "three servers, one meta leader", func(st bus.ClusterStatus) bool {
+			return slices.Equal(serverNames(st), names) && st.Leader != "" && allCurrent(st, 3)
+		})
+		if !st.Clustered || st.Cluster != "operators" || !slices.Contains(names, st.Server) || st.Routes < 2 {
+			t.Errorf("%s: status %+v, want cluster operators, asked one of %v with routes to the others", m.socket, st, names)
+		}
+		leaders := 0
+		for _, s := range st.Servers {
+			if s.Cluster != "operators" || !s.JetStream || s.Offline || !s.Current {
+				t.Errorf("%s: server %+v, want cluster operators, JetStream on, current", m.socket, s)
+			}
+			if s.Leader {
+				leaders++
+				if s.Name != st.Leader {
+					t.Errorf("%s: server %s marked leader, the meta leader is %s", m.socket, s.Name, st.Leader)
+				}
+			}
+		}
+		if leaders != 1 {
+			t.Errorf("%s: %d servers marked leader, want 1: %+v", m.socket, leaders, st.Servers)
+		}
+	}
+	code, out, errOut := f.brine(f.masters[0], "cluster", "status")
+	if code != 0 {
+		t.Fatalf("brine cluster status: exit %d: %s", code, errOut)
+	}
+	for _, n := range names {
+		if !regexp.MustCompile(`(?m)^` + n + `\s+operators\s+on\s+(leader|current)\s`).MatchString(out) {
+			t.Errorf("brine cluster status has no line for %s in cluster operators with JetStream on:\n%s", n, out)
+		}
+	}
+
+	// n3 stops: the servers left say so.
+	f.servers[2].stop()
+	for _, m := range f.masters {
+		st := f.waitStatus(m, "n3 offline", func(st bus.ClusterStatus) bool {
+			for _, s := range st.Servers {
+				if s.Name == "n3" {
+					return s.Offline
+				}
+			}
+			return false
+		})
+		if !slices.Equal(serverNames(st), names) {
+			t.Errorf("%s: servers %v with n3 stopped, want %v", m.socket, serverNames(st), names)
+		}
 	}
 }

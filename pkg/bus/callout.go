@@ -43,6 +43,41 @@ const SystemAccount = "SYS"
 // kickSubjects are the servers' kick services: $SYS.REQ.SERVER.<id>.KICK.
 const kickSubjects = "$SYS.REQ.SERVER.*.KICK"
 
+// The servers' system events and requests the masters' callout
+// connections see through the system account's exports: the minions'
+// connections and disconnections, the minions' connections on every
+// server, and every server's VARZ and JSZ.
+const (
+	minionConnectEvents    = "$SYS.ACCOUNT." + minionAccountName + ".CONNECT"
+	minionDisconnectEvents = "$SYS.ACCOUNT." + minionAccountName + ".DISCONNECT"
+	minionConnz            = "$SYS.REQ.ACCOUNT." + minionAccountName + ".CONNZ"
+	serversVarz            = "$SYS.REQ.SERVER.PING.VARZ"
+	serversJsz             = "$SYS.REQ.SERVER.PING.JSZ"
+)
+
+// systemLink is one of the system account's exports to the masters'
+// callout account.
+type systemLink struct {
+	subject string
+	service bool // a service, else a stream
+	ping    bool // every server answers: the replies are a stream
+}
+
+// systemLinks are what the system account exports to the masters' callout
+// account: the kick service, the minions' connection events, and the
+// requests every server answers (the minions' connections, the servers'
+// own state).
+func systemLinks() []systemLink {
+	return []systemLink{
+		{subject: kickSubjects, service: true},
+		{subject: minionConnz, service: true, ping: true},
+		{subject: serversVarz, service: true, ping: true},
+		{subject: serversJsz, service: true, ping: true},
+		{subject: minionConnectEvents},
+		{subject: minionDisconnectEvents},
+	}
+}
+
 // DefaultGrantTTL is how long a user JWT the callout hands out is good for:
 // the server closes the connection when it expires, and the client's
 // reconnection is authorized anew, so a key rejected or deleted meanwhile
@@ -358,6 +393,18 @@ func ExternalConfig(issuer, authUser string) (string, error) {
 	links := func(acct string) string {
 		return "    exports: [\n" + strings.Join(lines[acct][0], "") + "    ]\n    imports: [\n" + strings.Join(lines[acct][1], "") + "    ]\n"
 	}
+	var sysExports, authImports strings.Builder
+	for _, l := range systemLinks() {
+		kind, resp := "stream", ""
+		if l.service {
+			kind = "service"
+		}
+		if l.ping {
+			resp = ", response_type: stream"
+		}
+		fmt.Fprintf(&sysExports, "      {%s: %q, accounts: [%s]%s}\n", kind, l.subject, AuthAccount, resp)
+		fmt.Fprintf(&authImports, "      {%s: {account: %s, subject: %q}}\n", kind, SystemAccount, l.subject)
+	}
 	return fmt.Sprintf(`# brine: the accounts and the auth callout of a brine fleet on this cluster
 # (brine cluster nats-config). Include it in every server's configuration.
 accounts {
@@ -369,19 +416,20 @@ accounts {
   %[3]s {
 %[4]s  }
   # The masters' callout connections: the one nkey user of the fleet. They
-  # may ask a server to close a connection whose key was rejected.
+  # may ask a server to close a connection whose key was rejected, see the
+  # minions connect and disconnect, and ask every server for the minions'
+  # connections and its own state.
   %[5]s {
     users: [ {nkey: %[6]s} ]
     imports: [
-      {service: {account: %[8]s, subject: %[9]q}}
-    ]
+%[9]s    ]
   }
   # The system account (name yours here, and in system_account, if you
-  # have one), exporting the servers' kick service to the masters.
+  # have one), exporting to the masters the servers' kick service, the
+  # minions' connection events and the servers' monitoring requests.
   %[8]s {
     exports: [
-      {service: %[9]q, accounts: [%[5]s]}
-    ]
+%[10]s    ]
   }
 }
 system_account: %[8]s
@@ -394,5 +442,5 @@ authorization {
   }
 }
 `, MasterAccount, links(MasterAccount), minionAccountName, links(minionAccountName),
-		AuthAccount, authUser, issuer, SystemAccount, kickSubjects), nil
+		AuthAccount, authUser, issuer, SystemAccount, authImports.String(), sysExports.String()), nil
 }

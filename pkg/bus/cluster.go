@@ -159,12 +159,14 @@ func (s *Server) Replicas() int {
 
 // PeerStatus is one server of the JetStream cluster as a server sees it.
 type PeerStatus struct {
-	Name    string        `json:"name"`
-	Leader  bool          `json:"leader,omitempty"`
-	Current bool          `json:"current"`
-	Offline bool          `json:"offline,omitempty"`
-	Active  time.Duration `json:"active_ns,omitempty"` // since last heard from
-	Lag     uint64        `json:"lag,omitempty"`       // operations behind the leader
+	Name      string        `json:"name"`
+	Cluster   string        `json:"cluster,omitempty"` // the server's cluster, as it reports it
+	JetStream bool          `json:"jetstream"`         // the server runs JetStream
+	Leader    bool          `json:"leader,omitempty"`
+	Current   bool          `json:"current"`
+	Offline   bool          `json:"offline,omitempty"`
+	Active    time.Duration `json:"active_ns,omitempty"` // since last heard from
+	Lag       uint64        `json:"lag,omitempty"`       // operations behind the leader
 }
 
 // StreamStatus is one stream's (or bucket's) placement in the cluster.
@@ -197,16 +199,16 @@ func (s *Server) Status() (ClusterStatus, error) {
 	}
 	if m := info.Meta; m != nil {
 		st.Cluster, st.Leader = m.Name, m.Leader
-		st.Servers = append(st.Servers, PeerStatus{Name: s.ns.Name(), Leader: m.Leader == s.ns.Name(), Current: true})
+		st.Servers = append(st.Servers, PeerStatus{Name: s.ns.Name(), Cluster: m.Name, JetStream: true, Leader: m.Leader == s.ns.Name(), Current: true})
 		for _, p := range m.Replicas {
 			if p.Name == s.ns.Name() {
 				continue // this server, listed above (the meta group can list it while it has no leader)
 			}
-			st.Servers = append(st.Servers, PeerStatus{Name: p.Name, Leader: p.Name == m.Leader, Current: p.Current,
+			st.Servers = append(st.Servers, PeerStatus{Name: p.Name, Cluster: m.Name, JetStream: true, Leader: p.Name == m.Leader, Current: p.Current,
 				Offline: p.Offline, Active: p.Active, Lag: p.Lag})
 		}
 	} else {
-		st.Servers = []PeerStatus{{Name: s.ns.Name(), Leader: true, Current: true}}
+		st.Servers = []PeerStatus{{Name: s.ns.Name(), JetStream: true, Leader: true, Current: true}}
 	}
 	slices.SortFunc(st.Servers, func(a, b PeerStatus) int { return strings.Compare(a.Name, b.Name) })
 	return st, nil

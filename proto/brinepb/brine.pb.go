@@ -1557,6 +1557,8 @@ type ClusterPeer struct {
 	Offline       bool                   `protobuf:"varint,4,opt,name=offline,proto3" json:"offline,omitempty"`
 	ActiveNs      int64                  `protobuf:"varint,5,opt,name=active_ns,json=activeNs,proto3" json:"active_ns,omitempty"` // since the leader last heard from it
 	Lag           uint64                 `protobuf:"varint,6,opt,name=lag,proto3" json:"lag,omitempty"`                           // operations behind the leader
+	Cluster       string                 `protobuf:"bytes,7,opt,name=cluster,proto3" json:"cluster,omitempty"`                    // the server's cluster, as it reports it
+	Jetstream     bool                   `protobuf:"varint,8,opt,name=jetstream,proto3" json:"jetstream,omitempty"`               // the server runs JetStream
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1631,6 +1633,20 @@ func (x *ClusterPeer) GetLag() uint64 {
 		return x.Lag
 	}
 	return 0
+}
+
+func (x *ClusterPeer) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *ClusterPeer) GetJetstream() bool {
+	if x != nil {
+		return x.Jetstream
+	}
+	return false
 }
 
 type ClusterStream struct {
@@ -1924,14 +1940,16 @@ const file_brine_proto_rawDesc = "" +
 	"pendingJid\"@\n" +
 	"\rDriftResponse\x12/\n" +
 	"\aminions\x18\x01 \x03(\v2\x15.brine.v1.MinionDriftR\aminions\"\x16\n" +
-	"\x14ClusterStatusRequest\"\x9c\x01\n" +
+	"\x14ClusterStatusRequest\"\xd4\x01\n" +
 	"\vClusterPeer\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\bR\x06leader\x12\x18\n" +
 	"\acurrent\x18\x03 \x01(\bR\acurrent\x12\x18\n" +
 	"\aoffline\x18\x04 \x01(\bR\aoffline\x12\x1b\n" +
 	"\tactive_ns\x18\x05 \x01(\x03R\bactiveNs\x12\x10\n" +
-	"\x03lag\x18\x06 \x01(\x04R\x03lag\"\xb6\x01\n" +
+	"\x03lag\x18\x06 \x01(\x04R\x03lag\x12\x18\n" +
+	"\acluster\x18\a \x01(\tR\acluster\x12\x1c\n" +
+	"\tjetstream\x18\b \x01(\bR\tjetstream\"\xb6\x01\n" +
 	"\rClusterStream\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\breplicas\x18\x02 \x01(\x05R\breplicas\x12\x16\n" +
