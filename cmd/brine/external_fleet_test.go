@@ -30,33 +30,9 @@ import (
 // module in go.mod and configured with what `brine cluster nats-config`
 // prints, and two `brine master --nats` processes as their auth callout.
 
-var (
-	natsOnce sync.Once
-	natsPath string
-	natsErr  error
-)
-
 // natsServerBinary builds nats-server from the module brine embeds, once
 // per test run.
-func natsServerBinary(t *testing.T) string {
-	t.Helper()
-	natsOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "brine-nats-server")
-		if err != nil {
-			natsErr = err
-			return
-		}
-		natsPath = filepath.Join(dir, "nats-server")
-		out, err := exec.Command("go", "build", "-o", natsPath, "github.com/nats-io/nats-server/v2").CombinedOutput()
-		if err != nil {
-			natsErr = fmt.Errorf("go build nats-server: %v\n%s", err, out)
-		}
-	})
-	if natsErr != nil {
-		t.Fatal(natsErr)
-	}
-	return natsPath
-}
+func natsServerBinary(t *testing.T) string { return natsProgram.binary(t) }
 
 // startBinary starts bin as a daemon stopped at cleanup.
 func startBinary(t *testing.T, bin string, args ...string) *proc {

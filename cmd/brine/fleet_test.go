@@ -22,32 +22,45 @@ import (
 // The fleet tests run real processes on loopback: one `brine master` and
 // several `brine minion`, driven through the `brine` command line.
 
+// goProgram is a Go program a test run builds once, on first use.
+type goProgram struct {
+	pkg, name string // what to build ("." is this package) and the file's name
+	once      sync.Once
+	path      string
+	err       error
+}
+
+// binary builds the program the first time it is asked for and returns
+// its path; a failed build fails every test that asks.
+func (g *goProgram) binary(t *testing.T) string {
+	t.Helper()
+	g.once.Do(func() {
+		dir, err := os.MkdirTemp("", "brine-"+g.name)
+		if err != nil {
+			g.err = err
+			return
+		}
+		g.path = filepath.Join(dir, g.name)
+		out, err := exec.Command("go", "build", "-o", g.path, g.pkg).CombinedOutput()
+		if err != nil {
+			g.err = fmt.Errorf("go build %s: %v\n%s", g.pkg, err, out)
+		}
+	})
+	if g.err != nil {
+		t.Fatal(g.err)
+	}
+	return g.path
+}
+
+// The programs the process tests run: brine itself, and nats-server from
+// the module brine embeds (the external-cluster tests).
 var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
+	brineProgram = &goProgram{pkg: ".", name: "brine"}
+	natsProgram  = &goProgram{pkg: "github.com/nats-io/nats-server/v2", name: "nats-server"}
 )
 
 // brineBinary builds the brine binary once per test run.
-func brineBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "brine-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "brine")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
+func brineBinary(t *testing.T) string { return brineProgram.binary(t) }
 
 func freePort(t *testing.T) int {
 	t.Helper()
