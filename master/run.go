@@ -161,7 +161,7 @@ func (f fleetMine) Get(ctx context.Context, tgt string, kind target.Kind, fun st
 // read the state tree, which only the master has.
 func onMaster(fun string) bool {
 	switch fun {
-	case "state.show_sls", "state.show_highstate", "state.show_lowstate", "state.show_top":
+	case "state.show_sls", "state.show_highstate", "state.show_lowstate", "state.show_low_sls", "state.show_states", "state.show_top":
 		return true
 	}
 	return false

@@ -77,3 +77,29 @@ func TestFileRecurseOnMinion(t *testing.T) {
 		t.Errorf("the second run changed something or failed:\n%s", out)
 	}
 }
+
+// TestShowFunctionsThroughMaster: the state.show_* functions asked of a
+// minion through its master are answered by the master, which holds the
+// state tree (the minion has none of its own here).
+func TestShowFunctionsThroughMaster(t *testing.T) {
+	f := newFleet(t, fleetOptions{autoAccept: true, minions: map[string]string{"show1": "db"}})
+	f.pingAll("show1")
+	for _, call := range [][]string{
+		{"state.show_top"},
+		{"state.show_highstate"},
+		{"state.show_lowstate"},
+		{"state.show_states"},
+		{"state.show_sls", "motd"},
+		{"state.show_low_sls", "motd"},
+	} {
+		args := append([]string{"show1"}, call...)
+		code, out, errOut := f.brine(append(args, "--out", "json")...)
+		if code != 0 {
+			t.Errorf("%v: exit %d\n%s\n%s", call, code, out, errOut)
+			continue
+		}
+		if !strings.Contains(out, "motd") {
+			t.Errorf("%v does not show the motd state or SLS:\n%s", call, out)
+		}
+	}
+}
