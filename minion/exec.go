@@ -412,7 +412,7 @@ func (m *Minion) call(ctx context.Context, j *job.Job, own bool, log *slog.Logge
 		}
 	}
 	files := &remoteFS{ctx: ctx, m: m, noWait: own}
-	hs, err := state.RunCompiled(ctx, rt, files, lows, j.Pillar, j.Kwargs)
+	hs, err := state.RunCompiled(ctx, rt, files, j.Fun, lows, j.Pillar, j.Args, j.Kwargs)
 	if err != nil {
 		lines, _ := json.Marshal(strings.Split(err.Error(), "\n"))
 		return &job.Return{JID: j.JID, Minion: j.Minion, Fun: j.Fun, Return: lines, Retcode: retError,

@@ -103,3 +103,29 @@ func TestShowFunctionsThroughMaster(t *testing.T) {
 		}
 	}
 }
+
+// TestSLSIDThroughMaster: state.sls_id asked of a minion through its
+// master runs the states of that ID and what their requisites need, from
+// the master's tree, and nothing else; an ID the SLS lacks is Salt's error.
+func TestSLSIDThroughMaster(t *testing.T) {
+	f := newFleet(t, fleetOptions{autoAccept: true, minions: map[string]string{"sid1": "db"}})
+	f.pingAll("sid1")
+	code, out, errOut := f.brine("sid1", "state.sls_id", "second", "sid", "--out", "json")
+	if code != 0 {
+		t.Fatalf("state.sls_id second sid: exit %d\n%s\n%s", code, out, errOut)
+	}
+	dir := filepath.Join(f.root("sid1"), "sid")
+	for id, want := range map[string]bool{"first": true, "second": true, "third": false} {
+		_, err := os.Stat(filepath.Join(dir, id))
+		if got := err == nil; got != want {
+			t.Errorf("%s written: %v, want %v (err %v)", id, got, want, err)
+		}
+	}
+	if strings.Contains(out, "third") {
+		t.Errorf("the return lists a state sls_id did not ask for:\n%s", out)
+	}
+	code, out, errOut = f.brine("sid1", "state.sls_id", "nope", "sid", "--out", "json")
+	if code == 0 || !strings.Contains(out+errOut, "no matches for ID 'nope' found in SLS 'sid' within saltenv 'base'") {
+		t.Errorf("state.sls_id nope sid: exit %d\n%s\n%s", code, out, errOut)
+	}
+}

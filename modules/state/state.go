@@ -311,7 +311,7 @@ func splitMods(mods []string) []string {
 // its minion (the minion then applies the compiled states it receives).
 func CompiledOnMaster(fun string) bool {
 	switch fun {
-	case "state.apply", "state.highstate", "state.sls":
+	case "state.apply", "state.highstate", "state.sls", "state.sls_id":
 		return true
 	}
 	return false
@@ -342,15 +342,23 @@ func CompileFor(ctx context.Context, rt *modules.Runtime, fun string, args []any
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", fun, err)
 	}
-	var a runArgs
-	if err := states.Decode(raw, &a); err != nil {
+	var id slsIDArgs
+	target := any(&id.RunArgs)
+	if fun == "state.sls_id" {
+		target = &id
+	}
+	if err := states.Decode(raw, target); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", fun, err)
 	}
+	a := id.RunArgs
 	if fun == "state.highstate" {
 		a.Mods = nil
 	}
 	c := compilerIn(rt, a.Pillar, a.Saltenv, a.Pillarenv)
 	mods := splitMods(a.Mods)
+	if fun == "state.sls_id" && len(mods) == 0 {
+		return nil, nil, errNoMods(id.ID)
+	}
 	var lows []sls.Low
 	if len(mods) == 0 {
 		lows, err = c.Highstate(ctx)
@@ -358,6 +366,9 @@ func CompileFor(ctx context.Context, rt *modules.Runtime, fun string, args []any
 		lows, err = c.SLS(ctx, mods...)
 	}
 	lows = a.Exclude.apply(lows)
+	if fun == "state.sls_id" && err == nil && !slices.ContainsFunc(lows, func(l sls.Low) bool { return l.ID == id.ID }) {
+		return nil, nil, errNoID(id.ID, mods, c.Saltenv())
+	}
 	if _, err := states.PrepareWith(lows, resolve(ctx, rt, lows, err), runOptions(rt)); err != nil {
 		return nil, nil, err
 	}
@@ -368,10 +379,12 @@ func CompileFor(ctx context.Context, rt *modules.Runtime, fun string, args []any
 	return lows, pillar, nil
 }
 
-// RunCompiled applies, on a minion, states its master compiled: files is
-// the master's state tree as the minion reaches it, pillar the minion's
-// own pillar; kwargs carry test and failhard.
-func RunCompiled(ctx context.Context, rt *modules.Runtime, files fs.FS, lows []sls.Low, pillar, kwargs map[string]any) (result.Highstate, error) {
+// RunCompiled applies, on a minion, states its master compiled for a
+// call of fun with args and kwargs (test, failhard; state.sls_id's ID,
+// whose states alone run, with what their requisites need): files is the
+// master's state tree as the minion reaches it, pillar the minion's own
+// pillar.
+func RunCompiled(ctx context.Context, rt *modules.Runtime, files fs.FS, fun string, lows []sls.Low, pillar map[string]any, args []any, kwargs map[string]any) (result.Highstate, error) {
 	var a struct {
 		Test     bool           `arg:"test"`
 		Failhard bool           `arg:"failhard"`
@@ -379,6 +392,19 @@ func RunCompiled(ctx context.Context, rt *modules.Runtime, files fs.FS, lows []s
 	}
 	if err := states.Decode(kwargs, &a); err != nil {
 		return nil, err
+	}
+	var only func(*sls.Low) bool
+	if fun == "state.sls_id" {
+		e, _ := modules.Lookup(fun)
+		raw, err := e.Bind(args, kwargs)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", fun, err)
+		}
+		var id slsIDArgs
+		if err := states.Decode(raw, &id); err != nil {
+			return nil, fmt.Errorf("%s: %w", fun, err)
+		}
+		only = func(l *sls.Low) bool { return l.ID == id.ID }
 	}
 	plan, err := states.PrepareWith(lows, nil, runOptions(rt))
 	if err != nil {
@@ -390,7 +416,7 @@ func RunCompiled(ctx context.Context, rt *modules.Runtime, files fs.FS, lows []s
 		cfg.EnvFiles = envs.Saltenv
 	}
 	c := sls.New(cfg)
-	return plan.Run(ctx, states.RunOptions{Test: a.Test, Env: c, Log: rt.Log, Failhard: a.Failhard}), nil
+	return plan.Run(ctx, states.RunOptions{Test: a.Test, Env: c, Log: rt.Log, Failhard: a.Failhard, Only: only}), nil
 }
 
 func run(ctx context.Context, rt *modules.Runtime, a *runArgs) (result.Highstate, error) {
@@ -405,18 +431,29 @@ func run(ctx context.Context, rt *modules.Runtime, a *runArgs) (result.Highstate
 // the states their requisites need, as Salt's state.sls_id.
 func slsID(ctx context.Context, rt *modules.Runtime, a *slsIDArgs) (any, error) {
 	if len(splitMods(a.Mods)) == 0 {
-		return nil, fmt.Errorf("state.sls_id %s: name the SLS files the ID is in, e.g. state.sls_id %s web", a.ID, a.ID)
+		return nil, errNoMods(a.ID)
 	}
 	plan, c, err := compileIn(ctx, rt, &a.RunArgs, runOptions(rt))
 	if err != nil {
 		return nil, err
 	}
 	if !slices.ContainsFunc(plan.Lows(), func(l *sls.Low) bool { return l.ID == a.ID }) {
-		return nil, fmt.Errorf("no matches for ID '%s' found in SLS '%s' within saltenv '%s': "+
-			"state.show_sls %[2]s lists its IDs", a.ID, strings.Join(splitMods(a.Mods), ","), c.Saltenv())
+		return nil, errNoID(a.ID, splitMods(a.Mods), c.Saltenv())
 	}
 	only := func(l *sls.Low) bool { return l.ID == a.ID }
 	return plan.Run(ctx, states.RunOptions{Test: a.Test, Env: c, Log: rt.Log, Failhard: a.Failhard, Only: only, Mock: a.Mock}), nil
+}
+
+// errNoMods is state.sls_id's error when no SLS file is named.
+func errNoMods(id string) error {
+	return fmt.Errorf("state.sls_id %s: name the SLS files the ID is in, e.g. state.sls_id %s web", id, id)
+}
+
+// errNoID is state.sls_id's error when the named SLS files have no
+// state of that ID, as Salt words it.
+func errNoID(id string, mods []string, saltenv string) error {
+	return fmt.Errorf("no matches for ID '%s' found in SLS '%s' within saltenv '%s': "+
+		"state.show_sls %[2]s lists its IDs", id, strings.Join(mods, ","), saltenv)
 }
 
 // readTemplate reads state.template's file, at most limit bytes (the
