@@ -48,6 +48,9 @@ func (m *Minion) connectLoop(ctx context.Context) {
 			PinFile: m.pinFile,
 			Extra:   m.cfg.Extra,
 			Log:     m.log,
+			// A master whose host vanished is left within about two
+			// intervals, not the NATS default of minutes.
+			AliveInterval: m.cfg.AliveInterval,
 			OnError: m.onBusError,
 		})
 		if err != nil {

@@ -54,6 +54,11 @@ type Config struct {
 	// GrainsInterval is how often grains are collected again and sent when
 	// they changed (default 10 minutes).
 	GrainsInterval time.Duration
+	// AliveInterval is how often the minion checks that its master's
+	// server still answers (Salt's master_alive_interval): two checks
+	// unanswered and it moves to another of Masters. 0 =
+	// DefaultAliveInterval.
+	AliveInterval time.Duration
 	// Extra are more bus connection options, e.g. an in-process connection
 	// to an embedded server.
 	Extra []nats.Option
@@ -72,6 +77,11 @@ type Config struct {
 	// only when the process runs this one minion, as `brine minion` does.
 	ReleaseMemory bool
 }
+
+// DefaultAliveInterval is how often a minion checks that its master's
+// server answers: one that stops answering is left after about a minute.
+// At 10,000 minions it costs the servers 333 pings a second.
+const DefaultAliveInterval = 30 * time.Second
 
 // DefaultLockWait is how long a starting minion waits for the process
 // before it to release the data dir.
@@ -144,6 +154,9 @@ func New(cfg Config) (*Minion, error) {
 	}
 	if cfg.GrainsInterval <= 0 {
 		cfg.GrainsInterval = defaultGrainsInterval
+	}
+	if cfg.AliveInterval <= 0 {
+		cfg.AliveInterval = DefaultAliveInterval
 	}
 	log := cfg.Log
 	if log == nil {

@@ -23,6 +23,12 @@ type ClientConfig struct {
 	Extra   []nats.Option // more options, e.g. Server.InProcess()
 	Log     *slog.Logger  // nil = discard
 	OnError func(error)   // called with asynchronous errors, such as permission violations
+	// AliveInterval is how often the client pings its server: two pings
+	// left unanswered drop the connection, and the client reconnects, to
+	// another URL when there are several. It bounds how long a server
+	// whose host vanished without closing its sockets holds the client.
+	// 0 keeps the NATS default (2 minutes).
+	AliveInterval time.Duration
 }
 
 // Reconnect back-off: doubling from reconnectBase up to reconnectMax, plus up
@@ -92,6 +98,9 @@ func Connect(ctx context.Context, cfg ClientConfig) (*nats.Conn, error) {
 	}
 	if cfg.Minion {
 		opts = append(opts, nats.CustomInboxPrefix(InboxPrefix(cfg.Name)))
+	}
+	if cfg.AliveInterval > 0 {
+		opts = append(opts, nats.PingInterval(cfg.AliveInterval), nats.MaxPingsOutstanding(2))
 	}
 	var pin *pinner
 	if cfg.PinFile != "" {

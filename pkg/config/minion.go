@@ -22,11 +22,15 @@ const (
 
 // Minion is the minion configuration (also used by `brine call --local`).
 type Minion struct {
-	ID          string   `yaml:"id"`
-	Master      []string `yaml:"master"`   // the master's bus URLs
-	DataDir     string   `yaml:"data_dir"` // key, pins, job queue, cached highstate
-	FileRoots   Roots    `yaml:"file_roots"`
-	PillarRoots Roots    `yaml:"pillar_roots"`
+	ID     string   `yaml:"id"`
+	Master []string `yaml:"master"` // the master's bus URLs
+	// MasterAliveInterval is how often the minion checks that the server
+	// it is connected to answers (seconds or a duration, as Salt's key);
+	// two checks unanswered and it moves to another master URL. 0: 30s.
+	MasterAliveInterval Duration `yaml:"master_alive_interval"`
+	DataDir             string   `yaml:"data_dir"` // key, pins, job queue, cached highstate
+	FileRoots           Roots    `yaml:"file_roots"`
+	PillarRoots         Roots    `yaml:"pillar_roots"`
 	// FileEnvs and PillarEnvs are the environments other than base that
 	// file_roots and pillar_roots name in Salt's mapping form
 	// ({base: [...], dev: [...]}); FileRoots and PillarRoots are base's.

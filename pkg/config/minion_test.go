@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoadMinion(t *testing.T) {
@@ -19,6 +20,8 @@ func TestLoadMinion(t *testing.T) {
 		{"salt env form", "file_roots:\n  base:\n    - /srv/salt\n",
 			&Minion{FileRoots: Roots{"/srv/salt"}}, ""},
 		{"empty", "", &Minion{}, ""},
+		{"alive interval in seconds, as Salt", "master_alive_interval: 10\n", &Minion{MasterAliveInterval: Duration(10 * time.Second)}, ""},
+		{"alive interval as a duration", "master_alive_interval: 1m\n", &Minion{MasterAliveInterval: Duration(time.Minute)}, ""},
 		{"several envs", "file_roots:\n  base: [/srv/base]\n  dev: /srv/dev\n  prod: [/srv/prod, /srv/common]\npillar_roots:\n  base: /p\n  dev: [/pd]\n",
 			&Minion{FileRoots: Roots{"/srv/base"}, FileEnvs: Envs{"dev": {"/srv/dev"}, "prod": {"/srv/prod", "/srv/common"}},
 				PillarRoots: Roots{"/p"}, PillarEnvs: Envs{"dev": {"/pd"}}}, ""},
