@@ -118,7 +118,9 @@ func (m *Master) grainsOf(id string) map[string]any {
 
 func (m *Master) compileConfig(id string) sls.Config {
 	return sls.Config{FileRoots: m.opts.FileRoots, PillarRoots: m.opts.PillarRoots, ID: id, Grains: m.grainsOf(id),
-		Limits: m.compileLimits(), FileEnvs: m.opts.FileEnvs, PillarEnvs: m.opts.PillarEnvs, PyDSL: m.opts.PyDSL}
+		Limits: m.compileLimits(), FileEnvs: m.opts.FileEnvs, PillarEnvs: m.opts.PillarEnvs, PyDSL: m.opts.PyDSL,
+		TopMerging: m.opts.TopFileMergingStrategy, EnvOrder: m.opts.EnvOrder, DefaultTop: m.opts.DefaultTop,
+		StateTopSaltenv: m.opts.StateTopSaltenv}
 }
 
 // compileLimits are the limits of the master's compiles, from its configuration.
@@ -131,8 +133,10 @@ func (m *Master) compileLimits() sls.Limits {
 // a template's calls to functions that are not Pure run on that minion
 // (see remotecall.go), never on the master.
 func (m *Master) runtimeFor(id string) *modules.Runtime {
+	opts := map[string]any{"id": id, "strict_arguments": m.opts.StrictArguments, "pydsl": m.opts.PyDSL}
+	m.opts.TopFiles.Map(opts)
 	return &modules.Runtime{ID: id, Grains: m.grainsOf(id), FileRoots: m.opts.FileRoots,
-		PillarRoots: m.opts.PillarRoots, Opts: map[string]any{"id": id, "strict_arguments": m.opts.StrictArguments, "pydsl": m.opts.PyDSL}, Log: m.log, Mine: fleetMine{m},
+		PillarRoots: m.opts.PillarRoots, Opts: opts, Log: m.log, Mine: fleetMine{m},
 		Remote: m.remoteCall(id), Limits: m.compileLimits(), FileEnvs: m.opts.FileEnvs, PillarEnvs: m.opts.PillarEnvs}
 }
 

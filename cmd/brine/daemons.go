@@ -75,6 +75,9 @@ flags win over the file.`,
 				return &exitStatus{code: exitError, err: err}
 			}
 			mergeMaster(cmd.Flags(), fileCfg, &c, &mf)
+			if err := fileCfg.TopFiles.Check(fileCfg.FileRoots, fileCfg.FileEnvs); err != nil {
+				return &exitStatus{code: exitError, err: err}
+			}
 			m, err := master.New(master.Options{Master: *fileCfg, Log: log, JoinToken: mf.token})
 			if err != nil {
 				return &exitStatus{code: exitError, err: err}
@@ -121,6 +124,10 @@ flags win over the file.`,
 	fl.StringVar(&mf.token, "token", "", "join token (brine cluster token on a master of the cluster)")
 	fl.BoolVar(&c.StrictArguments, "strict-arguments", false, "refuse state runs with an unknown state argument (by default the state warns and runs)")
 	fl.BoolVar(&c.PyDSL, "pydsl", false, "allow the #!pydsl renderer (SLS in Python, run as the master's user)")
+	fl.StringVar(&c.TopFileMergingStrategy, "top-file-merging-strategy", "", "how a highstate merges the environments' top files: merge (default), same, merge_all")
+	fl.StringSliceVar(&c.EnvOrder, "env-order", nil, "the order the environments' top files are merged in, leaving the others out (comma-separated)")
+	fl.StringVar(&c.DefaultTop, "default-top", "", "with --top-file-merging-strategy same: the environment whose top file serves environments without one (default base)")
+	fl.StringVar(&c.StateTopSaltenv, "state-top-saltenv", "", "read only this environment's top file")
 	fl.StringVar(&c.HTTP, "http", "", "serve the web view on HOST:PORT (off by default; :PORT is loopback)")
 	fl.StringVar(&c.HTTPCert, "http-cert", "", "the web view's certificate, PEM (default: one the bus CA issues)")
 	fl.StringVar(&c.HTTPKey, "http-key", "", "the web view's key, PEM")
@@ -217,6 +224,18 @@ func mergeMaster(fl *pflag.FlagSet, dst, flags *config.Master, mf *masterFlags) 
 	}
 	if set("pydsl") {
 		dst.PyDSL = flags.PyDSL
+	}
+	if set("top-file-merging-strategy") {
+		dst.TopFileMergingStrategy = flags.TopFileMergingStrategy
+	}
+	if set("env-order") {
+		dst.EnvOrder = flags.EnvOrder
+	}
+	if set("default-top") {
+		dst.DefaultTop = flags.DefaultTop
+	}
+	if set("state-top-saltenv") {
+		dst.StateTopSaltenv = flags.StateTopSaltenv
 	}
 	if set("http") {
 		dst.HTTP = flags.HTTP

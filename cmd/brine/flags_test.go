@@ -18,12 +18,7 @@ func TestEveryMasterKeyIsAFlag(t *testing.T) {
 		"schedule":     "",            // a mapping: configuration file only
 	}
 	flags := newMasterCommand().Flags()
-	typ := reflect.TypeFor[config.Master]()
-	for i := range typ.NumField() {
-		key, _, _ := strings.Cut(typ.Field(i).Tag.Get("yaml"), ",")
-		if key == "" || key == "-" {
-			continue
-		}
+	for _, key := range yamlKeys(reflect.TypeFor[config.Master]()) {
 		name, ok := renamed[key]
 		if !ok {
 			name = strings.ReplaceAll(key, "_", "-")
@@ -32,4 +27,21 @@ func TestEveryMasterKeyIsAFlag(t *testing.T) {
 			t.Errorf("master configuration key %s has no --%s flag", key, name)
 		}
 	}
+}
+
+// yamlKeys lists the YAML keys of a configuration struct, those of the
+// structs it inlines (`yaml:",inline"`) included.
+func yamlKeys(typ reflect.Type) []string {
+	var keys []string
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		key, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch {
+		case opts == "inline":
+			keys = append(keys, yamlKeys(f.Type)...)
+		case key != "" && key != "-":
+			keys = append(keys, key)
+		}
+	}
+	return keys
 }

@@ -218,7 +218,35 @@ func compilerIn(rt *modules.Runtime, pillar map[string]any, saltenv, pillarenv s
 		Limits:      rt.Limits,
 		Templates:   rt.Templates,
 		PyDSL:       rt.Opts["pydsl"] == true,
+		// Salt's top file keys, as the configuration put them in opts.
+		TopMerging:      optString(rt.Opts, "top_file_merging_strategy"),
+		EnvOrder:        optStrings(rt.Opts, "env_order"),
+		DefaultTop:      optString(rt.Opts, "default_top"),
+		StateTopSaltenv: optString(rt.Opts, "state_top_saltenv"),
 	})
+}
+
+// optString is opts[key] when it is a string.
+func optString(opts map[string]any, key string) string {
+	s, _ := opts[key].(string)
+	return s
+}
+
+// optStrings is opts[key] as a list of strings ([]string or []any).
+func optStrings(opts map[string]any, key string) []string {
+	switch v := opts[key].(type) {
+	case []string:
+		return v
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, x := range v {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
 }
 
 // Compile compiles the named SLS files (the highstate when none) for the

@@ -12,6 +12,7 @@ import (
 	"github.com/brinecm/brine/modules"
 	"github.com/brinecm/brine/pkg/result"
 	"github.com/brinecm/brine/pkg/sls"
+	"github.com/brinecm/brine/pkg/testfs"
 )
 
 func runtimeFor(t *testing.T, id string) (*modules.Runtime, map[string]any) {
@@ -285,5 +286,38 @@ func TestTemplateRefusals(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("state.template %v: error %v, want one holding %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestTopFileKeys: the configuration's top file keys, in opts, decide how
+// a highstate merges the environments' top files.
+func TestTopFileKeys(t *testing.T) {
+	dir := t.TempDir()
+	testfs.Write(t, dir, map[string]string{
+		"base/top.sls": "base:\n  '*':\n    - a\ndev:\n  '*':\n    - b\n",
+		"dev/top.sls":  "dev:\n  '*':\n    - c\n",
+	})
+	for _, c := range []struct {
+		name string
+		opts map[string]any
+		want map[string]any
+	}{
+		{"merge: base's top file covers dev", nil, map[string]any{"base": []any{"a"}, "dev": []any{"b"}}},
+		{"same: each environment's own", map[string]any{"top_file_merging_strategy": "same"}, map[string]any{"base": []any{"a"}, "dev": []any{"c"}}},
+		{"merge_all: every section", map[string]any{"top_file_merging_strategy": "merge_all"}, map[string]any{"base": []any{"a"}, "dev": []any{"b", "c"}}},
+		{"state_top_saltenv: dev's top file alone", map[string]any{"state_top_saltenv": "dev"}, map[string]any{"dev": []any{"c"}}},
+		{"env_order leaves base out", map[string]any{"env_order": []any{"dev"}}, map[string]any{"dev": []any{"c"}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			opts := map[string]any{"id": "m1"}
+			for k, v := range c.opts {
+				opts[k] = v
+			}
+			rt := &modules.Runtime{ID: "m1", Grains: map[string]any{"id": "m1"}, Opts: opts,
+				FileRoots: []string{filepath.Join(dir, "base")}, FileEnvs: map[string][]string{"dev": {filepath.Join(dir, "dev")}}}
+			if got := call(t, rt, "state.show_top", nil, nil); !reflect.DeepEqual(got, c.want) {
+				t.Errorf("show_top %v, want %v", got, c.want)
+			}
+		})
 	}
 }

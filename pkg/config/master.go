@@ -80,6 +80,8 @@ type Master struct {
 	// PyDSL allows the #!pydsl renderer: whoever may change the state
 	// tree may then run Python as the master's user (off by default).
 	PyDSL bool `yaml:"pydsl"`
+	// TopFiles: how a highstate merges the environments' top files.
+	TopFiles `yaml:",inline"`
 	// Schedule runs functions on targets at intervals or cron times, in
 	// Salt's schedule: format with target: and tgt_type: (see
 	// docs/schedule.md); configuration file only.
@@ -149,6 +151,9 @@ func LoadMaster(path string) (*Master, error) {
 		return nil, err
 	}
 	if m.FileEnvs, m.PillarEnvs, err = otherEnvs(data); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := m.TopFiles.Check(m.FileRoots, m.FileEnvs); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	m.Source = path

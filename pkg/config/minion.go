@@ -45,6 +45,8 @@ type Minion struct {
 	// PyDSL allows the #!pydsl renderer for brine call --local (Python
 	// run with brine's rights; off by default).
 	PyDSL bool `yaml:"pydsl"`
+	// TopFiles: how brine call --local merges the environments' top files.
+	TopFiles `yaml:",inline"`
 	// Schedule is the minion's schedule, in Salt's schedule: format (see
 	// docs/schedule.md); entries from pillar are added to it.
 	Schedule yaml.Node `yaml:"schedule"`
@@ -180,6 +182,7 @@ func (m *Minion) Map() map[string]any {
 	if m.FileBackupDir != "" {
 		opts["file_backup_dir"] = m.FileBackupDir
 	}
+	m.TopFiles.Map(opts)
 	return opts
 }
 
@@ -209,6 +212,9 @@ func LoadMinion(path string) (*Minion, error) {
 		return nil, err
 	}
 	if m.FileEnvs, m.PillarEnvs, err = otherEnvs(data); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := m.TopFiles.Check(m.FileRoots, m.FileEnvs); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil

@@ -29,6 +29,12 @@ func TestLoadMinion(t *testing.T) {
 		{"bad env name", "file_roots:\n  dev/x: [/x]\n", nil, `line 2: environment "dev/x": an environment name is a plain word`},
 		{"env of a mapping", "pillar_roots:\n  dev: {a: b}\n", nil, `line 2: environment "dev": expected a directory or a list of directories`},
 		{"unknown key", "id: m1\nfile_root: /x\n", nil, "field file_root not found"},
+		{"top file keys", "file_roots:\n  base: /b\n  dev: /d\ntop_file_merging_strategy: same\nenv_order: [dev, base]\ndefault_top: dev\nstate_top_saltenv: base\n",
+			&Minion{FileRoots: Roots{"/b"}, FileEnvs: Envs{"dev": {"/d"}}, TopFiles: TopFiles{TopFileMergingStrategy: "same",
+				EnvOrder: []string{"dev", "base"}, DefaultTop: "dev", StateTopSaltenv: "base"}}, ""},
+		{"unknown strategy", "top_file_merging_strategy: first\n", nil, `top_file_merging_strategy "first": want merge, same or merge_all`},
+		{"env_order names an environment file_roots lacks", "file_roots:\n  base: /b\n  dev: /d\nenv_order: [base, prod]\n", nil,
+			`env_order: environment "prod" is not in file_roots (it has [base dev])`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -41,6 +41,19 @@ type Config struct {
 	Caller      Caller         // may be nil
 	// Limits bound what the compile reads and renders.
 	Limits Limits
+	// TopMerging is how a highstate without a saltenv merges the
+	// environments' top files: TopMerge (""), TopSame or TopMergeAll
+	// (Salt's top_file_merging_strategy). EnvOrder is the order the
+	// environments' top files are read and merged in, and leaves the
+	// others out (Salt's env_order; default base, then the others
+	// sorted). DefaultTop is the environment whose top file gives its
+	// section to an environment without one, with TopSame (Salt's
+	// default_top; default base). StateTopSaltenv, when set, is the one
+	// environment whose top file is read (Salt's state_top_saltenv).
+	TopMerging      string
+	EnvOrder        []string
+	DefaultTop      string
+	StateTopSaltenv string
 	// PyDSL allows the #!pydsl renderer: an SLS in Python, run by the
 	// rendering host's python3 with brine's rights (the pydsl
 	// configuration key; off by default, see docs/security.md).

@@ -21,15 +21,37 @@ type topEntry struct {
 	ignoreMissing bool // pillar tops: `- ignore_missing: True`
 }
 
+// Top file merging strategies (Config.TopMerging), as Salt's
+// top_file_merging_strategy.
+const (
+	// TopMerge: every section of base's top file, then each other
+	// environment's own section of its own top file, unless base's top
+	// file has a section for that environment (Salt's default).
+	TopMerge = "merge"
+	// TopSame: each environment's own section of its own top file; an
+	// environment without a top file takes its section of
+	// Config.DefaultTop's.
+	TopSame = "same"
+	// TopMergeAll: every section of every top file, in environment order,
+	// the SLS of one environment and target gathered in one list.
+	TopMergeAll = "merge_all"
+)
+
+// topSection is one environment's section of one top file.
+type topSection struct {
+	p   *parser
+	sec pair
+}
+
 // topEntries evaluates the top files of the kind of tree for this
 // minion, whose pillar (for pillar matchers and the `pillar` Jinja
 // variable) is pillar. With an environment given (Config.Saltenv for
 // states, Config.Pillarenv for pillar) it reads that environment's top file
-// and, of it, that environment's section. Otherwise it merges as Salt's
-// default top_file_merging_strategy (merge) does: every section of base's
-// top file, then each other environment's own section of its own top
-// file, unless base's top file has a section for that environment. No top
-// file at all gives nothing; required reports that as an error.
+// and, of it, that environment's section. Otherwise the top files of the
+// environments (Config.EnvOrder's, or base then the others sorted; only
+// Config.StateTopSaltenv's when set) are merged as Config.TopMerging says
+// (pillar top files always as TopMerge). No top file at all gives
+// nothing; required reports that as an error.
 func (c *Compiler) topEntries(ctx context.Context, kind treeKind, pillar map[string]any, required bool, errs *Errors) []topEntry {
 	only := ""
 	switch {
@@ -38,19 +60,41 @@ func (c *Compiler) topEntries(ctx context.Context, kind treeKind, pillar map[str
 	case kind == pillarTrees:
 		only = c.cfg.Pillarenv
 	}
-	envs := c.envNames(kind)
+	strategy, order, read := TopMerge, c.envNames(kind), []string(nil)
+	if kind == stateTrees {
+		if c.cfg.TopMerging != "" {
+			strategy = c.cfg.TopMerging
+		}
+		if len(c.cfg.EnvOrder) > 0 {
+			order = c.cfg.EnvOrder
+		}
+		if c.cfg.StateTopSaltenv != "" {
+			read = []string{c.cfg.StateTopSaltenv}
+		}
+	}
+	if read == nil {
+		read = order
+	}
 	if only != "" {
-		envs = []string{only}
+		read = []string{only}
+	}
+	var inOrder map[string]bool // with env_order: the environments it keeps
+	if kind == stateTrees && len(c.cfg.EnvOrder) > 0 {
+		inOrder = map[string]bool{}
+		for _, env := range order {
+			inOrder[env] = true
+		}
 	}
 	minion := target.Minion{ID: c.cfg.ID, Grains: c.cfg.Grains, Pillar: pillar}
 	nodegroups := c.nodegroups()
 	known := c.envNames(kind)
-	var out []topEntry
-	seen := map[string]bool{}    // env:name given already
-	covered := map[string]bool{} // environments base's top file has a section for
-	found := false
 	before := len(*errs)
-	for _, env := range envs {
+
+	// Each environment's top file, by environment: its sections.
+	tops := map[string][]topSection{}
+	hasTop := map[string]bool{}
+	found := false
+	for _, env := range read {
 		e, err := c.env(kind, env)
 		if err != nil {
 			errs.add(Pos{}, "", "%v", err)
@@ -62,37 +106,106 @@ func (c *Compiler) topEntries(ctx context.Context, kind treeKind, pillar map[str
 		}
 		found = true
 		for _, sec := range sections {
-			switch {
-			case sec.key == "include":
-				continue // Salt's top file includes are not read
-			case only != "" && sec.key != only:
-				continue
-			case env != Base && (sec.key != env || covered[env]):
-				continue // Salt ignores these sections of a non-base top file
+			if sec.key == "include" || inOrder != nil && !inOrder[sec.key] && sec.key != only {
+				continue // Salt's top file includes are not read; env_order leaves other environments out
 			}
-			body := resolve(sec.val)
-			if isNull(body) {
-				continue
-			}
-			if body.Kind != yaml.MappingNode {
-				p.errorf(sec.keyNode, "", "environment %q must be a mapping of targets to SLS lists, not a %s", sec.key, kindName(body))
-				continue
-			}
-			for _, tp := range p.pairs(body) {
-				for _, te := range p.topTarget(tp, minion, nodegroups, known) {
-					if te.env == "" {
-						te.env = sec.key
-					}
-					if !seen[te.env+":"+te.name] {
-						seen[te.env+":"+te.name] = true
-						out = append(out, te)
-					}
-				}
+			tops[env] = append(tops[env], topSection{p, sec})
+			hasTop[env] = true
+		}
+	}
+
+	// The sections that count, in the order Salt merges them.
+	var chosen []topSection
+	section := func(topEnv, env string) (topSection, bool) {
+		for _, ts := range tops[topEnv] {
+			if ts.sec.key == env {
+				return ts, true
 			}
 		}
-		if env == Base {
-			for _, sec := range sections {
-				covered[sec.key] = true
+		return topSection{}, false
+	}
+	switch {
+	case only != "":
+		if ts, ok := section(only, only); ok {
+			chosen = append(chosen, ts)
+		}
+	case strategy == TopSame:
+		for _, env := range read {
+			topEnv := env
+			if !hasTop[env] && c.cfg.DefaultTop != "" {
+				topEnv = c.cfg.DefaultTop
+			} else if !hasTop[env] {
+				topEnv = Base
+			}
+			if ts, ok := section(topEnv, env); ok {
+				chosen = append(chosen, ts)
+			}
+		}
+	case strategy == TopMergeAll:
+		for _, env := range read {
+			chosen = append(chosen, tops[env]...)
+		}
+	default:
+		covered := map[string]bool{}
+		for _, ts := range tops[Base] {
+			chosen = append(chosen, ts)
+			covered[ts.sec.key] = true
+		}
+		for _, env := range read {
+			if env == Base || covered[env] {
+				continue // Salt ignores these sections of a non-base top file
+			}
+			if ts, ok := section(env, env); ok {
+				chosen = append(chosen, ts)
+			}
+		}
+	}
+
+	// Salt's merged top: by environment, then by target, each list of SLS
+	// gathering what every chosen section gives it.
+	type group struct {
+		env, target string
+		entries     []topEntry
+	}
+	var groups []*group
+	byKey := map[string]*group{}
+	for _, ts := range chosen {
+		body := resolve(ts.sec.val)
+		if isNull(body) {
+			continue
+		}
+		if body.Kind != yaml.MappingNode {
+			ts.p.errorf(ts.sec.keyNode, "", "environment %q must be a mapping of targets to SLS lists, not a %s", ts.sec.key, kindName(body))
+			continue
+		}
+		for _, tp := range ts.p.pairs(body) {
+			key := ts.sec.key + "\x00" + tp.key
+			g := byKey[key]
+			if g == nil {
+				g = &group{env: ts.sec.key, target: tp.key}
+				byKey[key] = g
+				groups = append(groups, g)
+			}
+			g.entries = append(g.entries, ts.p.topTarget(tp, minion, nodegroups, known)...)
+		}
+	}
+	envFirst := map[string]int{} // each environment's first group
+	for i, g := range groups {
+		if _, ok := envFirst[g.env]; !ok {
+			envFirst[g.env] = i
+		}
+	}
+	slices.SortStableFunc(groups, func(a, b *group) int { return envFirst[a.env] - envFirst[b.env] })
+	var out []topEntry
+	seen := map[string]bool{} // env:name given already
+	for _, g := range groups {
+		for _, te := range g.entries {
+			if te.env == "" {
+				te.env = g.env
+			}
+			if !seen[te.env+":"+te.name] {
+				seen[te.env+":"+te.name] = true
+				out = append(out, te)
 			}
 		}
 	}
