@@ -291,7 +291,7 @@ func newMinionCommand() *cobra.Command {
 			}
 			m, err := minion.New(minion.Config{ID: cfg.ID, Masters: cfg.Master, DataDir: cfg.DataDir, Grains: cfg.Grains, Log: log,
 				AliveInterval: time.Duration(cfg.MasterAliveInterval),
-				ConfigFile: configFileIfAny(cfgPath), ReleaseMemory: true})
+				ConfigFile:    configFileIfAny(cfgPath), ReleaseMemory: true})
 			if err != nil {
 				return &exitStatus{code: exitError, err: err}
 			}
