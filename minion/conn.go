@@ -51,7 +51,7 @@ func (m *Minion) connectLoop(ctx context.Context) {
 			// A master whose host vanished is left within about two
 			// intervals, not the NATS default of minutes.
 			AliveInterval: m.cfg.AliveInterval,
-			OnError: m.onBusError,
+			OnError:       m.onBusError,
 		})
 		if err != nil {
 			if ctx.Err() != nil {
