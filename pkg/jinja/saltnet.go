@@ -272,43 +272,31 @@ func hosts(p netip.Prefix) ([]any, error) {
 // fNetworkHosts is Salt's network_hosts(options=None, version=None): the
 // host addresses of the network, or a list of them for a list.
 func fNetworkHosts(_ *renderer, v any, args []any, kw *Dict) (any, error) {
-	version, err := intArg(arg(args, kw, 1, "version", 0), "version")
-	if err != nil {
-		return nil, err
-	}
-	ips, err := ipaddr(v, optionsArg(args, kw), version)
-	if err != nil || ips == nil {
-		return nil, err
-	}
-	one := func(s any) (any, error) {
-		p, err := network(str(s))
-		if err != nil {
-			return nil, err
-		}
+	out, err := perNetwork(v, args, kw, func(p netip.Prefix) (any, error) {
 		h, err := hosts(p)
 		return &List{items: h}, err
+	})
+	if l, ok := out.(*List); ok && len(l.items) == 0 {
+		return nil, err
 	}
-	l, ok := ips.(*List)
-	if !ok {
-		return one(ips)
-	}
-	if len(l.items) == 0 {
-		return nil, nil
-	}
-	out := &List{}
-	for _, e := range l.items {
-		h, err := one(e)
-		if err != nil {
-			return nil, err
-		}
-		out.items = append(out.items, h)
-	}
-	return out, nil
+	return out, err
 }
 
 // fNetworkSize is Salt's network_size: the number of addresses of the
 // network (a list of them for a list).
 func fNetworkSize(_ *renderer, v any, args []any, kw *Dict) (any, error) {
+	return perNetwork(v, args, kw, func(p netip.Prefix) (any, error) {
+		bits := p.Addr().BitLen() - p.Bits()
+		if bits >= 63 {
+			return nil, fmt.Errorf("network %s has 2**%d addresses, more than brine's integers hold", p, bits)
+		}
+		return 1 << bits, nil
+	})
+}
+
+// perNetwork filters v as ipaddr(options, version) does and answers one
+// for the network of the address left, or a list of answers for a list.
+func perNetwork(v any, args []any, kw *Dict, one func(netip.Prefix) (any, error)) (any, error) {
 	version, err := intArg(arg(args, kw, 1, "version", 0), "version")
 	if err != nil {
 		return nil, err
@@ -317,24 +305,20 @@ func fNetworkSize(_ *renderer, v any, args []any, kw *Dict) (any, error) {
 	if err != nil || ips == nil {
 		return nil, err
 	}
-	one := func(s any) (any, error) {
+	ofNetwork := func(s any) (any, error) {
 		p, err := network(str(s))
 		if err != nil {
 			return nil, err
 		}
-		bits := p.Addr().BitLen() - p.Bits()
-		if bits >= 63 {
-			return nil, fmt.Errorf("network %s has 2**%d addresses, more than brine's integers hold", p, bits)
-		}
-		return 1 << bits, nil
+		return one(p)
 	}
 	l, ok := ips.(*List)
 	if !ok {
-		return one(ips)
+		return ofNetwork(ips)
 	}
 	out := &List{}
 	for _, e := range l.items {
-		n, err := one(e)
+		n, err := ofNetwork(e)
 		if err != nil {
 			return nil, err
 		}

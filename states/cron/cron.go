@@ -21,27 +21,19 @@ func init() {
 			"daymonth, month and dayweek ('*' each; 'random' picks a value once) or at a special time " +
 			"(@reboot, @daily...). identifier (the name by default) tells the job apart; commented keeps " +
 			"it disabled; comment is written above it.",
-		Apply: func(ctx context.Context, c *states.Call, a *PresentArgs) states.Outcome {
-			return present(ctx, c, a)
-		},
+		Apply: present,
 	})
 	states.Register("cron.absent", states.Func[AbsentArgs]{
-		Doc: "Ensures the job running the command name (or with the given identifier) is not in user's crontab.",
-		Apply: func(ctx context.Context, c *states.Call, a *AbsentArgs) states.Outcome {
-			return absent(ctx, c, a)
-		},
+		Doc:   "Ensures the job running the command name (or with the given identifier) is not in user's crontab.",
+		Apply: absent,
 	})
 	states.Register("cron.env_present", states.Func[EnvPresentArgs]{
-		Doc: "Ensures the variable name is set to value in user's crontab.",
-		Apply: func(ctx context.Context, c *states.Call, a *EnvPresentArgs) states.Outcome {
-			return envPresent(ctx, c, a)
-		},
+		Doc:   "Ensures the variable name is set to value in user's crontab.",
+		Apply: envPresent,
 	})
 	states.Register("cron.env_absent", states.Func[EnvAbsentArgs]{
-		Doc: "Ensures the variable name is not set in user's crontab.",
-		Apply: func(ctx context.Context, c *states.Call, a *EnvAbsentArgs) states.Outcome {
-			return envAbsent(ctx, c, a)
-		},
+		Doc:   "Ensures the variable name is not set in user's crontab.",
+		Apply: envAbsent,
 	})
 }
 

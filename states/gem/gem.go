@@ -25,15 +25,11 @@ func init() {
 			"or the ruby version/gemset of rvm or rbenv), as user. rdoc and ri generate documentation; " +
 			"pre_releases allows pre-release versions; proxy is an HTTP proxy; source is the gem " +
 			"repository to install from (http://, https:// or file://), used instead of the default ones.",
-		Apply: func(ctx context.Context, c *states.Call, a *InstalledArgs) states.Outcome {
-			return installed(ctx, c, a)
-		},
+		Apply: installed,
 	})
 	states.Register("gem.removed", states.Func[RemovedArgs]{
-		Doc: "Ensures the Ruby gem name is not installed (every version of it, and its executables).",
-		Apply: func(ctx context.Context, c *states.Call, a *RemovedArgs) states.Outcome {
-			return removed(ctx, c, a)
-		},
+		Doc:   "Ensures the Ruby gem name is not installed (every version of it, and its executables).",
+		Apply: removed,
 	})
 }
 

@@ -20,15 +20,11 @@ func init() {
 		Doc: "Ensures the npm package name (or every package of pkgs), each 'name' or 'name@version', " +
 			"is installed in dir (globally without it) with npm, as user, from registry when given; " +
 			"force_reinstall installs it even when it is there. env is added to npm's environment.",
-		Apply: func(ctx context.Context, c *states.Call, a *InstalledArgs) states.Outcome {
-			return installed(ctx, c, a)
-		},
+		Apply: installed,
 	})
 	states.Register("npm.removed", states.Func[RemovedArgs]{
-		Doc: "Ensures the npm package name is not installed in dir (globally without it).",
-		Apply: func(ctx context.Context, c *states.Call, a *RemovedArgs) states.Outcome {
-			return removed(ctx, c, a)
-		},
+		Doc:   "Ensures the npm package name is not installed in dir (globally without it).",
+		Apply: removed,
 	})
 }
 

@@ -27,15 +27,11 @@ func init() {
 			"of bin_env (a virtualenv directory or a pip executable), or pip3, as user. index_url, " +
 			"extra_index_url, no_index and find_links choose where pip looks; upgrade and force_reinstall " +
 			"are pip's options; editable installs a path or VCS URL in development mode.",
-		Apply: func(ctx context.Context, c *states.Call, a *InstalledArgs) states.Outcome {
-			return installed(ctx, c, a)
-		},
+		Apply: installed,
 	})
 	states.Register("pip.removed", states.Func[RemovedArgs]{
-		Doc: "Ensures the Python package name is not installed in bin_env (or pip3's environment).",
-		Apply: func(ctx context.Context, c *states.Call, a *RemovedArgs) states.Outcome {
-			return removed(ctx, c, a)
-		},
+		Doc:   "Ensures the Python package name is not installed in bin_env (or pip3's environment).",
+		Apply: removed,
 	})
 }
 
