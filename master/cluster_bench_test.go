@@ -229,22 +229,7 @@ func BenchmarkClusterHighstate(b *testing.B) {
 				ms := startCluster(b, masters, tree)
 				f = startMinionsOn(b, ms[0].m, *clusterMinions)
 			}
-			ctx := b.Context()
-			warmUp(b, f)
-			var total time.Duration
-			for b.Loop() {
-				b.StopTimer()
-				parallel(len(f.roots), func(i int) { os.RemoveAll(f.roots[i]) })
-				b.StartTimer()
-				start := time.Now()
-				if err := f.run(ctx, "state.highstate", 5*time.Minute); err != nil {
-					b.Fatal(err)
-				}
-				total += time.Since(start)
-			}
-			b.StopTimer()
-			checkApplied(b, f)
-			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/highstate")
+			benchHighstate(b, f, 5*time.Minute)
 		})
 	}
 }
